@@ -1,0 +1,33 @@
+package sshd
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestHarness checks the harness with the system ssh client: login with
+// the key file works and the log records it.
+func TestHarness(t *testing.T) {
+	s := Start(t, Options{})
+	out, err := s.Run(t, s.ClientKeyFile, "id", "-un")
+	if err != nil {
+		t.Fatalf("ssh: %v: %s\nlog:\n%s", err, out, s.Log())
+	}
+	if got := strings.TrimSpace(out); got != s.User {
+		t.Errorf("remote id -un: got %q, want %q", got, s.User)
+	}
+	if !s.WaitLog("Accepted publickey for "+s.User, 0) {
+		t.Errorf("log lacks the accepted login:\n%s", s.Log())
+	}
+}
+
+func TestAgent(t *testing.T) {
+	Require(t)
+	dir := t.TempDir()
+	key := dir + "/k"
+	GenerateKey(t, key, "")
+	sock := StartAgent(t, key)
+	if sock == "" {
+		t.Fatal("empty socket path")
+	}
+}
