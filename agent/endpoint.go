@@ -1,0 +1,424 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// The credentials endpoint.
+//
+// It serves the container-credentials protocol of the AWS SDKs
+// (AWS_CONTAINER_CREDENTIALS_FULL_URI) and protects against:
+//   - callers without a valid token (constant-time lookup, Tokens);
+//   - a token used outside its channel or grant (an SSH session's token
+//     replayed on the local port, or for a slot the session was not given);
+//   - browsers and DNS rebinding: any Origin header, and any Host that is not
+//     a loopback name or address (SPEC 3.9, the EC2 metadata threat model);
+//   - plain HTTP from anything but a loopback peer (the SDKs send tokens in
+//     clear only to loopback, so a remote plain-HTTP caller is not an SDK);
+//   - floods of bad requests: failures are rate limited, oversized requests
+//     are refused early, and every timeout is bounded.
+//
+// It is read-only (SPEC 3.2): loading and unloading go through the control
+// socket, never through this port.
+
+// Limits of a request. SDK credential requests are a short request line and
+// a handful of headers (Host, Authorization with a 43-byte token,
+// User-Agent, Accept), well under a kilobyte.
+const (
+	endpointMaxURI         = 1 << 10 // 414 above this
+	endpointMaxHeaderBytes = 8 << 10 // 431 above this, decided by the handler
+	// endpointServerMaxHeaderBytes is what net/http reads before it gives up
+	// with its own plain-text 431. It is far above endpointMaxHeaderBytes so
+	// that oversized requests up to this size still reach the handler and get
+	// a JSON error; beyond it (256 KiB, plus net/http's 4 KiB slack) Go
+	// answers by itself.
+	endpointServerMaxHeaderBytes = 256 << 10
+)
+
+// Timeouts of a connection.
+const (
+	// endpointReadHeaderTimeout bounds the TLS handshake and reading the
+	// request headers: an SDK sends them in one write, so 10s only ever
+	// stops slowloris-style clients holding connections open.
+	endpointReadHeaderTimeout = 10 * time.Second
+	// endpointReadTimeout bounds reading a whole request (there is no body).
+	endpointReadTimeout = 15 * time.Second
+	// endpointWriteTimeout bounds the handler plus the response write. It
+	// covers a source that must fetch credentials on the spot (an STS or SSO
+	// call, normally well under a few seconds); SDK clients time out sooner.
+	endpointWriteTimeout = 30 * time.Second
+	// endpointIdleTimeout keeps a keep-alive connection for as long as Go's
+	// http.Transport keeps an idle one (IdleConnTimeout, 90s), so a client
+	// polling credentials reuses its connection instead of handshaking again.
+	endpointIdleTimeout = 90 * time.Second
+	// endpointSniffTimeout bounds the wait for a connection's first byte.
+	endpointSniffTimeout = endpointReadHeaderTimeout
+)
+
+// Default rate of failed requests. botocore retries every non-200 three
+// times, so one misconfigured client call costs four failures; a burst of
+// 20 and 10 per second leave room for a few such clients while capping what
+// a flood of bad requests costs in log lines and work.
+const (
+	DefaultFailureRate  = rate.Limit(10)
+	DefaultFailureBurst = 20
+)
+
+// EndpointConfig configures an Endpoint.
+type EndpointConfig struct {
+	// Source answers the credentials of a slot. Required.
+	Source CredentialsSource
+	// Tokens holds the valid tokens. Required.
+	Tokens *Tokens
+	// TLSConfig serves TLS connections (rotate certificates through its
+	// GetCertificate). Nil: TLS connections are closed unanswered.
+	TLSConfig *tls.Config
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// AllowedHosts are host names accepted in the Host header besides
+	// loopback names and addresses: a public FQDN that resolves to loopback
+	// (SPEC 5). Matched case-insensitively, without port.
+	AllowedHosts []string
+	// FailureRate and FailureBurst limit failed requests; zero means
+	// DefaultFailureRate and DefaultFailureBurst.
+	FailureRate  rate.Limit
+	FailureBurst int
+}
+
+// Endpoint is the credentials HTTP endpoint. Create it with NewEndpoint;
+// serve with Serve and ServeChannel; stop with Shutdown.
+type Endpoint struct {
+	source       CredentialsSource
+	tokens       *Tokens
+	tlsConfig    *tls.Config
+	log          *slog.Logger
+	now          func() time.Time
+	allowedHosts []string
+	limiter      *rate.Limiter
+	retryAfter   []string // Retry-After value for 429s
+	limited      atomic.Bool
+	srv          *http.Server
+
+	mu        sync.Mutex
+	listeners map[*endpointListener]struct{}
+	closed    bool
+}
+
+// NewEndpoint returns an endpoint serving cfg.Source to holders of
+// cfg.Tokens.
+func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
+	if cfg.Source == nil {
+		return nil, errors.New("agent: endpoint: no credentials source")
+	}
+	if cfg.Tokens == nil {
+		return nil, errors.New("agent: endpoint: no token registry")
+	}
+	e := &Endpoint{
+		source:    cfg.Source,
+		tokens:    cfg.Tokens,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		listeners: make(map[*endpointListener]struct{}),
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	for _, h := range cfg.AllowedHosts {
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if h != "" {
+			e.allowedHosts = append(e.allowedHosts, h)
+		}
+	}
+	r, burst := cfg.FailureRate, cfg.FailureBurst
+	if r <= 0 {
+		r = DefaultFailureRate
+	}
+	if burst <= 0 {
+		burst = DefaultFailureBurst
+	}
+	e.limiter = rate.NewLimiter(r, burst)
+	retry := 1
+	if s := float64(1 / r); s > 1 {
+		retry = int(s + 0.999)
+	}
+	e.retryAfter = []string{fmt.Sprint(retry)}
+
+	if cfg.TLSConfig != nil {
+		c := cfg.TLSConfig.Clone()
+		// HTTP/1.1 only: the SDKs' credential clients speak it, and one
+		// protocol means one parser facing untrusted input.
+		c.NextProtos = []string{"http/1.1"}
+		if c.MinVersion < tls.VersionTLS12 {
+			c.MinVersion = tls.VersionTLS12 // SPEC 3.10
+		}
+		e.tlsConfig = c
+	}
+	e.srv = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: endpointReadHeaderTimeout,
+		ReadTimeout:       endpointReadTimeout,
+		WriteTimeout:      endpointWriteTimeout,
+		IdleTimeout:       endpointIdleTimeout,
+		MaxHeaderBytes:    endpointServerMaxHeaderBytes,
+		// A non-nil empty map disables HTTP/2 (see NextProtos above).
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ConnContext:  endpointConnContext,
+		// net/http logs handshake failures and the like: debug level, so
+		// a flood of broken connections does not flood the log.
+		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
+	}
+	return e, nil
+}
+
+// Serve serves connections accepted on l, the local listener (channel "").
+// Each connection is TLS if its first byte starts a TLS handshake; plain
+// HTTP is served only to loopback peers. Serve takes ownership of l and
+// returns http.ErrServerClosed after Shutdown.
+func (e *Endpoint) Serve(l net.Listener) error {
+	return e.serve(l, "", false)
+}
+
+// ServeChannel serves connections of SSH session sessionID accepted on l:
+// only that session's tokens are valid on them. The peers are the SSH
+// forward, standing in for loopback clients on the remote host, so plain
+// HTTP is served. It returns http.ErrServerClosed after Shutdown.
+func (e *Endpoint) ServeChannel(l net.Listener, sessionID string) error {
+	if sessionID == "" {
+		return errors.New("agent: endpoint: serve channel: empty session id")
+	}
+	return e.serve(l, sessionID, true)
+}
+
+func (e *Endpoint) serve(l net.Listener, channel string, trusted bool) error {
+	el := &endpointListener{
+		raw:   l,
+		conns: make(chan net.Conn),
+		errc:  make(chan error, 1),
+		done:  make(chan struct{}),
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		l.Close()
+		return http.ErrServerClosed
+	}
+	e.listeners[el] = struct{}{}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.listeners, el)
+		e.mu.Unlock()
+		el.Close()
+	}()
+	go e.acceptLoop(el, channel, trusted)
+	return e.srv.Serve(el)
+}
+
+// acceptLoop accepts raw connections and sniffs each one in its own
+// goroutine, so a silent client never holds up the others.
+func (e *Endpoint) acceptLoop(el *endpointListener, channel string, trusted bool) {
+	var delay time.Duration
+	for {
+		c, err := el.raw.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Transient (e.g. out of file descriptors): back off as
+				// net/http does, 5ms doubling up to 1s.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(delay):
+					continue
+				case <-el.done:
+					return
+				}
+			}
+			select {
+			case el.errc <- err:
+			default:
+			}
+			return
+		}
+		delay = 0
+		go e.sniff(el, c, channel, trusted)
+	}
+}
+
+// sniff reads a connection's first byte: 0x16 is a TLS handshake record
+// (RFC 8446 5.1, ContentType handshake(22)); anything else is plain HTTP.
+func (e *Endpoint) sniff(el *endpointListener, c net.Conn, channel string, trusted bool) {
+	ec := &endpointConn{Conn: c, br: bufio.NewReaderSize(c, 512), channel: channel}
+	c.SetReadDeadline(time.Now().Add(endpointSniffTimeout))
+	first, err := ec.br.Peek(1)
+	c.SetReadDeadline(time.Time{})
+	if err != nil {
+		c.Close()
+		return
+	}
+	var out net.Conn = ec
+	switch {
+	case first[0] == 0x16:
+		if e.tlsConfig == nil {
+			c.Close()
+			return
+		}
+		out = tls.Server(ec, e.tlsConfig)
+	case !trusted && !endpointLoopbackAddr(c.RemoteAddr()):
+		e.refusePlain(c)
+		return
+	}
+	select {
+	case el.conns <- out:
+	case <-el.done:
+		c.Close()
+	}
+}
+
+// refusePlain answers a plain-HTTP connection from a non-loopback peer and
+// closes it, without reading the request (it may carry a token, which we
+// do not want to receive in clear from the network).
+func (e *Endpoint) refusePlain(c net.Conn) {
+	body := `{"code":"tls_required","message":"plain HTTP is served only to loopback clients: use https"}`
+	c.SetWriteDeadline(time.Now().Add(endpointSniffTimeout))
+	fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	c.Close()
+	e.log.LogAttrs(context.Background(), slog.LevelInfo, "credentials request",
+		slog.String("client", c.RemoteAddr().String()),
+		slog.Int("status", http.StatusForbidden),
+		slog.String("code", "tls_required"))
+}
+
+// Shutdown stops accepting connections and waits, until ctx is done, for
+// requests in flight to finish.
+func (e *Endpoint) Shutdown(ctx context.Context) error {
+	e.closeListeners()
+	return e.srv.Shutdown(ctx)
+}
+
+// Close closes all listeners and connections at once.
+func (e *Endpoint) Close() error {
+	e.closeListeners()
+	return e.srv.Close()
+}
+
+func (e *Endpoint) closeListeners() {
+	e.mu.Lock()
+	e.closed = true
+	ls := make([]*endpointListener, 0, len(e.listeners))
+	for l := range e.listeners {
+		ls = append(ls, l)
+	}
+	e.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// endpointListener hands sniffed connections to the http.Server.
+type endpointListener struct {
+	raw   net.Listener
+	conns chan net.Conn
+	errc  chan error
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *endpointListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case err := <-l.errc:
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *endpointListener) Close() error {
+	var err error
+	l.once.Do(func() {
+		close(l.done)
+		err = l.raw.Close()
+	})
+	return err
+}
+
+func (l *endpointListener) Addr() net.Addr { return l.raw.Addr() }
+
+// endpointConn is an accepted connection with its sniffed first byte
+// buffered and the channel it belongs to.
+type endpointConn struct {
+	net.Conn
+	br      *bufio.Reader
+	channel string
+}
+
+func (c *endpointConn) Read(p []byte) (int, error) {
+	if c.br != nil {
+		if c.br.Buffered() > 0 {
+			return c.br.Read(p)
+		}
+		c.br = nil // drained: read straight from the connection from now on
+	}
+	return c.Conn.Read(p)
+}
+
+type endpointChannelKey struct{}
+
+// endpointConnInfo is what the handler knows about a request's connection.
+type endpointConnInfo struct {
+	channel string
+	client  string // remote address, or "session:ID"
+}
+
+func endpointConnContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	ec, ok := c.(*endpointConn)
+	if !ok {
+		return ctx
+	}
+	info := &endpointConnInfo{channel: ec.channel}
+	if ec.channel != "" {
+		info.client = "session:" + ec.channel
+	} else {
+		info.client = ec.RemoteAddr().String()
+	}
+	return context.WithValue(ctx, endpointChannelKey{}, info)
+}
+
+// endpointLoopbackAddr reports whether a is a loopback IP address.
+func endpointLoopbackAddr(a net.Addr) bool {
+	var ip netip.Addr
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	default:
+		ap, err := netip.ParseAddrPort(a.String())
+		if err != nil {
+			return false
+		}
+		ip = ap.Addr()
+	}
+	return ip.Unmap().IsLoopback()
+}

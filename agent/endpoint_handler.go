@@ -1,0 +1,438 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Shared header values: assigned, never appended to, so sharing is safe and
+// the hot path does not allocate them.
+var (
+	endpointJSON    = []string{"application/json"}
+	endpointNoStore = []string{"no-store"}
+	endpointNoSniff = []string{"nosniff"}
+	endpointAllow   = []string{"GET, HEAD"}
+	endpointClose   = []string{"close"}
+)
+
+// endpointBufPool recycles response buffers; a response is well under 4 KiB
+// (an STS session token is at most a few hundred to ~1,500 bytes).
+var endpointBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// ServeHTTP answers one credentials request. Every answer other than
+// credentials is a JSON error {"code","message"} with Content-Type
+// application/json, which the SDKs parse and show (Go v2 only with exactly
+// that content type, SPEC 4).
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := e.now()
+	info, _ := r.Context().Value(endpointChannelKey{}).(*endpointConnInfo)
+	if info == nil {
+		// Not from Serve (a test, or an embedding server): the local channel.
+		info = &endpointConnInfo{client: r.RemoteAddr}
+	}
+	status, code, slot := e.handle(w, r, info, start)
+	level := slog.LevelInfo
+	if status == http.StatusTooManyRequests {
+		// A flood: one warning when limiting starts, per-request lines only
+		// at debug level, so the flood does not become a log flood.
+		level = slog.LevelDebug
+	}
+	e.log.LogAttrs(r.Context(), level, "credentials request",
+		slog.String("slot", slot),
+		slog.String("client", info.client),
+		slog.Int("status", status),
+		slog.String("code", code),
+		slog.Duration("latency", e.now().Sub(start)))
+}
+
+// handle answers the request and returns what to log: the status, the
+// error code ("" on success) and the slot asked for.
+func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpointConnInfo, now time.Time) (int, string, string) {
+	// The token first: a request with a valid token is never rate limited.
+	// Tokens are 256 bits, so guessing is hopeless at any rate; the limiter
+	// exists to cap the log volume and work a flood of bad requests costs,
+	// and must not let such a flood lock out the user's own clients.
+	token, tokenErr := endpointToken(r.Header)
+	var grant Grant
+	var slot string
+	valid := false
+	if tokenErr == nil {
+		h := sha256.Sum256([]byte(token))
+		grant, valid = e.tokens.lookupHash(&h)
+		valid = valid && grant.SessionID == info.channel
+	}
+	fail := func(status int, code, msg string) (int, string, string) {
+		if !valid && !e.limiter.AllowN(now, 1) {
+			if !e.limited.Swap(true) {
+				e.log.LogAttrs(r.Context(), slog.LevelWarn, "rate limiting failed credential requests",
+					slog.String("client", info.client))
+			}
+			w.Header()["Retry-After"] = e.retryAfter
+			endpointError(w, r, http.StatusTooManyRequests, "rate_limited",
+				"too many failed requests: retry later, and check the token and URL (see `aws-sso-agent env`)")
+			return http.StatusTooManyRequests, "rate_limited", slot
+		}
+		e.limited.Store(false)
+		endpointError(w, r, status, code, msg)
+		return status, code, slot
+	}
+
+	// Sizes first, before anything looks at the request's contents.
+	if len(r.RequestURI) > endpointMaxURI {
+		return fail(http.StatusRequestURITooLong, "uri_too_long",
+			"the request URI is longer than 1 KiB: request / or /slot/NAME")
+	}
+	if endpointHeaderBytes(r) > endpointMaxHeaderBytes {
+		return fail(http.StatusRequestHeaderFieldsTooLarge, "headers_too_large",
+			"the request headers exceed 8 KiB: send only Host and Authorization")
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header()["Allow"] = endpointAllow
+		return fail(http.StatusMethodNotAllowed, "method_not_allowed",
+			"the credentials endpoint is read-only: use GET (load and unload slots with the aws-sso-agent command)")
+	}
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		return fail(http.StatusRequestEntityTooLarge, "body_not_allowed",
+			"a credentials request has no body: send a GET without one")
+	}
+	if _, ok := r.Header["Origin"]; ok {
+		// Browsers send Origin on cross-origin requests; SDKs never do.
+		return fail(http.StatusForbidden, "origin_forbidden",
+			"requests from web pages are refused: the credentials endpoint is for AWS SDKs only")
+	}
+	if !e.hostAllowed(r.Host) {
+		return fail(http.StatusForbidden, "host_forbidden",
+			"the Host header must be a loopback name or address (localhost, 127.0.0.1, [::1]): use the URL from `aws-sso-agent env`")
+	}
+	slot, ok := endpointRoute(r.URL)
+	if !ok {
+		slot = ""
+		return fail(http.StatusNotFound, "not_found",
+			"unknown path: request / for the default slot or /slot/NAME (NAME URL-escaped) for a named one")
+	}
+
+	switch {
+	case tokenErr == errEndpointNoToken:
+		return fail(http.StatusUnauthorized, "missing_token",
+			"no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to the agent's token file (see `aws-sso-agent env`)")
+	case tokenErr == errEndpointTokenSpace:
+		return fail(http.StatusUnauthorized, "token_whitespace",
+			"the token has leading or trailing whitespace or a newline, which AWS SDKs reject in a token file: write the token file without a trailing newline (see `aws-sso-agent env`)")
+	case !valid:
+		// One answer for unknown, revoked and other-channel tokens: the
+		// caller learns nothing about where a token would be valid.
+		return fail(http.StatusUnauthorized, "invalid_token",
+			"the token is not valid here (revoked, from an ended SSH session, or from another agent): run `aws-sso-agent env` (or `aws-sso-remote env` on a remote host) again")
+	case !grant.allows(slot):
+		return fail(http.StatusForbidden, "slot_not_granted",
+			"this token may not read slot "+endpointSlotName(slot)+": start the session with access to it")
+	}
+
+	creds, err := e.source.Credentials(r.Context(), slot)
+	var unavailable *UnavailableError
+	switch {
+	case err == nil && !creds.Expires.IsZero() && !creds.Expires.After(now):
+		// Defence in depth: the source must not hand out expired
+		// credentials, and SDKs would only fail with them (SPEC 3.8).
+		return fail(http.StatusServiceUnavailable, "credentials_expired",
+			"the credentials of slot "+endpointSlotName(slot)+" have expired: reload it with `aws-sso-agent load`")
+	case err == nil:
+	case errors.Is(err, ErrNoSlot):
+		return fail(http.StatusNotFound, "no_credentials",
+			"nothing is loaded in slot "+endpointSlotName(slot)+": run `aws-sso-agent load` for it (`aws-sso-agent list` shows what is loaded)")
+	case errors.As(err, &unavailable):
+		msg := "slot " + endpointSlotName(slot) + ": " + unavailable.Reason
+		if unavailable.Hint != "" {
+			msg += "; " + unavailable.Hint
+		}
+		return fail(http.StatusServiceUnavailable, "credentials_unavailable", msg)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return fail(499, "client_closed", "the client went away")
+	default:
+		e.log.LogAttrs(r.Context(), slog.LevelError, "credentials source failed",
+			slog.String("slot", slot), slog.Any("err", err))
+		return fail(http.StatusInternalServerError, "source_error",
+			"the agent could not get credentials for slot "+endpointSlotName(slot)+": see the agent's log (`aws-sso-agent status`)")
+	}
+
+	bp := endpointBufPool.Get().(*[]byte)
+	body := endpointAppendCredentials((*bp)[:0], &creds)
+	h := w.Header()
+	h["Content-Type"] = endpointJSON
+	h["Cache-Control"] = endpointNoStore
+	h["X-Content-Type-Options"] = endpointNoSniff
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+	*bp = body
+	endpointBufPool.Put(bp)
+	return http.StatusOK, "", slot
+}
+
+// endpointSlotName is how messages name a slot.
+func endpointSlotName(slot string) string {
+	if slot == "" {
+		return "default"
+	}
+	return strconv.Quote(slot)
+}
+
+var (
+	errEndpointNoToken    = errors.New("no token")
+	errEndpointTokenSpace = errors.New("token with whitespace")
+)
+
+// endpointToken extracts the token from the Authorization header, which the
+// SDKs send exactly as configured: "TOKEN" or "Bearer TOKEN" (SPEC 4).
+func endpointToken(h map[string][]string) (string, error) {
+	v := h["Authorization"]
+	if len(v) == 0 || v[0] == "" {
+		return "", errEndpointNoToken
+	}
+	t := v[0]
+	if len(t) > 7 && strings.EqualFold(t[:7], "Bearer ") {
+		t = t[7:]
+	}
+	// net/http trims the header value's outer spaces and tabs, but a
+	// newline sent percent-free or a space before the token survives; a
+	// token never contains whitespace (base64url).
+	if strings.TrimSpace(t) != t || strings.ContainsAny(t, " \t\r\n") {
+		return "", errEndpointTokenSpace
+	}
+	if t == "" {
+		return "", errEndpointNoToken
+	}
+	return t, nil
+}
+
+// endpointHeaderBytes approximates the header size on the wire: each field
+// as "Name: value\r\n", plus the Host header, which net/http moves out of
+// the map.
+func endpointHeaderBytes(r *http.Request) int {
+	n := len(r.Host) + len("Host: \r\n")
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+// hostAllowed reports whether the Host header names loopback or an allowed
+// host. Any port is accepted: forwarded ports differ from the agent's.
+func (e *Endpoint) hostAllowed(host string) bool {
+	name := host
+	if h, _, err := splitEndpointHostPort(host); err == nil {
+		name = h
+	} else {
+		return false
+	}
+	if name == "" {
+		return false
+	}
+	if ip, err := netip.ParseAddr(name); err == nil {
+		return ip.Zone() == "" && ip.Unmap().IsLoopback()
+	}
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	if name == "localhost" {
+		return true
+	}
+	for _, h := range e.allowedHosts {
+		if name == h {
+			return true
+		}
+	}
+	return false
+}
+
+// splitEndpointHostPort splits a Host header: "name", "name:port", "v4",
+// "v4:port", "[v6]" or "[v6]:port". The port, if any, must be digits.
+func splitEndpointHostPort(host string) (name, port string, err error) {
+	errBad := errors.New("bad host")
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return "", "", errBad
+		}
+		name, rest := host[1:end], host[end+1:]
+		if rest != "" {
+			if rest[0] != ':' {
+				return "", "", errBad
+			}
+			port = rest[1:]
+		}
+		if !strings.Contains(name, ":") {
+			return "", "", errBad // brackets are for IPv6 only
+		}
+		return name, port, endpointCheckPort(port, rest != "")
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		name, port = host[:i], host[i+1:]
+		if strings.Contains(name, ":") {
+			return "", "", errBad // bare IPv6 must be bracketed
+		}
+		return name, port, endpointCheckPort(port, true)
+	}
+	return host, "", nil
+}
+
+func endpointCheckPort(port string, present bool) error {
+	if !present {
+		return nil
+	}
+	if port == "" || len(port) > 5 {
+		return errors.New("bad port")
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return errors.New("bad port")
+		}
+	}
+	return nil
+}
+
+// endpointRoute maps a request path to a slot: "/" is the default slot "",
+// "/slot/NAME" the slot NAME, decoded from its escaped form so that a name
+// may contain "/" as %2F. Empty names, extra segments and anything else are
+// refused.
+func endpointRoute(u *url.URL) (string, bool) {
+	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		// A query or fragment is not part of the protocol; refusing it
+		// keeps one spelling per resource.
+		return "", false
+	}
+	p := u.EscapedPath()
+	if p == "/" {
+		return "", true
+	}
+	rest, ok := strings.CutPrefix(p, "/slot/")
+	if !ok || rest == "" || strings.Contains(rest, "/") {
+		return "", false
+	}
+	name, err := url.PathUnescape(rest)
+	if err != nil || name == "" || !utf8.ValidString(name) {
+		return "", false
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return "", false // control characters are never a slot name
+		}
+	}
+	return name, true
+}
+
+// endpointError writes a JSON error. msg never contains a secret.
+func endpointError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	b := make([]byte, 0, 64+len(code)+len(msg))
+	b = append(b, `{"code":`...)
+	b = endpointAppendJSONString(b, code)
+	b = append(b, `,"message":`...)
+	b = endpointAppendJSONString(b, msg)
+	b = append(b, "}\n"...)
+	h := w.Header()
+	h["Content-Type"] = endpointJSON
+	h["Cache-Control"] = endpointNoStore
+	h["X-Content-Type-Options"] = endpointNoSniff
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	switch status {
+	case http.StatusRequestEntityTooLarge, http.StatusRequestURITooLong,
+		http.StatusRequestHeaderFieldsTooLarge, http.StatusTooManyRequests:
+		// Oversized or abusive: do not keep the connection for more.
+		h["Connection"] = endpointClose
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(b)
+	}
+}
+
+// endpointAppendCredentials appends the container-credentials JSON of c.
+// Written by hand rather than with encoding/json: it is the hot path and
+// the shape is fixed.
+func endpointAppendCredentials(b []byte, c *Credentials) []byte {
+	b = append(b, `{"AccessKeyId":`...)
+	b = endpointAppendJSONString(b, c.AccessKeyID)
+	b = append(b, `,"SecretAccessKey":`...)
+	b = endpointAppendJSONString(b, c.SecretAccessKey)
+	b = append(b, `,"Token":`...)
+	b = endpointAppendJSONString(b, c.SessionToken)
+	if !c.Expires.IsZero() {
+		// RFC 3339 in UTC ending in "Z": JS v3 rejects "+00:00" (SPEC 4).
+		b = append(b, `,"Expiration":"`...)
+		b = c.Expires.UTC().AppendFormat(b, time.RFC3339)
+		b = append(b, '"')
+	}
+	if c.AccountID != "" {
+		b = append(b, `,"AccountId":`...)
+		b = endpointAppendJSONString(b, c.AccountID)
+	}
+	if c.RoleARN != "" {
+		b = append(b, `,"RoleArn":`...)
+		b = endpointAppendJSONString(b, c.RoleARN)
+	}
+	return append(b, "}\n"...)
+}
+
+// endpointAppendJSONString appends s as a JSON string, escaping as
+// encoding/json does (control characters, quotes, backslash, <>&, U+2028,
+// U+2029) and replacing invalid UTF-8 with U+FFFD.
+func endpointAppendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
