@@ -1,0 +1,354 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// The control socket is how the CLI changes the agent: load and unload
+// slots, read its status. It is a Unix socket of mode 0600 in a 0700
+// directory, and every connection's peer must run as the agent's own uid
+// (SO_PEERCRED, getpeereid), so neither another user nor a web page (which
+// can reach TCP ports, not Unix sockets) can load or read anything. The
+// credentials endpoint on TCP stays read-only (SPEC 3.2).
+//
+// The protocol is one JSON request and one JSON response per connection.
+
+// Control operations.
+const (
+	OpLoad   = "load"
+	OpUnload = "unload"
+	OpStatus = "status"
+)
+
+// maxControlMessage caps a control message. Real ones are a few hundred
+// bytes; the cap keeps a confused or hostile peer from growing our memory.
+const maxControlMessage = 64 << 10
+
+// ControlRequest is one message from the CLI to the agent.
+type ControlRequest struct {
+	Op     string         `json:"op"`
+	Load   *LoadRequest   `json:"load,omitempty"`
+	Unload *UnloadRequest `json:"unload,omitempty"`
+}
+
+// LoadRequest asks the agent to load a source into a slot ("" = default).
+// The source is a profile, or an SSO session with an account and a role.
+// ConfigFile and CredentialsFile carry the caller's AWS_CONFIG_FILE and
+// AWS_SHARED_CREDENTIALS_FILE, so the agent resolves the profile the user
+// sees; empty means the SDK's defaults.
+type LoadRequest struct {
+	Slot            string `json:"slot"`
+	Profile         string `json:"profile,omitempty"`
+	SSOSession      string `json:"sso_session,omitempty"`
+	AccountID       string `json:"account_id,omitempty"`
+	RoleName        string `json:"role_name,omitempty"`
+	ConfigFile      string `json:"config_file,omitempty"`
+	CredentialsFile string `json:"credentials_file,omitempty"`
+}
+
+// UnloadRequest asks the agent to drop one slot, or all of them.
+type UnloadRequest struct {
+	Slot string `json:"slot"`
+	All  bool   `json:"all,omitempty"`
+}
+
+// ControlResponse is the agent's answer. Error is empty on success.
+type ControlResponse struct {
+	Error  string       `json:"error,omitempty"`
+	Hint   string       `json:"hint,omitempty"`
+	Slot   *SlotInfo    `json:"slot,omitempty"`
+	Status *AgentStatus `json:"status,omitempty"`
+}
+
+// SlotInfo describes a loaded slot. It never holds a secret.
+type SlotInfo struct {
+	Name        string    `json:"name"`
+	Profile     string    `json:"profile,omitempty"`
+	Source      string    `json:"source"`
+	AccountID   string    `json:"account_id,omitempty"`
+	RoleARN     string    `json:"role_arn,omitempty"`
+	Expires     time.Time `json:"expires,omitzero"`
+	LastRefresh time.Time `json:"last_refresh,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	Servable    bool      `json:"servable"`
+}
+
+// AgentStatus is what `status` shows.
+type AgentStatus struct {
+	Version       string     `json:"version"`
+	PID           int        `json:"pid"`
+	Started       time.Time  `json:"started"`
+	Addr          string     `json:"addr"`
+	URL           string     `json:"url"`
+	TLSURL        string     `json:"tls_url"`
+	TokenFile     string     `json:"token_file"`
+	CAFingerprint string     `json:"ca_fingerprint"`
+	LeafExpires   time.Time  `json:"leaf_expires"`
+	Store         string     `json:"store"`
+	Slots         []SlotInfo `json:"slots"`
+}
+
+// Validate checks a request before the agent acts on it.
+func (r *ControlRequest) Validate() error {
+	switch r.Op {
+	case OpStatus:
+		return nil
+	case OpLoad:
+		l := r.Load
+		if l == nil {
+			return errors.New("load request without parameters")
+		}
+		bySession := l.SSOSession != "" || l.AccountID != "" || l.RoleName != ""
+		switch {
+		case l.Profile != "" && bySession:
+			return errors.New("give either a profile or --sso-session with --account and --role, not both")
+		case bySession && (l.SSOSession == "" || l.AccountID == "" || l.RoleName == ""):
+			return errors.New("--sso-session, --account and --role go together")
+		case !bySession && l.Profile == "":
+			return errors.New("no profile given")
+		}
+		if l.Slot != "" {
+			return ValidateSlotName(l.Slot)
+		}
+		return nil
+	case OpUnload:
+		if r.Unload == nil {
+			return errors.New("unload request without parameters")
+		}
+		if r.Unload.Slot != "" {
+			return ValidateSlotName(r.Unload.Slot)
+		}
+		return nil
+	default:
+		return fmt.Errorf("unknown operation %q", r.Op)
+	}
+}
+
+// DecodeControlRequest reads and validates one request.
+func DecodeControlRequest(r io.Reader) (*ControlRequest, error) {
+	var req ControlRequest
+	dec := json.NewDecoder(io.LimitReader(r, maxControlMessage))
+	if err := dec.Decode(&req); err != nil {
+		return nil, fmt.Errorf("agent: bad control message: %w", err)
+	}
+	if err := req.Validate(); err != nil {
+		return nil, fmt.Errorf("agent: bad control message: %w", err)
+	}
+	return &req, nil
+}
+
+// ControlHandler carries out control requests. Errors that implement
+// Hint() string pass their hint to the user.
+type ControlHandler interface {
+	Load(ctx context.Context, req LoadRequest) (SlotInfo, error)
+	Unload(req UnloadRequest) error
+	Status() AgentStatus
+}
+
+// HintError is an error with a suggestion of what to do next.
+type HintError struct {
+	Err      error
+	HintText string
+}
+
+func (e *HintError) Error() string { return e.Err.Error() }
+func (e *HintError) Unwrap() error { return e.Err }
+
+// Hint says what the user can do about the error.
+func (e *HintError) Hint() string { return e.HintText }
+
+// ControlServer serves the control socket.
+type ControlServer struct {
+	Handler ControlHandler
+	Logger  *slog.Logger
+	// PeerUID returns the uid of the process at the other end of conn. Nil
+	// means the operating system's peer credentials.
+	PeerUID func(conn net.Conn) (int, error)
+	// Timeout bounds one request, including a load that calls STS or SSO.
+	Timeout time.Duration
+
+	wg sync.WaitGroup
+}
+
+// Serve accepts connections until l is closed, then waits for the
+// requests in flight.
+func (s *ControlServer) Serve(l net.Listener) error {
+	defer s.wg.Wait()
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("agent: control socket: %w", err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(conn)
+		}()
+	}
+}
+
+func (s *ControlServer) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+func (s *ControlServer) serveConn(conn net.Conn) {
+	defer conn.Close()
+	timeout := s.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	conn.SetDeadline(time.Now().Add(timeout))
+	log := s.logger()
+
+	peer := s.PeerUID
+	if peer == nil {
+		peer = peerUID
+	}
+	uid, err := peer(conn)
+	if err != nil {
+		log.Warn("control: refused connection", "reason", err.Error())
+		writeControl(conn, ControlResponse{Error: "refused: cannot tell who is connecting: " + err.Error()})
+		return
+	}
+	if uid != os.Getuid() {
+		log.Warn("control: refused connection from another user", "peer_uid", uid)
+		writeControl(conn, ControlResponse{Error: fmt.Sprintf("refused: peer uid %d is not the agent's uid %d", uid, os.Getuid())})
+		return
+	}
+
+	req, err := DecodeControlRequest(bufio.NewReader(conn))
+	if err != nil {
+		log.Warn("control: bad request", "err", err.Error())
+		writeControl(conn, ControlResponse{Error: err.Error()})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	writeControl(conn, s.handle(ctx, req))
+}
+
+func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) ControlResponse {
+	log := s.logger()
+	switch req.Op {
+	case OpLoad:
+		info, err := s.Handler.Load(ctx, *req.Load)
+		if err != nil {
+			log.Info("control: load failed", "slot", slotLabel(req.Load.Slot), "err", err.Error())
+			return errorResponse(err)
+		}
+		log.Info("control: loaded", "slot", slotLabel(info.Name), "source", info.Source)
+		return ControlResponse{Slot: &info}
+	case OpUnload:
+		if err := s.Handler.Unload(*req.Unload); err != nil {
+			return errorResponse(err)
+		}
+		log.Info("control: unloaded", "slot", slotLabel(req.Unload.Slot), "all", req.Unload.All)
+		return ControlResponse{}
+	default:
+		st := s.Handler.Status()
+		return ControlResponse{Status: &st}
+	}
+}
+
+func errorResponse(err error) ControlResponse {
+	resp := ControlResponse{Error: err.Error()}
+	var h interface{ Hint() string }
+	if errors.As(err, &h) {
+		resp.Hint = h.Hint()
+	}
+	var u *UnavailableError
+	if resp.Hint == "" && errors.As(err, &u) {
+		resp.Hint = u.Hint
+	}
+	return resp
+}
+
+func writeControl(w io.Writer, resp ControlResponse) {
+	// The peer may have gone; there is nobody to tell.
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func slotLabel(name string) string {
+	if name == "" {
+		return "default"
+	}
+	return name
+}
+
+// ListenControl creates the control socket at path, mode 0600, in a
+// private directory. A stale socket left by a crashed agent is replaced;
+// a live agent on it is an error.
+func ListenControl(path string) (net.Listener, error) {
+	if err := EnsurePrivateDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("agent: another agent is already running on %s", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("agent: remove stale socket: %w", err)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("agent: listen on control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("agent: control socket: %w", err)
+	}
+	return l, nil
+}
+
+// ErrNotRunning means no agent answers on the control socket.
+var ErrNotRunning = errors.New("the agent is not running")
+
+// ControlClient talks to a running agent.
+type ControlClient struct {
+	Path string
+}
+
+// Do sends one request and returns the agent's answer. A response carrying
+// an error comes back as a *HintError.
+func (c ControlClient) Do(ctx context.Context, req ControlRequest) (*ControlResponse, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.Path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || isConnRefused(err) {
+			return nil, fmt.Errorf("%w (no agent on %s)", ErrNotRunning, c.Path)
+		}
+		return nil, fmt.Errorf("agent: connect to %s: %w", c.Path, err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return nil, fmt.Errorf("agent: send request: %w", err)
+	}
+	var resp ControlResponse
+	if err := json.NewDecoder(io.LimitReader(conn, maxControlMessage*16)).Decode(&resp); err != nil {
+		return nil, fmt.Errorf("agent: read answer: %w", err)
+	}
+	if resp.Error != "" {
+		return &resp, &HintError{Err: errors.New(resp.Error), HintText: resp.Hint}
+	}
+	return &resp, nil
+}

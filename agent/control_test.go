@@ -1,0 +1,275 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type fakeControl struct {
+	loads atomic.Int32
+}
+
+func (f *fakeControl) Load(_ context.Context, req LoadRequest) (SlotInfo, error) {
+	f.loads.Add(1)
+	if req.Profile == "expired" {
+		return SlotInfo{}, &HintError{Err: errors.New("sso token expired"), HintText: "run: aws sso login --profile expired"}
+	}
+	return SlotInfo{Name: req.Slot, Profile: req.Profile, Source: "profile " + req.Profile, Servable: true}, nil
+}
+
+func (f *fakeControl) Unload(req UnloadRequest) error {
+	if req.Slot == "absent" {
+		return ErrNoSlot
+	}
+	return nil
+}
+
+func (f *fakeControl) Status() AgentStatus { return AgentStatus{Version: "test", PID: 42} }
+
+// startControl serves a fake handler on a socket in a fresh private dir.
+func startControl(t *testing.T, srv *ControlServer) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run", "control.sock")
+	l, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		l.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return path
+}
+
+func TestControlRoundTrip(t *testing.T) {
+	h := &fakeControl{}
+	path := startControl(t, &ControlServer{Handler: h})
+	c := ControlClient{Path: path}
+	ctx := context.Background()
+
+	resp, err := c.Do(ctx, ControlRequest{Op: OpLoad, Load: &LoadRequest{Profile: "dev", Slot: "dev"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := resp.Slot.Source, "profile dev"; got != want {
+		t.Errorf("load: got source %q, want %q", got, want)
+	}
+
+	_, err = c.Do(ctx, ControlRequest{Op: OpLoad, Load: &LoadRequest{Profile: "expired"}})
+	var he *HintError
+	if !errors.As(err, &he) || !strings.Contains(he.Hint(), "aws sso login") {
+		t.Errorf("load expired: got %v, want an error with the aws sso login hint", err)
+	}
+
+	if _, err := c.Do(ctx, ControlRequest{Op: OpUnload, Unload: &UnloadRequest{Slot: "absent"}}); err == nil || !strings.Contains(err.Error(), ErrNoSlot.Error()) {
+		t.Errorf("unload absent: got %v, want %v", err, ErrNoSlot)
+	}
+
+	resp, err = c.Do(ctx, ControlRequest{Op: OpStatus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status == nil || resp.Status.PID != 42 {
+		t.Errorf("status: got %+v", resp.Status)
+	}
+
+	if _, err := c.Do(ctx, ControlRequest{Op: "rm -rf"}); err == nil || !strings.Contains(err.Error(), "unknown operation") {
+		t.Errorf("unknown op: got %v", err)
+	}
+}
+
+func TestControlSocketMode(t *testing.T) {
+	path := startControl(t, &ControlServer{Handler: &fakeControl{}})
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o600 {
+		t.Errorf("socket mode: got %04o, want 0600", got)
+	}
+	di, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := di.Mode().Perm(); got != 0o700 {
+		t.Errorf("socket dir mode: got %04o, want 0700", got)
+	}
+	if _, err := ListenControl(path); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("second agent: got %v, want 'already running'", err)
+	}
+}
+
+func TestControlStaleSocketReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run", "control.sock")
+	l, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A crashed agent leaves its socket file behind.
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	l, err = ListenControl(path)
+	if err != nil {
+		t.Fatalf("stale socket: %v", err)
+	}
+	l.Close()
+}
+
+func TestControlNotRunning(t *testing.T) {
+	_, err := ControlClient{Path: filepath.Join(t.TempDir(), "control.sock")}.Do(context.Background(), ControlRequest{Op: OpStatus})
+	if !errors.Is(err, ErrNotRunning) {
+		t.Errorf("got %v, want ErrNotRunning", err)
+	}
+}
+
+func TestControlRefusesOtherUIDInjected(t *testing.T) {
+	h := &fakeControl{}
+	path := startControl(t, &ControlServer{Handler: h, PeerUID: func(net.Conn) (int, error) { return os.Getuid() + 1, nil }})
+	_, err := ControlClient{Path: path}.Do(context.Background(), ControlRequest{Op: OpLoad, Load: &LoadRequest{Profile: "dev"}})
+	if err == nil || !strings.Contains(err.Error(), "refused: peer uid") {
+		t.Errorf("got %v, want a refusal", err)
+	}
+	if n := h.loads.Load(); n != 0 {
+		t.Errorf("handler ran %d times for a foreign peer", n)
+	}
+}
+
+// TestControlRefusesOtherUID connects from a real process of another uid.
+// The socket is made reachable on purpose (0777 dir, 0666 socket) so that
+// only the peer-credential check stands between that user and the agent.
+func TestControlRefusesOtherUID(t *testing.T) {
+	if os.Getenv("AWS_SSO_AGENT_CONTROL_CLIENT") != "" {
+		return // the child side, run by controlChild
+	}
+	if os.Getuid() != 0 {
+		skipOrFail(t, "switching to another uid needs root")
+	}
+	h := &fakeControl{}
+	dir := t.TempDir()
+	// t.TempDir and its parent are 0700; the other user must reach in.
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
+	path := filepath.Join(dir, "run", "control.sock")
+	l, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &ControlServer{Handler: h}
+	go srv.Serve(l)
+	t.Cleanup(func() { l.Close() })
+	os.Chmod(filepath.Dir(path), 0o777)
+	os.Chmod(path, 0o666)
+
+	// The test binary may sit in a directory nobody cannot enter.
+	bin := filepath.Join(dir, "client.test")
+	copyFile(t, os.Args[0], bin)
+
+	cmd := exec.Command(bin, "-test.run", "^TestControlChild$")
+	cmd.Env = []string{"AWS_SSO_AGENT_CONTROL_CLIENT=" + path}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "refused: peer uid 65534") {
+		t.Errorf("child saw:\n%s\nwant a refusal for uid 65534", out.String())
+	}
+	if n := h.loads.Load(); n != 0 {
+		t.Errorf("handler ran %d times for another user's request", n)
+	}
+}
+
+func TestControlChild(t *testing.T) {
+	path := os.Getenv("AWS_SSO_AGENT_CONTROL_CLIENT")
+	if path == "" {
+		t.Skip("run by TestControlRefusesOtherUID as another user")
+	}
+	_, err := ControlClient{Path: path}.Do(context.Background(), ControlRequest{Op: OpLoad, Load: &LoadRequest{Profile: "dev"}})
+	t.Logf("uid %d got: %v", os.Getuid(), err)
+	if err != nil {
+		os.Stdout.WriteString(err.Error() + "\n")
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("AWS_SSO_AGENT_REQUIRE_PEERS") == "1" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+}
+
+func TestControlTimeoutOnSilentPeer(t *testing.T) {
+	path := startControl(t, &ControlServer{Handler: &fakeControl{}, Timeout: 50 * time.Millisecond})
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	// The agent hangs up on a peer that says nothing; it does not wait for
+	// our 5 s deadline.
+	buf := make([]byte, 512)
+	_, err = conn.Read(buf)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Errorf("silent peer: agent kept the connection open past its timeout")
+	}
+}
+
+func FuzzControlRequest(f *testing.F) {
+	f.Add([]byte(`{"op":"load","load":{"profile":"dev","slot":"dev"}}`))
+	f.Add([]byte(`{"op":"load","load":{"sso_session":"s","account_id":"1","role_name":"r"}}`))
+	f.Add([]byte(`{"op":"unload","unload":{"all":true}}`))
+	f.Add([]byte(`{"op":"status"}`))
+	f.Add([]byte(`{"op":"load"}`))
+	f.Add([]byte(`{"op":"unload","unload":{"slot":"a/b"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := DecodeControlRequest(bytes.NewReader(data))
+		if err != nil {
+			if req != nil {
+				t.Fatal("request returned with an error")
+			}
+			return
+		}
+		if req.Validate() != nil {
+			t.Fatal("decoded request does not validate")
+		}
+		switch req.Op {
+		case OpLoad:
+			if req.Load == nil {
+				t.Fatal("load without parameters accepted")
+			}
+		case OpUnload:
+			if req.Unload == nil {
+				t.Fatal("unload without parameters accepted")
+			}
+		}
+	})
+}

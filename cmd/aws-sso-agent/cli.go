@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
+)
+
+// version is set at release time with -ldflags "-X main.version=...".
+var version = "devel"
+
+const usage = `aws-sso-agent serves fresh AWS credentials to the SDKs on this machine.
+
+Usage:
+  aws-sso-agent serve [--bind-ip IP] [--port N] [--store keyring|file]
+  aws-sso-agent load [--profile P | --sso-session S --account ID --role NAME] [--slot[=NAME]]
+  aws-sso-agent unload [--profile P | --slot NAME | --all]
+  aws-sso-agent list [--json]
+  aws-sso-agent profile
+  aws-sso-agent status [--json]
+  aws-sso-agent env [--slot NAME] [--shell sh|fish|csh|powershell] [--tls]
+  aws-sso-agent certs print|status
+  aws-sso-agent version
+
+Start with:
+  aws-sso-agent serve &
+  aws-sso-agent load --profile PROFILE
+  eval "$(aws-sso-agent env)"
+`
+
+// cli is one invocation and its streams, so every command can be tested
+// without a process.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+type command func(c *cli, args []string) error
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve":   (*cli).serve,
+		"load":    (*cli).load,
+		"unload":  (*cli).unload,
+		"list":    (*cli).list,
+		"profile": (*cli).profile,
+		"status":  (*cli).status,
+		"env":     (*cli).env,
+		"certs":   (*cli).certs,
+		"version": func(c *cli, _ []string) error { fmt.Fprintln(c.stdout, "aws-sso-agent", version); return nil },
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		return c.fail(usageError{fmt.Errorf("unknown command %q", args[0])})
+	}
+	if err := cmd(c, args[1:]); err != nil {
+		return c.fail(err)
+	}
+	return 0
+}
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// fail prints err as a person should see it, with a hint where one helps.
+func (c *cli) fail(err error) int {
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(c.stderr, "aws-sso-agent: error: %v\n", err)
+	var h interface{ Hint() string }
+	if errors.As(err, &h) && h.Hint() != "" {
+		for _, line := range strings.Split(h.Hint(), "\n") {
+			fmt.Fprintf(c.stderr, "hint: %s\n", line)
+		}
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintln(c.stderr, "hint: run 'aws-sso-agent help' for usage")
+		return 2
+	}
+	return 1
+}
+
+func withHint(err error, hint string) error {
+	return &agent.HintError{Err: err, HintText: hint}
+}
+
+func (c *cli) flags(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.SortFlags = false
+	return fs
+}
+
+func parse(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+func noArgs(fs *pflag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func (c *cli) dirs() (agent.Dirs, error) {
+	return agent.DefaultDirs()
+}
+
+// control sends one request to the running agent. When none runs, the
+// error says how to start one.
+func (c *cli) control(req agent.ControlRequest) (*agent.ControlResponse, error) {
+	d, err := c.dirs()
+	if err != nil {
+		return nil, err
+	}
+	timeout := 10 * time.Second
+	if req.Op == agent.OpLoad {
+		timeout = 2 * time.Minute // SSO and STS calls
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	resp, err := agent.ControlClient{Path: d.ControlSocket()}.Do(ctx, req)
+	if errors.Is(err, agent.ErrNotRunning) {
+		return nil, withHint(err, "start it with: aws-sso-agent serve &\n(or as a service: see docs/install.md)")
+	}
+	return resp, err
+}
+
+func (c *cli) agentStatus() (*agent.AgentStatus, error) {
+	resp, err := c.control(agent.ControlRequest{Op: agent.OpStatus})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Status, nil
+}

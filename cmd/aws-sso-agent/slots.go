@@ -1,0 +1,235 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
+)
+
+// slotFromProfile is what `--slot` alone means: name the slot after the
+// profile. Parentheses cannot appear in a slot name, so it cannot collide.
+const slotFromProfile = "(profile)"
+
+func (c *cli) load(args []string) error {
+	fs := c.flags("load")
+	var req agent.LoadRequest
+	fs.StringVar(&req.Profile, "profile", "", "profile of the AWS config to load")
+	fs.StringVar(&req.SSOSession, "sso-session", "", "IAM Identity Center session (sso-session section of the AWS config)")
+	fs.StringVar(&req.AccountID, "account", "", "account ID within the SSO session")
+	fs.StringVar(&req.RoleName, "role", "", "role name within the SSO session")
+	fs.StringVar(&req.Slot, "slot", "", "load into a named slot instead of the default one (--slot alone: named after the profile)")
+	fs.Lookup("slot").NoOptDefVal = slotFromProfile
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		err := usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		if fs.Changed("slot") {
+			return withHint(err, "to name the slot, write --slot="+fs.Arg(0))
+		}
+		return err
+	}
+	if req.Profile == "" && req.SSOSession == "" && req.AccountID == "" && req.RoleName == "" {
+		profile, err := c.pickProfile()
+		if err != nil {
+			return err
+		}
+		req.Profile = profile
+	}
+	if req.Slot == slotFromProfile {
+		if req.Profile != "" {
+			req.Slot = req.Profile
+		} else {
+			req.Slot = req.RoleName + "@" + req.AccountID
+		}
+	}
+	// The agent reads the same AWS config files this shell would.
+	req.ConfigFile = os.Getenv("AWS_CONFIG_FILE")
+	req.CredentialsFile = os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
+	if err := (&agent.ControlRequest{Op: agent.OpLoad, Load: &req}).Validate(); err != nil {
+		return usageError{err}
+	}
+	resp, err := c.control(agent.ControlRequest{Op: agent.OpLoad, Load: &req})
+	if err != nil {
+		return err
+	}
+	s := resp.Slot
+	fmt.Fprintf(c.stdout, "loaded %s into slot %s", s.Source, slotName(s.Name))
+	if !s.Expires.IsZero() {
+		fmt.Fprintf(c.stdout, " (expires %s, refreshed automatically)", s.Expires.Local().Format(time.RFC3339))
+	}
+	fmt.Fprintln(c.stdout)
+	return nil
+}
+
+func (c *cli) unload(args []string) error {
+	fs := c.flags("unload")
+	var req agent.UnloadRequest
+	var profile string
+	fs.StringVar(&profile, "profile", "", "unload the slot named after this profile")
+	fs.StringVar(&req.Slot, "slot", "", "unload this named slot")
+	fs.BoolVar(&req.All, "all", false, "unload every slot")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if profile != "" {
+		if req.Slot != "" && req.Slot != profile {
+			return usageError{errors.New("--profile and --slot name different slots")}
+		}
+		req.Slot = profile
+	}
+	if req.All && req.Slot != "" {
+		return usageError{errors.New("--all unloads every slot: drop --profile/--slot")}
+	}
+	if _, err := c.control(agent.ControlRequest{Op: agent.OpUnload, Unload: &req}); err != nil {
+		return err
+	}
+	switch {
+	case req.All:
+		fmt.Fprintln(c.stdout, "unloaded every slot")
+	default:
+		fmt.Fprintf(c.stdout, "unloaded slot %s\n", slotName(req.Slot))
+	}
+	return nil
+}
+
+func (c *cli) list(args []string) error {
+	fs := c.flags("list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	st, err := c.agentStatus()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.stdout, st.Slots)
+	}
+	if len(st.Slots) == 0 {
+		fmt.Fprintln(c.stdout, "no slots loaded; load one with: aws-sso-agent load --profile PROFILE")
+		return nil
+	}
+	c.slotTable(st)
+	return nil
+}
+
+func (c *cli) slotTable(st *agent.AgentStatus) {
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLOT\tSOURCE\tEXPIRES\tSTATE\tURL")
+	for _, s := range st.Slots {
+		state := "ok"
+		if !s.Servable {
+			state = "unavailable"
+			if s.LastError != "" {
+				state += ": " + s.LastError
+			}
+		} else if s.LastError != "" {
+			state = "ok (last refresh failed: " + s.LastError + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", slotName(s.Name), s.Source, expiry(s.Expires), state, slotURL(st.URL, s.Name))
+	}
+	tw.Flush()
+}
+
+func (c *cli) profile(args []string) error {
+	fs := c.flags("profile")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	st, err := c.agentStatus()
+	if err != nil {
+		return err
+	}
+	for _, s := range st.Slots {
+		if s.Name == "" {
+			name := s.Profile
+			if name == "" {
+				name = s.Source
+			}
+			fmt.Fprintln(c.stdout, name)
+			return nil
+		}
+	}
+	return withHint(errors.New("nothing is loaded in the default slot"), "load a profile with: aws-sso-agent load --profile PROFILE")
+}
+
+func (c *cli) status(args []string) error {
+	fs := c.flags("status")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	st, err := c.agentStatus()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.stdout, st)
+	}
+	fmt.Fprintf(c.stdout, "agent:       running (pid %d, %s, up %s)\n", st.PID, st.Version, time.Since(st.Started).Round(time.Second))
+	fmt.Fprintf(c.stdout, "endpoint:    %s (plain HTTP, loopback only)\n", st.URL)
+	fmt.Fprintf(c.stdout, "             %s (TLS)\n", st.TLSURL)
+	fmt.Fprintf(c.stdout, "token file:  %s\n", st.TokenFile)
+	fmt.Fprintf(c.stdout, "local CA:    %s\n", st.CAFingerprint)
+	fmt.Fprintf(c.stdout, "leaf:        expires %s (rotated automatically)\n", expiry(st.LeafExpires))
+	fmt.Fprintf(c.stdout, "store:       %s\n", st.Store)
+	if len(st.Slots) == 0 {
+		fmt.Fprintln(c.stdout, "slots:       none; load one with: aws-sso-agent load --profile PROFILE")
+		return nil
+	}
+	fmt.Fprintln(c.stdout)
+	c.slotTable(st)
+	return nil
+}
+
+func slotName(name string) string {
+	if name == "" {
+		return "default"
+	}
+	return name
+}
+
+// slotURL is the endpoint URL of a slot: the base for the default slot,
+// base/slot/NAME (escaped) for a named one.
+func slotURL(base, name string) string {
+	if name == "" {
+		return base
+	}
+	return strings.TrimSuffix(base, "/") + "/slot/" + pathEscape(name)
+}
+
+func expiry(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	left := time.Until(t).Round(time.Second)
+	if left < 0 {
+		return t.Local().Format(time.RFC3339) + " (expired)"
+	}
+	return fmt.Sprintf("%s (in %s)", t.Local().Format(time.RFC3339), left)
+}
+
+func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
