@@ -1,0 +1,572 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// DefaultSlotMargin is the least lifetime a slot serves by default: 15
+// minutes, botocore's advisory refresh window (botocore/credentials.py,
+// RefreshableCredentials._advisory_refresh_timeout = 15 * 60). Credentials
+// with less left make botocore refetch on every call, so serving them
+// would turn each client call into an endpoint request.
+const DefaultSlotMargin = 15 * time.Minute
+
+const (
+	// Failed refreshes are retried with exponential backoff from
+	// slotRetryMin up to slotRetryMax, jittered to half to full length.
+	// Five minutes bounds how long a fixed source (after `aws sso login`)
+	// waits for the next background attempt; requests inside the margin
+	// refresh synchronously anyway.
+	slotRetryMin = 10 * time.Second
+	slotRetryMax = 5 * time.Minute
+
+	// slotSyncHoldoff keeps requests from hammering a failing source:
+	// within this time of a failed attempt, a request inside the margin
+	// is refused without another upstream call. botocore retries every
+	// non-200 answer three times in quick succession (SPEC 4), so a single
+	// client call causes one upstream attempt, not four.
+	slotSyncHoldoff = 2 * time.Second
+
+	// slotRefreshTimeout bounds one upstream refresh. processcreds gives a
+	// credential_process one minute (processcreds.DefaultTimeout); SSO and
+	// STS answer in seconds.
+	slotRefreshTimeout = 2 * time.Minute
+)
+
+// SlotsConfig configures Slots. The zero value is usable.
+type SlotsConfig struct {
+	// Margin is the least lifetime credentials must have left to be
+	// served. Zero means DefaultSlotMargin. Credentials whose whole
+	// lifetime is under 2*Margin (moto's 900-second AssumeRole, a short
+	// credential_process) get a quarter of their lifetime as margin
+	// instead, so short-lived sources are still served for three quarters
+	// of their life.
+	Margin time.Duration
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// Logger receives refresh events (never a secret); nil discards them.
+	Logger *slog.Logger
+
+	// Jitter returns a random duration in [0, max). Nil means math/rand/v2.
+	// Refresh times and retries are jittered so that many slots, or many
+	// agents of one organisation, loaded at the same moment do not all
+	// call STS or IAM Identity Center at once.
+	Jitter func(max time.Duration) time.Duration
+
+	// AfterFunc schedules f to run after d and returns a function that
+	// cancels it, like time.AfterFunc and Timer.Stop. Nil means
+	// time.AfterFunc. Tests replace it to fire refreshes by hand.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+}
+
+// SlotStatus describes a loaded slot. It never holds a secret.
+type SlotStatus struct {
+	Name        string // "" is the default slot
+	Spec        SourceSpec
+	Description string
+	AccountID   string
+	RoleARN     string
+	// Expires is zero for credentials that do not expire.
+	Expires     time.Time
+	LastRefresh time.Time
+	// NextRefresh is when the next background refresh is due; zero when
+	// none is scheduled (static credentials).
+	NextRefresh time.Time
+	// LastError is why the last refresh failed, "" if it succeeded.
+	LastError string
+	// Servable says whether a request now would get credentials without
+	// waiting for a refresh.
+	Servable bool
+}
+
+// Slots holds the credentials of the default slot ("") and named slots,
+// refreshes them ahead of expiry and serves them to the endpoint. It
+// implements CredentialsSource.
+//
+// The rules, from SPEC 3.8:
+//   - Expired credentials are never served, nor credentials with less
+//     than the margin left.
+//   - A background refresh is due at expiry - margin - lead, with lead
+//     jittered in [margin/6, margin/2): with the default margin, 17.5 to
+//     22.5 minutes before expiry. A failed refresh is retried with backoff.
+//   - A request that finds the credentials inside the margin refreshes
+//     synchronously. Refreshes of a slot are single-flight: however many
+//     requests arrive, one upstream call is made at a time.
+//   - While refreshes fail, the old credentials are served until they
+//     reach the margin; then requests get *UnavailableError with the
+//     source's hint.
+//   - Static credentials (no expiry) are served as they are.
+//
+// Timers only start refreshes early; every request compares the wall
+// clock with the expiry itself, so a laptop waking from sleep with stale
+// timers still never serves stale credentials.
+type Slots struct {
+	margin    time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+	jitter    func(time.Duration) time.Duration
+	afterFunc func(time.Duration, func()) func() bool
+
+	mu     sync.Mutex
+	slots  map[string]*slot
+	closed bool
+}
+
+// slot is one loaded source. Fields below mu are guarded by Slots.mu.
+type slot struct {
+	name     string
+	spec     SourceSpec
+	info     SourceInfo
+	provider aws.CredentialsProvider
+	// ctx is cancelled when the slot is unloaded, aborting its refresh.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	removed     bool
+	creds       Credentials
+	margin      time.Duration // effective margin of creds
+	lastRefresh time.Time
+	lastAttempt time.Time
+	lastErr     string
+	failures    int
+	next        time.Time
+	stopTimer   func() bool
+	flight      *slotFlight
+}
+
+// slotFlight is one upstream refresh in progress; waiters block on done.
+type slotFlight struct {
+	done chan struct{}
+	err  error
+}
+
+var (
+	errSlotUnloaded = errors.New("slot was unloaded")
+	errSlotsClosed  = errors.New("slots: closed")
+)
+
+// NewSlots returns an empty set of slots.
+func NewSlots(cfg SlotsConfig) *Slots {
+	s := &Slots{
+		margin:    cfg.Margin,
+		now:       cfg.Now,
+		log:       cfg.Logger,
+		jitter:    cfg.Jitter,
+		afterFunc: cfg.AfterFunc,
+		slots:     make(map[string]*slot),
+	}
+	if s.margin <= 0 {
+		s.margin = DefaultSlotMargin
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.jitter == nil {
+		s.jitter = func(max time.Duration) time.Duration {
+			if max <= 0 {
+				return 0
+			}
+			return rand.N(max)
+		}
+	}
+	if s.afterFunc == nil {
+		s.afterFunc = func(d time.Duration, f func()) func() bool {
+			return time.AfterFunc(d, f).Stop
+		}
+	}
+	return s
+}
+
+// slotDisplayName is how people see a slot name.
+func slotDisplayName(name string) string {
+	if name == "" {
+		return "default"
+	}
+	return name
+}
+
+// Load retrieves credentials from p once, synchronously, and puts them in
+// the slot ("" = default), replacing what the slot held. If the retrieval
+// fails nothing changes and the error is a *SourceError carrying
+// info.Hint.
+func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.CredentialsProvider, info SourceInfo) (SlotStatus, error) {
+	if name != "" {
+		if err := ValidateSlotName(name); err != nil {
+			return SlotStatus{}, err
+		}
+	}
+	if p == nil {
+		return SlotStatus{}, errors.New("slots: load: no credentials provider")
+	}
+	source := info.Description
+	if source == "" {
+		source = spec.String()
+	}
+	slotInvalidate(p)
+	ac, err := p.Retrieve(ctx)
+	now := s.now()
+	var c Credentials
+	var margin time.Duration
+	if err == nil {
+		c, margin, err = s.fresh(ac, info, now)
+	}
+	if err != nil {
+		return SlotStatus{}, &SourceError{Source: source, Err: errors.New(sourceFailure(err)), HintText: info.Hint}
+	}
+
+	sl := &slot{
+		name:        name,
+		spec:        spec,
+		info:        info,
+		provider:    p,
+		creds:       c,
+		margin:      margin,
+		lastRefresh: now,
+		lastAttempt: now,
+	}
+	sl.ctx, sl.cancel = context.WithCancel(context.Background())
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		sl.cancel()
+		return SlotStatus{}, errSlotsClosed
+	}
+	if old := s.slots[name]; old != nil {
+		s.removeLocked(old)
+	}
+	s.slots[name] = sl
+	s.scheduleLocked(sl, now)
+	s.log.Info("slot loaded", "slot", slotDisplayName(name), "source", source, "expires", c.Expires)
+	return s.statusLocked(sl, now), nil
+}
+
+// Unload drops a slot. It returns an error wrapping ErrNoSlot if nothing
+// is loaded there. A refresh in flight finishes into the void.
+func (s *Slots) Unload(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl := s.slots[name]
+	if sl == nil {
+		return fmt.Errorf("slot %s: %w", slotDisplayName(name), ErrNoSlot)
+	}
+	s.removeLocked(sl)
+	s.log.Info("slot unloaded", "slot", slotDisplayName(name))
+	return nil
+}
+
+// UnloadAll drops every slot.
+func (s *Slots) UnloadAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sl := range s.slots {
+		s.removeLocked(sl)
+	}
+}
+
+// Close drops every slot and refuses further loads.
+func (s *Slots) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, sl := range s.slots {
+		s.removeLocked(sl)
+	}
+	return nil
+}
+
+// List describes the loaded slots, default slot first, then by name.
+func (s *Slots) List() []SlotStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	out := make([]SlotStatus, 0, len(s.slots))
+	for _, sl := range s.slots {
+		out = append(out, s.statusLocked(sl, now))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Credentials returns the slot's credentials if they have at least the
+// margin left, refreshing them first if not. Errors wrap ErrNoSlot, are
+// *UnavailableError, or are the context's error.
+func (s *Slots) Credentials(ctx context.Context, name string) (Credentials, error) {
+	s.mu.Lock()
+	sl := s.slots[name]
+	if sl == nil {
+		s.mu.Unlock()
+		return Credentials{}, fmt.Errorf("slot %s: %w", slotDisplayName(name), ErrNoSlot)
+	}
+	for refreshed := false; ; refreshed = true {
+		now := s.now()
+		action := slotDecide(sl.creds, sl.margin, now, sl.lastErr != "", sl.lastAttempt)
+		if action == slotServe {
+			c := sl.creds
+			s.mu.Unlock()
+			return c, nil
+		}
+		if action == slotUnavailable || refreshed {
+			err := s.unavailableLocked(sl, now)
+			s.mu.Unlock()
+			return Credentials{}, err
+		}
+		f := s.startFlightLocked(sl)
+		s.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return Credentials{}, fmt.Errorf("slot %s: wait for refresh: %w", slotDisplayName(name), ctx.Err())
+		}
+		s.mu.Lock()
+		if sl.removed {
+			s.mu.Unlock()
+			return Credentials{}, fmt.Errorf("slot %s: %w", slotDisplayName(name), ErrNoSlot)
+		}
+	}
+}
+
+// slotAction is what a request does with a slot's current credentials.
+type slotAction int
+
+const (
+	slotServe       slotAction = iota // fit to serve
+	slotRefresh                       // refresh synchronously first
+	slotUnavailable                   // refresh failed moments ago: refuse
+)
+
+func (a slotAction) String() string {
+	return [...]string{"serve", "refresh", "unavailable"}[a]
+}
+
+// slotDecide is the serving rule. Credentials without expiry are always
+// served; others only with more than zero and at least margin left.
+func slotDecide(c Credentials, margin time.Duration, now time.Time, failed bool, lastAttempt time.Time) slotAction {
+	if c.AccessKeyID != "" && c.Expires.IsZero() {
+		return slotServe
+	}
+	if left := c.Expires.Sub(now); c.AccessKeyID != "" && left > 0 && left >= margin {
+		return slotServe
+	}
+	if failed && now.Sub(lastAttempt) < slotSyncHoldoff {
+		return slotUnavailable
+	}
+	return slotRefresh
+}
+
+// slotMargin is the effective margin for credentials of the given
+// lifetime: the configured margin, or a quarter of the lifetime when the
+// lifetime is under twice the margin (otherwise 900-second credentials
+// under a 15-minute margin could never be served).
+func slotMargin(margin, lifetime time.Duration) time.Duration {
+	if lifetime < 2*margin {
+		return lifetime / 4
+	}
+	return margin
+}
+
+// slotRefreshAt is when a background refresh of credentials expiring at
+// expires is due: before the margin is reached by a lead jittered in
+// [margin/6, margin/2), so that a background refresh, not a waiting
+// request, normally does the work, and slots loaded together spread out.
+func slotRefreshAt(expires time.Time, margin time.Duration, jitter func(time.Duration) time.Duration) time.Time {
+	lead := margin/6 + jitter(margin/3)
+	return expires.Add(-margin - lead)
+}
+
+// slotBackoff is the delay before retry number failures (1, 2, ...):
+// slotRetryMin doubling up to slotRetryMax, jittered to [d/2, d).
+func slotBackoff(failures int, jitter func(time.Duration) time.Duration) time.Duration {
+	d := slotRetryMax
+	if failures < 16 {
+		d = min(slotRetryMin<<max(failures-1, 0), slotRetryMax)
+	}
+	return d/2 + jitter(d/2)
+}
+
+// fresh converts credentials just retrieved and works out their margin.
+func (s *Slots) fresh(ac aws.Credentials, info SourceInfo, now time.Time) (Credentials, time.Duration, error) {
+	if ac.AccessKeyID == "" || ac.SecretAccessKey == "" {
+		return Credentials{}, 0, errors.New("the source returned no access key")
+	}
+	c := Credentials{
+		AccessKeyID:     ac.AccessKeyID,
+		SecretAccessKey: ac.SecretAccessKey,
+		SessionToken:    ac.SessionToken,
+		AccountID:       ac.AccountID,
+		RoleARN:         info.RoleARN,
+	}
+	if c.AccountID == "" {
+		c.AccountID = info.AccountID
+	}
+	if !ac.CanExpire {
+		return c, 0, nil
+	}
+	c.Expires = ac.Expires.UTC()
+	lifetime := c.Expires.Sub(now)
+	if lifetime <= 0 {
+		return Credentials{}, 0, fmt.Errorf("the source returned credentials that expired at %s", c.Expires.Format(time.RFC3339))
+	}
+	return c, slotMargin(s.margin, lifetime), nil
+}
+
+// slotInvalidate empties the SDK's own credentials cache (LoadDefaultConfig
+// wraps every provider in aws.CredentialsCache), which would otherwise
+// hand back its copy until real expiry: our refresh must reach the source.
+func slotInvalidate(p aws.CredentialsProvider) {
+	if c, ok := p.(interface{ Invalidate() }); ok {
+		c.Invalidate()
+	}
+}
+
+// startFlightLocked returns the slot's refresh in flight, starting one if
+// there is none.
+func (s *Slots) startFlightLocked(sl *slot) *slotFlight {
+	if sl.flight != nil {
+		return sl.flight
+	}
+	f := &slotFlight{done: make(chan struct{})}
+	sl.flight = f
+	go s.refresh(sl, f)
+	return f
+}
+
+// refresh makes the upstream call of one flight and records the outcome,
+// unless the slot was unloaded meanwhile: then the result is dropped, so
+// an unload is never undone by a late refresh.
+func (s *Slots) refresh(sl *slot, f *slotFlight) {
+	defer close(f.done)
+	ctx, cancel := context.WithTimeout(sl.ctx, slotRefreshTimeout)
+	defer cancel()
+	slotInvalidate(sl.provider)
+	ac, err := sl.provider.Retrieve(ctx)
+	now := s.now()
+	var c Credentials
+	var margin time.Duration
+	if err == nil {
+		c, margin, err = s.fresh(ac, sl.info, now)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl.flight = nil
+	if sl.removed {
+		f.err = errSlotUnloaded
+		return
+	}
+	sl.lastAttempt = now
+	if err != nil {
+		sl.failures++
+		sl.lastErr = sourceFailure(err, sl.creds.SecretAccessKey, sl.creds.SessionToken)
+		f.err = errors.New(sl.lastErr)
+		s.log.Warn("slot refresh failed", "slot", slotDisplayName(sl.name), "err", sl.lastErr, "failures", sl.failures)
+	} else {
+		sl.creds, sl.margin = c, margin
+		sl.lastRefresh = now
+		sl.lastErr = ""
+		sl.failures = 0
+		s.log.Debug("slot refreshed", "slot", slotDisplayName(sl.name), "expires", c.Expires)
+	}
+	s.scheduleLocked(sl, now)
+}
+
+// scheduleLocked sets the slot's next background refresh: after a backoff
+// when the last attempt failed, else ahead of the margin.
+func (s *Slots) scheduleLocked(sl *slot, now time.Time) {
+	if sl.stopTimer != nil {
+		sl.stopTimer()
+		sl.stopTimer = nil
+	}
+	sl.next = time.Time{}
+	switch {
+	case sl.failures > 0:
+		sl.next = now.Add(slotBackoff(sl.failures, s.jitter))
+	case !sl.creds.Expires.IsZero():
+		sl.next = slotRefreshAt(sl.creds.Expires, sl.margin, s.jitter)
+	default:
+		return // static credentials: nothing to refresh
+	}
+	sl.stopTimer = s.afterFunc(max(sl.next.Sub(now), 0), func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !sl.removed {
+			s.startFlightLocked(sl)
+		}
+	})
+}
+
+func (s *Slots) removeLocked(sl *slot) {
+	sl.removed = true
+	if sl.stopTimer != nil {
+		sl.stopTimer()
+		sl.stopTimer = nil
+	}
+	sl.cancel()
+	if s.slots[sl.name] == sl {
+		delete(s.slots, sl.name)
+	}
+}
+
+func (s *Slots) unavailableLocked(sl *slot, now time.Time) *UnavailableError {
+	var reason string
+	left := sl.creds.Expires.Sub(now)
+	switch {
+	case sl.lastErr != "":
+		reason = "refresh failed: " + sl.lastErr
+	case left <= 0:
+		reason = "credentials expired at " + sl.creds.Expires.Format(time.RFC3339)
+	default:
+		reason = fmt.Sprintf("credentials expire in %s, inside the %s refresh margin", left.Round(time.Second), sl.margin)
+	}
+	return &UnavailableError{Slot: sl.name, Reason: reason, Hint: sl.info.Hint}
+}
+
+func (s *Slots) statusLocked(sl *slot, now time.Time) SlotStatus {
+	st := SlotStatus{
+		Name:        sl.name,
+		Spec:        sl.spec,
+		Description: sl.info.Description,
+		AccountID:   sl.creds.AccountID,
+		RoleARN:     sl.creds.RoleARN,
+		Expires:     sl.creds.Expires,
+		LastRefresh: sl.lastRefresh,
+		NextRefresh: sl.next,
+		LastError:   sl.lastErr,
+		Servable:    slotDecide(sl.creds, sl.margin, now, false, time.Time{}) == slotServe,
+	}
+	if st.Description == "" {
+		st.Description = sl.spec.String()
+	}
+	if st.AccountID == "" {
+		st.AccountID = sl.info.AccountID
+	}
+	return st
+}
+
+// String is for logs and tests.
+func (st SlotStatus) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "slot %s: %s", slotDisplayName(st.Name), st.Description)
+	if !st.Expires.IsZero() {
+		fmt.Fprintf(&b, ", expires %s", st.Expires.Format(time.RFC3339))
+	}
+	if st.LastError != "" {
+		fmt.Fprintf(&b, ", last refresh failed: %s", st.LastError)
+	}
+	return b.String()
+}
