@@ -310,19 +310,26 @@ func (e *Endpoint) refusePlain(c net.Conn) {
 // Shutdown stops accepting connections and waits, until ctx is done, for
 // requests in flight to finish.
 func (e *Endpoint) Shutdown(ctx context.Context) error {
-	e.closeListeners()
+	// The server first: once it is shutting down, Serve reports
+	// http.ErrServerClosed rather than the listeners' close errors.
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	defer e.closeListeners()
 	return e.srv.Shutdown(ctx)
 }
 
 // Close closes all listeners and connections at once.
 func (e *Endpoint) Close() error {
-	e.closeListeners()
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	defer e.closeListeners()
 	return e.srv.Close()
 }
 
 func (e *Endpoint) closeListeners() {
 	e.mu.Lock()
-	e.closed = true
 	ls := make([]*endpointListener, 0, len(e.listeners))
 	for l := range e.listeners {
 		ls = append(ls, l)

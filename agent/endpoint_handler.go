@@ -211,7 +211,9 @@ func endpointToken(h map[string][]string) (string, error) {
 	if strings.TrimSpace(t) != t || strings.ContainsAny(t, " \t\r\n") {
 		return "", errEndpointTokenSpace
 	}
-	if t == "" {
+	if t == "" || strings.EqualFold(t, "Bearer") {
+		// "Bearer " with an empty token arrives as "Bearer": net/http
+		// trims the trailing space.
 		return "", errEndpointNoToken
 	}
 	return t, nil
