@@ -1,0 +1,20 @@
+// Package e2e is the harness end-to-end tests use to drive real peers: moto's
+// STS server, the AWS CLI, boto3, aws-sdk-go-v2 and the AWS SDK for
+// JavaScript v3, each run as a separate process with an environment built
+// from scratch.
+//
+// The clean environment matters: this machine (and many developers'
+// machines) export AWS_CA_BUNDLE, SSL_CERT_FILE, REQUESTS_CA_BUNDLE and
+// NODE_EXTRA_CA_CERTS, and a client that inherits them measures the machine
+// instead of the product. See CleanEnv.
+//
+// A peer that is absent makes the test skip with the reason, unless
+// AWS_SSO_AGENT_REQUIRE_PEERS=1 (CI sets it), which turns the skip into a
+// failure. Client runners skip themselves, so call them from a subtest when
+// one missing client should not skip the others.
+//
+// Packages whose tests use GoSDK should end their TestMain with Run so the
+// client binary built for the test process is removed:
+//
+//	func TestMain(m *testing.M) { os.Exit(e2e.Run(m)) }
+package e2e
