@@ -44,9 +44,12 @@ type Options struct {
 	// User is the account allowed to log in; created with useradd when
 	// missing. Default DefaultUser.
 	User string
-	// Config lines appended to the generated sshd_config
+	// Config lines put BEFORE the generated defaults, because in
+	// sshd_config the first value of a keyword wins
 	// (e.g. "AllowTcpForwarding no", "PasswordAuthentication yes").
 	Config []string
+	// Match blocks appended at the end (a Match runs to the end of file).
+	Match []string
 	// HostCertCA, when set, is a private key file used with `ssh-keygen -s`
 	// to sign the host key; the certificate is served with HostCertificate.
 	HostCertCA string
@@ -154,25 +157,26 @@ func Start(t testing.TB, opts Options) *Server {
 	for attempt := 0; ; attempt++ {
 		s.Port = FreePort(t)
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
-		conf := []string{
+		conf := append([]string(nil), opts.Config...)
+		conf = append(conf,
 			"ListenAddress 127.0.0.1",
-			"Port " + strconv.Itoa(s.Port),
-			"HostKey " + s.HostKeyFile,
-			"PidFile " + filepath.Join(dir, "sshd.pid"),
-			"AuthorizedKeysFile " + authPath,
+			"Port "+strconv.Itoa(s.Port),
+			"HostKey "+s.HostKeyFile,
+			"PidFile "+filepath.Join(dir, "sshd.pid"),
+			"AuthorizedKeysFile "+authPath,
 			"StrictModes no",
 			"UsePAM no",
 			"PasswordAuthentication no",
 			"KbdInteractiveAuthentication no",
-			"AllowUsers " + opts.User,
+			"AllowUsers "+opts.User,
 			"AllowTcpForwarding yes",
 			"AllowStreamLocalForwarding yes",
 			"LogLevel VERBOSE",
-		}
+		)
 		if hostCertLine != "" {
 			conf = append(conf, hostCertLine)
 		}
-		conf = append(conf, opts.Config...)
+		conf = append(conf, opts.Match...)
 		confPath := filepath.Join(dir, "sshd_config")
 		if err := os.WriteFile(confPath, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,248 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Client is an SSH connection made by Dial. It embeds *ssh.Client, so
+// sessions, Dial and Listen work as usual; Close also closes the ProxyJump
+// hops under it, and Wait reports why the connection ended, including a
+// keepalive timeout (*KeepaliveTimeoutError).
+type Client struct {
+	*ssh.Client
+	hops []*ssh.Client // jump hosts, first hop first
+
+	mu        sync.Mutex
+	closeErr  error
+	stopAlive chan struct{}
+	closeOnce sync.Once
+}
+
+// KeepaliveTimeoutError reports a server that stopped answering keepalives
+// (OpenSSH: "Timeout, server HOST not responding.").
+type KeepaliveTimeoutError struct {
+	Host     string
+	Interval time.Duration
+	Missed   int
+}
+
+func (e *KeepaliveTimeoutError) Error() string {
+	return fmt.Sprintf("forward: timeout, server %s not responding: %d keepalives unanswered (ServerAliveInterval %s, ServerAliveCountMax %d)",
+		e.Host, e.Missed, e.Interval, e.Missed)
+}
+
+// ConnectTimeoutError reports a TCP connect or SSH handshake that did not
+// finish within ConnectTimeout.
+type ConnectTimeoutError struct {
+	Addr  string
+	After time.Duration
+	Stage string // "connect" or "handshake"
+}
+
+func (e *ConnectTimeoutError) Error() string {
+	return fmt.Sprintf("forward: %s to %s timed out after %s (ConnectTimeout)", e.Stage, e.Addr, e.After)
+}
+
+func (e *ConnectTimeoutError) Timeout() bool { return true }
+
+// Dial connects to cfg's host, through cfg.Jumps when set, verifying every
+// host key and authenticating at every hop. ConnectTimeout bounds the TCP
+// connect and the handshake of each hop; ctx cancels either. When
+// ServerAliveInterval is set, keepalives run until Close.
+func Dial(ctx context.Context, cfg *Config) (*Client, error) {
+	c := &Client{stopAlive: make(chan struct{})}
+	var via *ssh.Client
+	chain := append(append([]*Config(nil), cfg.Jumps...), cfg)
+	for i, hop := range chain {
+		if hop != cfg {
+			// A hop asks the same person, logs to the same place.
+			h := *hop
+			if h.Prompt == nil {
+				h.Prompt = cfg.Prompt
+			}
+			if h.Logger == nil {
+				h.Logger = cfg.Logger
+			}
+			if cfg.BatchMode {
+				h.BatchMode = true
+			}
+			hop = &h
+		}
+		sc, err := dialHop(ctx, hop, via)
+		if err != nil {
+			for j := len(c.hops) - 1; j >= 0; j-- {
+				c.hops[j].Close()
+			}
+			if i < len(chain)-1 {
+				return nil, fmt.Errorf("forward: jump host %s: %w", hop.Host, err)
+			}
+			return nil, err
+		}
+		if i < len(chain)-1 {
+			c.hops = append(c.hops, sc)
+			via = sc
+			continue
+		}
+		c.Client = sc
+	}
+	if cfg.ServerAliveInterval > 0 {
+		go c.keepalive(cfg)
+	}
+	return c, nil
+}
+
+// dialHop opens the transport to one host (TCP, or a direct-tcpip channel
+// of via) and runs the SSH handshake under ConnectTimeout.
+func dialHop(ctx context.Context, cfg *Config, via *ssh.Client) (*ssh.Client, error) {
+	addr := net.JoinHostPort(cfg.HostName, strconv.Itoa(cfg.Port))
+	checker, err := newHostKeyChecker(cfg)
+	if err != nil {
+		return nil, err
+	}
+	methods, agentConn, err := authMethods(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer agentConn.Close() // signatures happen during the handshake only
+
+	dctx := ctx
+	if cfg.ConnectTimeout > 0 {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(ctx, cfg.ConnectTimeout)
+		defer cancel()
+	}
+	var conn net.Conn
+	if via == nil {
+		var d net.Dialer
+		conn, err = d.DialContext(dctx, "tcp", addr)
+	} else {
+		conn, err = via.DialContext(dctx, "tcp", addr)
+	}
+	if err != nil {
+		if cfg.ConnectTimeout > 0 && errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, &ConnectTimeoutError{Addr: addr, After: cfg.ConnectTimeout, Stage: "connect"}
+		}
+		return nil, fmt.Errorf("forward: connect to %s: %w", addr, err)
+	}
+
+	// x/crypto's ClientConfig.Timeout covers only the TCP connect, and a
+	// channel of a jump host has no deadlines: close the conn when the
+	// handshake outlives ConnectTimeout or ctx.
+	stop := context.AfterFunc(dctx, func() { conn.Close() })
+	clientCfg := &ssh.ClientConfig{
+		User:              cfg.User,
+		Auth:              methods,
+		HostKeyCallback:   checker.callback,
+		HostKeyAlgorithms: checker.algorithms(),
+	}
+	sconn, chans, reqs, err := ssh.NewClientConn(conn, addr, clientCfg)
+	if !stop() {
+		// The timer fired: whatever the handshake returned, the conn is gone.
+		if err == nil {
+			sconn.Close()
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("forward: handshake with %s: %w", addr, ctx.Err())
+		}
+		return nil, &ConnectTimeoutError{Addr: addr, After: cfg.ConnectTimeout, Stage: "handshake"}
+	}
+	if err != nil {
+		conn.Close()
+		// Keep our typed host key errors reachable with errors.As; x/crypto
+		// wraps the callback's error.
+		var changed *HostKeyChangedError
+		var unknown *UnknownHostError
+		var revoked *RevokedHostKeyError
+		if errors.As(err, &changed) || errors.As(err, &unknown) || errors.As(err, &revoked) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("forward: ssh handshake with %s as %s: %w", addr, cfg.User, err)
+	}
+	logf(cfg, "connected", "addr", addr, "user", cfg.User, "server", string(sconn.ServerVersion()))
+	return ssh.NewClient(sconn, chans, reqs), nil
+}
+
+// keepalive sends keepalive@openssh.com every ServerAliveInterval. Any
+// reply, even "failure" (OpenSSH's answer), proves the server alive;
+// ServerAliveCountMax unanswered in a row closes the connection, as in
+// OpenSSH's client (serverloop: server_alive_check).
+func (c *Client) keepalive(cfg *Config) {
+	t := time.NewTicker(cfg.ServerAliveInterval)
+	defer t.Stop()
+	replies := make(chan struct{}, 1)
+	ended := make(chan struct{})
+	go func() { c.Client.Wait(); close(ended) }()
+	missed := 0
+	host := net.JoinHostPort(cfg.HostName, strconv.Itoa(cfg.Port))
+	for {
+		select {
+		case <-c.stopAlive:
+			return
+		case <-ended:
+			return
+		case <-replies:
+			missed = 0
+		case <-t.C:
+			if missed >= cfg.ServerAliveCountMax {
+				c.closeWith(&KeepaliveTimeoutError{Host: host, Interval: cfg.ServerAliveInterval, Missed: missed})
+				return
+			}
+			missed++
+			go func() {
+				// Blocks until the reply or until the connection closes.
+				if _, _, err := c.SendRequest("keepalive@openssh.com", true, nil); err == nil {
+					select {
+					case replies <- struct{}{}:
+					default:
+					}
+				}
+			}()
+		}
+	}
+}
+
+func (c *Client) closeWith(err error) error {
+	var cerr error
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closeErr = err
+		c.mu.Unlock()
+		close(c.stopAlive)
+		cerr = c.Client.Close()
+		for j := len(c.hops) - 1; j >= 0; j-- {
+			c.hops[j].Close()
+		}
+	})
+	return cerr
+}
+
+// Close closes the connection and every jump host under it.
+func (c *Client) Close() error { return c.closeWith(nil) }
+
+// Wait blocks until the connection ends. It returns *KeepaliveTimeoutError
+// when keepalives closed it, else what x/crypto's Wait returns.
+func (c *Client) Wait() error {
+	err := c.Client.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeErr != nil {
+		return c.closeErr
+	}
+	return err
+}
+
+// Err returns why the connection was closed by this package (a keepalive
+// timeout), or nil.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
