@@ -143,4 +143,3 @@ func waitScreen(t *testing.T, b *lockedBuffer, want string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
+	"github.com/aws-sso-agent/aws-sso-agent/store"
+)
+
+// PassphraseFileEnv names a file holding the file store's passphrase, for
+// services that cannot answer a prompt. The variable names a file, never
+// the passphrase: environments leak (ps e, /proc/PID/environ, crash dumps).
+const PassphraseFileEnv = "AWS_SSO_AGENT_PASSPHRASE_FILE"
+
+// keyringService is the service name of our items in the OS secure store.
+const keyringService = "aws-sso-agent"
+
+// storeFlags choose and open the secure store.
+type storeFlags struct {
+	backend        string
+	file           string
+	passphraseFile string
+}
+
+func (s *storeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&s.backend, "store", "keyring", "where keys are kept: keyring (the OS secure store) or file (a passphrase-encrypted file, for headless machines)")
+	fs.StringVar(&s.file, "store-file", "", "path of the encrypted file store (default: CONFIG_DIR/store.age)")
+	fs.StringVar(&s.passphraseFile, "passphrase-file", "", "read the file store's passphrase from this file (default: $"+PassphraseFileEnv+", else a prompt)")
+}
+
+// describe says which store is in use, for status.
+func (s *storeFlags) describe(d agent.Dirs) string {
+	if s.backend == "file" {
+		return "file " + s.path(d)
+	}
+	return "OS keyring (service " + keyringService + ")"
+}
+
+func (s *storeFlags) path(d agent.Dirs) string {
+	if s.file != "" {
+		return s.file
+	}
+	return filepath.Join(d.Config, "store.age")
+}
+
+func (c *cli) openStore(s *storeFlags, d agent.Dirs) (store.Store, error) {
+	switch s.backend {
+	case "keyring":
+		return store.NewKeyring(keyringService), nil
+	case "file":
+	default:
+		return nil, usageError{fmt.Errorf("unknown store %q: use keyring or file", s.backend)}
+	}
+	path := s.path(d)
+	_, statErr := os.Stat(path)
+	creating := errors.Is(statErr, os.ErrNotExist)
+	pass, err := c.passphrase(s, path, creating)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.OpenFile(path, pass)
+	if errors.Is(err, store.ErrWrongPassphrase) {
+		return nil, withHint(err, "check the passphrase file, or move "+path+" aside to start a new store (the local CA is then made anew)")
+	}
+	return st, err
+}
+
+// passphrase comes from --passphrase-file, from the file named by
+// $AWS_SSO_AGENT_PASSPHRASE_FILE, or from a prompt on the terminal; never
+// from argv.
+func (c *cli) passphrase(s *storeFlags, path string, creating bool) ([]byte, error) {
+	file := s.passphraseFile
+	if file == "" {
+		file = os.Getenv(PassphraseFileEnv)
+	}
+	if file != "" {
+		return store.PassphraseFromFile(file)
+	}
+	tty, ok := c.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(tty.Fd())) {
+		return nil, withHint(errors.New("the file store needs a passphrase and there is no terminal to ask on"),
+			"write it to a file only you can read (chmod 600) and pass --passphrase-file FILE or set "+PassphraseFileEnv)
+	}
+	fmt.Fprintf(c.stderr, "Passphrase for %s: ", path)
+	pass, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(c.stderr)
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase: %w", err)
+	}
+	if len(pass) == 0 {
+		return nil, errors.New("empty passphrase")
+	}
+	if creating {
+		fmt.Fprint(c.stderr, "Again, to confirm: ")
+		again, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(c.stderr)
+		if err != nil {
+			return nil, fmt.Errorf("read passphrase: %w", err)
+		}
+		if !bytes.Equal(pass, again) {
+			return nil, errors.New("the passphrases differ")
+		}
+	}
+	return pass, nil
+}
+
+// storeHint adds what to do when the OS secure store is unreachable.
+func storeHint(err error) error {
+	var u *store.UnavailableError
+	if errors.As(err, &u) {
+		return withHint(fmt.Errorf("secure store: %s", u.Reason), u.Hint+"\nor keep keys in an encrypted file: aws-sso-agent serve --store file")
+	}
+	return err
+}
