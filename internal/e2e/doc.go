@@ -13,6 +13,18 @@
 // failure. Client runners skip themselves, so call them from a subtest when
 // one missing client should not skip the others.
 //
+// A typical agent test:
+//
+//	moto := e2e.StartMoto(t)
+//	cfg := e2e.WriteAWSConfig(t, t.TempDir(), moto)
+//	env := e2e.CleanEnv(t, cfg.Env()...)
+//	agent := e2e.StartProcess(t, env, agentBinary, "serve")
+//	agent.WaitForOutput(t, "listening", 10*time.Second)
+//	// ... load e2e.DefaultRoleProfile.Name, then for each of e2e.Clients():
+//	arn, err := c.Run(t, e2e.CleanEnv(t, e2e.ContainerCredentialsEnv(url, tokenFile)...))
+//	// want e2e.DefaultRoleProfile.AssumedRoleARN()
+//	if err := agent.Stop(); err != nil { ... }
+//
 // Packages whose tests use GoSDK should end their TestMain with Run so the
 // client binary built for the test process is removed:
 //

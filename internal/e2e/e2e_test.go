@@ -274,10 +274,7 @@ func (s *containerServer) env(t *testing.T, moto *Moto, content string) []string
 	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return CleanEnv(t, append(moto.STSEnv(),
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI="+s.URL+"/",
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="+file,
-	)...)
+	return CleanEnv(t, append(moto.STSEnv(), ContainerCredentialsEnv(s.URL+"/", file)...)...)
 }
 
 // TestClientsContainerCredentials is what the agent's e2e tests build on:
@@ -337,6 +334,10 @@ func TestClientsRejectTokenFileWithNewline(t *testing.T) {
 			got, err := c.Run(t, srv.env(t, moto, srv.token+"\n"))
 			if err == nil {
 				t.Fatalf("got ARN %q, want the client to fail", got)
+			}
+			var ce *ClientError
+			if !errors.As(err, &ce) || strings.TrimSpace(ce.Stderr) == "" {
+				t.Errorf("got error %v, want a *ClientError carrying the client's stderr", err)
 			}
 			auth := srv.requests()
 			for _, a := range auth {

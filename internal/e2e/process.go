@@ -183,7 +183,8 @@ func (p *Process) WaitForOutput(t testing.TB, substr string, timeout time.Durati
 		}
 		select {
 		case <-p.done:
-			if line, ok := findLine(p.Output(), substr); ok {
+			// The last line may lack its newline; it is complete now.
+			if line, ok := findLine(p.Output()+"\n", substr); ok {
 				return line
 			}
 			t.Fatalf("e2e: %s exited (%v) before printing %q; output:\n%s", p.Name, p.Err(), substr, p.Output())
