@@ -470,6 +470,19 @@ func (s *Slots) refresh(sl *slot, f *slotFlight) {
 		return
 	}
 	sl.lastAttempt = now
+	same := err == nil && c.AccessKeyID == sl.creds.AccessKeyID && c.Expires.Equal(sl.creds.Expires)
+	if same {
+		// The source handed back what we hold (a credential_process
+		// tool that caches, say). Their margin was set when they were
+		// new: measuring their shortened lifetime again would shrink
+		// the margin with every refresh, down to serving credentials
+		// with seconds left.
+		margin = sl.margin
+		if slotDecide(c, margin, now, false, time.Time{}) != slotServe {
+			err = fmt.Errorf("the source returned the same credentials again, with %s left (margin %s)",
+				c.Expires.Sub(now).Round(time.Second), margin)
+		}
+	}
 	if err != nil {
 		sl.failures++
 		sl.lastErr = sourceFailure(err, sl.creds.SecretAccessKey, sl.creds.SessionToken)
@@ -480,28 +493,42 @@ func (s *Slots) refresh(sl *slot, f *slotFlight) {
 		sl.lastRefresh = now
 		sl.lastErr = ""
 		sl.failures = 0
-		s.log.Debug("slot refreshed", "slot", slotDisplayName(sl.name), "expires", c.Expires)
+		s.log.Debug("slot refreshed", "slot", slotDisplayName(sl.name), "expires", c.Expires, "same", same)
 	}
 	s.scheduleLocked(sl, now)
+	if same && err == nil {
+		// Ask again no sooner than a first retry would.
+		if earliest := now.Add(slotRetryMin); sl.next.Before(earliest) {
+			s.scheduleAtLocked(sl, now, earliest)
+		}
+	}
 }
 
 // scheduleLocked sets the slot's next background refresh: after a backoff
 // when the last attempt failed, else ahead of the margin.
 func (s *Slots) scheduleLocked(sl *slot, now time.Time) {
+	switch {
+	case sl.failures > 0:
+		s.scheduleAtLocked(sl, now, now.Add(slotBackoff(sl.failures, s.jitter)))
+	case !sl.creds.Expires.IsZero():
+		s.scheduleAtLocked(sl, now, slotRefreshAt(sl.creds.Expires, sl.margin, s.jitter))
+	default:
+		s.scheduleAtLocked(sl, now, time.Time{}) // static credentials: nothing to refresh
+	}
+}
+
+// scheduleAtLocked replaces the slot's timer with one at next (none if
+// next is zero).
+func (s *Slots) scheduleAtLocked(sl *slot, now, next time.Time) {
 	if sl.stopTimer != nil {
 		sl.stopTimer()
 		sl.stopTimer = nil
 	}
-	sl.next = time.Time{}
-	switch {
-	case sl.failures > 0:
-		sl.next = now.Add(slotBackoff(sl.failures, s.jitter))
-	case !sl.creds.Expires.IsZero():
-		sl.next = slotRefreshAt(sl.creds.Expires, sl.margin, s.jitter)
-	default:
-		return // static credentials: nothing to refresh
+	sl.next = next
+	if next.IsZero() {
+		return
 	}
-	sl.stopTimer = s.afterFunc(max(sl.next.Sub(now), 0), func() {
+	sl.stopTimer = s.afterFunc(max(next.Sub(now), 0), func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if !sl.removed {

@@ -113,8 +113,13 @@ type slotProvider struct {
 	block    chan struct{}
 	entered  chan struct{} // receives once per call, if not nil
 
+	// repeat makes calls return the previous credentials again, as a
+	// credential_process tool that caches them does.
+	repeat atomic.Bool
+
 	mu        sync.Mutex
 	lifetimes map[string]time.Duration
+	last      *aws.Credentials
 }
 
 func newSlotProvider(clock *slotClock, lifetime time.Duration) *slotProvider {
@@ -142,6 +147,11 @@ func (p *slotProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 			return aws.Credentials{}, err
 		}
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.repeat.Load() && p.last != nil {
+		return *p.last, nil
+	}
 	key := fmt.Sprintf("AKIATEST%d", n)
 	lifetime := time.Duration(p.lifetime.Load())
 	c := aws.Credentials{
@@ -153,9 +163,8 @@ func (p *slotProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 		c.CanExpire = true
 		c.Expires = p.clock.Now().Add(lifetime)
 	}
-	p.mu.Lock()
 	p.lifetimes[key] = lifetime
-	p.mu.Unlock()
+	p.last = &c
 	return c, nil
 }
 
@@ -441,6 +450,44 @@ func TestSlotsFailingRefresh(t *testing.T) {
 	}
 }
 
+func TestSlotsSourceRepeatsCredentials(t *testing.T) {
+	h := newSlotHarness(t, nil)
+	p := newSlotProvider(h.clock, time.Hour)
+	h.load(t, "cached", p)
+	p.repeat.Store(true)
+
+	// The background refresh at 42.5m gets the same credentials back:
+	// not an error while they are outside the margin, and the next try
+	// is not immediate.
+	h.clock.Advance(43 * time.Minute)
+	if n := h.timers.FireDue(); n != 1 {
+		t.Fatalf("timers fired: got %d, want 1", n)
+	}
+	slotWaitFor(t, func() bool { return p.calls.Load() == 2 && h.slots.List()[0].LastRefresh.Equal(h.clock.Now()) })
+	st := h.slots.List()[0]
+	if st.LastError != "" || !st.Servable || st.NextRefresh.Sub(h.clock.Now()) < slotRetryMin {
+		t.Errorf("status after repeated credentials: %+v", st)
+	}
+	// Firing timers every second for the next minute reaches the source
+	// a handful of times, not sixty.
+	for range 60 {
+		h.clock.Advance(time.Second)
+		h.timers.FireDue()
+		slotWaitFor(t, func() bool { return len(h.timers.Pending()) == 1 })
+	}
+	if got := p.calls.Load(); got > 2+60/int64(slotRetryMin/time.Second) {
+		t.Errorf("upstream calls in a minute of repeats: %d", got)
+	}
+
+	// Inside the margin the same credentials are not fresh: refused.
+	h.clock.Advance(3 * time.Minute)
+	_, err := h.slots.Credentials(context.Background(), "cached")
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || !strings.Contains(ue.Reason, "same credentials") {
+		t.Errorf("inside the margin: got %v, want *UnavailableError about the same credentials", err)
+	}
+}
+
 func TestSlotsShortLivedSource(t *testing.T) {
 	h := newSlotHarness(t, nil)
 	p := newSlotProvider(h.clock, 900*time.Second) // moto's default AssumeRole
@@ -596,6 +643,7 @@ func TestSlotsNeverServeStale(t *testing.T) {
 		h.clock.Advance(time.Duration(rng.Int64N(int64(3 * time.Minute))))
 		p.lifetime.Store(int64(lifetimes[rng.IntN(len(lifetimes))]))
 		failing.Store(rng.IntN(10) < 4)
+		p.repeat.Store(rng.IntN(10) < 2)
 		if rng.IntN(2) == 0 {
 			h.timers.FireDue()
 		}
