@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -438,20 +437,7 @@ func TestKeepaliveDetectsFrozenServer(t *testing.T) {
 		t.Fatalf("healthy connection closed: %v", err)
 	}
 
-	pids := s.SessionPIDs()
-	if len(pids) == 0 {
-		t.Fatal("no per-connection sshd process found")
-	}
-	for _, pid := range pids {
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-			t.Fatalf("SIGSTOP %d: %v", pid, err)
-		}
-	}
-	t.Cleanup(func() {
-		for _, pid := range pids {
-			syscall.Kill(pid, syscall.SIGCONT)
-		}
-	})
+	s.FreezeSessions(t)
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
 	select {
@@ -503,5 +489,49 @@ func TestConnectTimeoutCoversHandshake(t *testing.T) {
 	var te *ConnectTimeoutError
 	if !errors.As(err, &te) || te.Stage != "handshake" {
 		t.Fatalf("Dial to a silent server: got %v, want *ConnectTimeoutError at handshake", err)
+	}
+}
+
+// TestResolveThenDial goes the way the CLI will: an ssh config with host
+// aliases (the target reached through a jump alias), resolved by each
+// resolver, then dialed against two real sshd.
+func TestResolveThenDial(t *testing.T) {
+	jump := sshd.Start(t, sshd.Options{})
+	target := sshd.Start(t, sshd.Options{})
+	dir := t.TempDir()
+	kh := filepath.Join(dir, "known_hosts")
+	writeFile(t, kh, jump.KnownHostsLine()+"\n"+target.KnownHostsLine()+"\n")
+	conf := filepath.Join(dir, "config")
+	writeFile(t, conf, fmt.Sprintf(`Host jumpbox
+  HostName 127.0.0.1
+  Port %d
+  User %s
+  IdentityFile %s
+
+Host target
+  HostName 127.0.0.1
+  Port %d
+  User %s
+  IdentityFile %s
+  ProxyJump jumpbox
+
+Host *
+  UserKnownHostsFile %s
+  IdentityAgent none
+  BatchMode yes
+  StrictHostKeyChecking yes
+  ServerAliveInterval 10
+`, jump.Port, jump.User, jump.ClientKeyFile, target.Port, target.User, target.ClientKeyFile, kh))
+	for rname, r := range resolvers(t) {
+		t.Run(rname, func(t *testing.T) {
+			cfg, err := r.Resolve(context.Background(), "target", Options{ConfigFile: conf})
+			if err != nil {
+				t.Fatalf("Resolve: %v", err)
+			}
+			c := dialOK(t, cfg)
+			if got := runRemote(t, c.Client, "id -un"); got != target.User {
+				t.Errorf("remote user: got %q, want %q", got, target.User)
+			}
+		})
 	}
 }

@@ -257,7 +257,7 @@ func (s *Server) WaitLog(substr string, timeout time.Duration) bool {
 // PID is the listening sshd's process id.
 func (s *Server) PID() int { return s.cmd.Process.Pid }
 
-// SessionPIDs returns the processes serving connections: the descendants
+// SessionPIDs (Linux: it walks /proc) returns the processes serving connections: the descendants
 // of the listening sshd (the per-connection monitor and its unprivileged
 // child). Stopping them freezes the sessions without touching the listener.
 func (s *Server) SessionPIDs() []int {
