@@ -113,6 +113,7 @@ type Endpoint struct {
 	limiter      *rate.Limiter
 	retryAfter   []string // Retry-After value for 429s
 	limited      atomic.Bool
+	bodies       endpointBodies
 	srv          *http.Server
 
 	mu        sync.Mutex

@@ -2,15 +2,16 @@ package agent
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -24,10 +25,6 @@ var (
 	endpointAllow   = []string{"GET, HEAD"}
 	endpointClose   = []string{"close"}
 )
-
-// endpointBufPool recycles response buffers; a response is well under 4 KiB
-// (an STS session token is at most a few hundred to ~1,500 bytes).
-var endpointBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // ServeHTTP answers one credentials request. Every answer other than
 // credentials is a JSON error {"code","message"} with Content-Type
@@ -67,7 +64,7 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 	var slot string
 	valid := false
 	if tokenErr == nil {
-		h := sha256.Sum256([]byte(token))
+		h := tokenHash(token)
 		grant, valid = e.tokens.lookupHash(&h)
 		valid = valid && grant.SessionID == info.channel
 	}
@@ -165,20 +162,57 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 			"the agent could not get credentials for slot "+endpointSlotName(slot)+": see the agent's log (`aws-sso-agent status`)")
 	}
 
-	bp := endpointBufPool.Get().(*[]byte)
-	body := endpointAppendCredentials((*bp)[:0], &creds)
+	body := e.bodies.get(slot, &creds)
 	h := w.Header()
 	h["Content-Type"] = endpointJSON
 	h["Cache-Control"] = endpointNoStore
 	h["X-Content-Type-Options"] = endpointNoSniff
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = body.length
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write(body)
+		w.Write(body.json)
 	}
-	*bp = body
-	endpointBufPool.Put(bp)
 	return http.StatusOK, "", slot
+}
+
+// endpointBody is the encoded response for one set of credentials.
+type endpointBody struct {
+	creds  Credentials
+	json   []byte   // never modified once stored
+	length []string // Content-Length value
+}
+
+// endpointBodies caches each slot's encoded response, so the hot path
+// neither encodes JSON nor allocates while a slot's credentials stay the
+// same (they change once per refresh, about hourly). Readers load an
+// immutable map; a change copies it. At most endpointMaxBodies slots are
+// kept, so unloaded slots do not accumulate.
+type endpointBodies struct {
+	mu sync.Mutex // serialises writers
+	m  atomic.Pointer[map[string]*endpointBody]
+}
+
+const endpointMaxBodies = 64
+
+func (c *endpointBodies) get(slot string, creds *Credentials) *endpointBody {
+	if m := c.m.Load(); m != nil {
+		if b := (*m)[slot]; b != nil && b.creds == *creds {
+			return b
+		}
+	}
+	j := endpointAppendCredentials(nil, creds)
+	b := &endpointBody{creds: *creds, json: j, length: []string{strconv.Itoa(len(j))}}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var next map[string]*endpointBody
+	if old := c.m.Load(); old != nil && len(*old) < endpointMaxBodies {
+		next = maps.Clone(*old)
+	} else {
+		next = make(map[string]*endpointBody)
+	}
+	next[slot] = b
+	c.m.Store(&next)
+	return b
 }
 
 // endpointSlotName is how messages name a slot.
@@ -190,6 +224,7 @@ func endpointSlotName(slot string) string {
 }
 
 var (
+	errEndpointBadHost    = errors.New("bad host")
 	errEndpointNoToken    = errors.New("no token")
 	errEndpointTokenSpace = errors.New("token with whitespace")
 )
@@ -262,28 +297,27 @@ func (e *Endpoint) hostAllowed(host string) bool {
 // splitEndpointHostPort splits a Host header: "name", "name:port", "v4",
 // "v4:port", "[v6]" or "[v6]:port". The port, if any, must be digits.
 func splitEndpointHostPort(host string) (name, port string, err error) {
-	errBad := errors.New("bad host")
 	if strings.HasPrefix(host, "[") {
 		end := strings.IndexByte(host, ']')
 		if end < 0 {
-			return "", "", errBad
+			return "", "", errEndpointBadHost
 		}
 		name, rest := host[1:end], host[end+1:]
 		if rest != "" {
 			if rest[0] != ':' {
-				return "", "", errBad
+				return "", "", errEndpointBadHost
 			}
 			port = rest[1:]
 		}
 		if !strings.Contains(name, ":") {
-			return "", "", errBad // brackets are for IPv6 only
+			return "", "", errEndpointBadHost // brackets are for IPv6 only
 		}
 		return name, port, endpointCheckPort(port, rest != "")
 	}
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		name, port = host[:i], host[i+1:]
 		if strings.Contains(name, ":") {
-			return "", "", errBad // bare IPv6 must be bracketed
+			return "", "", errEndpointBadHost // bare IPv6 must be bracketed
 		}
 		return name, port, endpointCheckPort(port, true)
 	}
@@ -295,11 +329,11 @@ func endpointCheckPort(port string, present bool) error {
 		return nil
 	}
 	if port == "" || len(port) > 5 {
-		return errors.New("bad port")
+		return errEndpointBadHost
 	}
 	for i := 0; i < len(port); i++ {
 		if port[i] < '0' || port[i] > '9' {
-			return errors.New("bad port")
+			return errEndpointBadHost
 		}
 	}
 	return nil

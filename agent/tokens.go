@@ -98,8 +98,19 @@ func (t *Tokens) RevokeSession(id string) {
 
 // Lookup returns the grant of token, and whether the token is valid.
 func (t *Tokens) Lookup(token string) (Grant, bool) {
-	h := sha256.Sum256([]byte(token))
+	h := tokenHash(token)
 	return t.lookupHash(&h)
+}
+
+// tokenHash hashes a presented token, on the stack for tokens of usual
+// size: the endpoint calls it on every request.
+func tokenHash(token string) [sha256.Size]byte {
+	var buf [64]byte
+	if len(token) <= len(buf) {
+		n := copy(buf[:], token)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(token))
 }
 
 func (t *Tokens) lookupHash(h *[sha256.Size]byte) (Grant, bool) {

@@ -1,0 +1,279 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The endpoint's benchmarks compare it, in one run, with a bare net/http
+// TLS server returning the same bytes: the cost of the endpoint's checks
+// (token lookup, Host and Origin checks, sniffing, logging) over plain
+// net/http. Targets (issue): keep-alive throughput at least 0.9x bare; new
+// connections per second at least 3x an RSA-2048 server's, thanks to P-256
+// and TLS session resumption.
+//
+// Client and servers share the machine, so the figures are for comparison
+// within a run, not absolute capacity.
+
+// endpointBenchTarget is one server to measure.
+type endpointBenchTarget struct {
+	url     string
+	client  *http.Client
+	token   string
+	closeFn func()
+}
+
+// endpointBenchSource serves one fixed set of credentials.
+type endpointBenchSource struct{ c Credentials }
+
+func (s endpointBenchSource) Credentials(context.Context, string) (Credentials, error) {
+	return s.c, nil
+}
+
+func endpointBenchCreds() Credentials {
+	c := endpointTestCreds("dev")
+	// An STS session token is several hundred bytes.
+	c.SessionToken = string(slices.Repeat([]byte("IQoJb3JpZ2luX2VjE"), 40))
+	c.Expires = time.Now().Add(time.Hour)
+	return c
+}
+
+func endpointBenchClient(pool *x509.CertPool, keepAlive, resume bool, conns int) *http.Client {
+	cfg := &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	if resume {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(64)
+	}
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     cfg,
+		DisableKeepAlives:   !keepAlive,
+		MaxIdleConnsPerHost: conns,
+		DisableCompression:  true,
+	}}
+}
+
+// endpointBenchOurs starts the endpoint with a P-256 certificate.
+func endpointBenchOurs(b *testing.B, keepAlive bool, conns int) endpointBenchTarget {
+	cert, pool := endpointTestCert(b, 0)
+	tokens := NewTokens()
+	tok, _ := NewToken()
+	tokens.Add(tok, Grant{})
+	e, err := NewEndpoint(EndpointConfig{
+		Source:    endpointBenchSource{endpointBenchCreds()},
+		Tokens:    tokens,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go e.Serve(l)
+	return endpointBenchTarget{
+		url:     "https://" + l.Addr().String() + "/slot/dev",
+		client:  endpointBenchClient(pool, keepAlive, true, conns),
+		token:   tok,
+		closeFn: func() { e.Close() },
+	}
+}
+
+// endpointBenchBare starts a bare net/http TLS server returning the same
+// bytes; rsaBits 0 means the same kind of P-256 certificate as ours.
+func endpointBenchBare(b *testing.B, rsaBits int, keepAlive, resume bool, conns int) endpointBenchTarget {
+	cert, pool := endpointTestCert(b, rsaBits)
+	c := endpointBenchCreds()
+	body := endpointAppendCredentials(nil, &c)
+	length := strconv.Itoa(len(body))
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			h.Set("Content-Type", "application/json")
+			h.Set("Cache-Control", "no-store")
+			h.Set("Content-Length", length)
+			w.Write(body)
+		}),
+		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}},
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.ServeTLS(l, "", "")
+	return endpointBenchTarget{
+		url:     "https://" + l.Addr().String() + "/slot/dev",
+		client:  endpointBenchClient(pool, keepAlive, resume, conns),
+		token:   "unused",
+		closeFn: func() { srv.Close() },
+	}
+}
+
+// endpointBenchRun makes n requests from `clients` goroutines and returns
+// the elapsed time and every request's latency.
+func endpointBenchRun(b *testing.B, t endpointBenchTarget, n, clients int) (time.Duration, []time.Duration) {
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", t.url, nil)
+			req.Header.Set("Authorization", t.token)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				t0 := time.Now()
+				resp, err := t.client.Do(req)
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Store(fmt.Errorf("status %d", resp.StatusCode))
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err, ok := failed.Load().(error); ok {
+		b.Fatal(err)
+	}
+	return elapsed, lat
+}
+
+func endpointBenchPercentile(lat []time.Duration, p float64) float64 {
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	return float64(s[int(float64(len(s)-1)*p)].Nanoseconds())
+}
+
+// endpointBenchCompare measures ours against each baseline, alternating in
+// rounds so drift on a shared machine affects all alike, and reports
+// throughput, p50/p99 latency and the ratios.
+func endpointBenchCompare(b *testing.B, clients int, ours endpointBenchTarget, bases map[string]endpointBenchTarget) {
+	defer ours.closeFn()
+	for _, t := range bases {
+		defer t.closeFn()
+	}
+	// Warm up: connections, session tickets.
+	endpointBenchRun(b, ours, 2*clients, clients)
+	for _, t := range bases {
+		endpointBenchRun(b, t, 2*clients, clients)
+	}
+	const rounds = 4
+	per := max(b.N/rounds, clients)
+	var oursTime time.Duration
+	var oursLat []time.Duration
+	baseTime := map[string]time.Duration{}
+	b.ResetTimer()
+	for range rounds {
+		b.StartTimer()
+		d, lat := endpointBenchRun(b, ours, per, clients)
+		b.StopTimer()
+		oursTime += d
+		oursLat = append(oursLat, lat...)
+		for name, t := range bases {
+			d, _ := endpointBenchRun(b, t, per, clients)
+			baseTime[name] += d
+		}
+	}
+	total := float64(per * rounds)
+	oursRate := total / oursTime.Seconds()
+	b.ReportMetric(oursRate, "req/s")
+	b.ReportMetric(endpointBenchPercentile(oursLat, 0.50), "p50-ns")
+	b.ReportMetric(endpointBenchPercentile(oursLat, 0.99), "p99-ns")
+	for name, d := range baseTime {
+		rate := total / d.Seconds()
+		b.ReportMetric(rate, name+"-req/s")
+		b.ReportMetric(oursRate/rate, "ratio-vs-"+name)
+	}
+}
+
+// BenchmarkEndpointKeepAlive: credential GETs over kept-alive TLS
+// connections, ours vs a bare net/http server with the same P-256
+// certificate.
+func BenchmarkEndpointKeepAlive(b *testing.B) {
+	for _, clients := range []int{1, 16} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			endpointBenchCompare(b, clients,
+				endpointBenchOurs(b, true, clients),
+				map[string]endpointBenchTarget{"bare": endpointBenchBare(b, 0, true, true, clients)})
+		})
+	}
+}
+
+// BenchmarkEndpointNewConn: one new TLS connection per request. Ours uses
+// P-256 and the client resumes sessions (as SDK clients reusing one HTTP
+// client do); the baselines are a bare server with the same setup, and a
+// bare server with an RSA-2048 certificate doing full handshakes.
+func BenchmarkEndpointNewConn(b *testing.B) {
+	for _, clients := range []int{1, 16} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			endpointBenchCompare(b, clients,
+				endpointBenchOurs(b, false, clients),
+				map[string]endpointBenchTarget{
+					"bare":    endpointBenchBare(b, 0, false, true, clients),
+					"rsa2048": endpointBenchBare(b, 2048, false, false, clients),
+				})
+		})
+	}
+}
+
+// endpointBenchWriter is a reusable http.ResponseWriter for measuring the
+// handler alone.
+type endpointBenchWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *endpointBenchWriter) Header() http.Header         { return w.h }
+func (w *endpointBenchWriter) WriteHeader(s int)           { w.status = s }
+func (w *endpointBenchWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+// BenchmarkEndpointHandler measures the handler's own cost and allocations
+// per request, without the network.
+func BenchmarkEndpointHandler(b *testing.B) {
+	tokens := NewTokens()
+	tok, _ := NewToken()
+	tokens.Add(tok, Grant{})
+	e, err := NewEndpoint(EndpointConfig{Source: endpointBenchSource{endpointBenchCreds()}, Tokens: tokens})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:4144/slot/dev", nil)
+	req.RequestURI = "/slot/dev"
+	req.Header.Set("Authorization", tok)
+	req.Header.Set("User-Agent", "aws-sdk-go-v2/1.0")
+	w := &endpointBenchWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		e.ServeHTTP(w, req)
+		if w.status != 200 {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+}
