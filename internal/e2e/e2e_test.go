@@ -159,10 +159,19 @@ func TestFreePort(t *testing.T) {
 	}
 }
 
-// TestClientsStaticKeys proves each runner reaches moto and parses the ARN,
-// with nothing but static keys in the environment.
-func TestClientsStaticKeys(t *testing.T) {
+// TestClients proves every runner against one moto (starting moto costs more
+// than all the client runs of a scenario).
+func TestClients(t *testing.T) {
 	moto := StartMoto(t)
+	t.Run("StaticKeys", func(t *testing.T) { testClientsStaticKeys(t, moto) })
+	t.Run("SharedConfig", func(t *testing.T) { testClientsSharedConfig(t, moto) })
+	t.Run("ContainerCredentials", func(t *testing.T) { testClientsContainerCredentials(t, moto) })
+	t.Run("TokenFileWithNewline", func(t *testing.T) { testClientsTokenFileWithNewline(t, moto) })
+}
+
+// testClientsStaticKeys proves each runner reaches moto and parses the ARN,
+// with nothing but static keys in the environment.
+func testClientsStaticKeys(t *testing.T, moto *Moto) {
 	env := CleanEnv(t, append(StaticKeysEnv(), moto.STSEnv()...)...)
 	for _, c := range Clients() {
 		t.Run(c.Name, func(t *testing.T) {
@@ -177,11 +186,10 @@ func TestClientsStaticKeys(t *testing.T) {
 	}
 }
 
-// TestClientsSharedConfig proves WriteAWSConfig's profiles assume their role
+// testClientsSharedConfig proves WriteAWSConfig's profiles assume their role
 // through moto in every client, with no endpoint variable: the [services]
 // section alone must keep the AssumeRole call away from the real STS.
-func TestClientsSharedConfig(t *testing.T) {
-	moto := StartMoto(t)
+func testClientsSharedConfig(t *testing.T, moto *Moto) {
 	other := RoleProfile{Name: "other", Role: "other-role", Session: "other-session"}
 	cfg := WriteAWSConfig(t, t.TempDir(), moto, DefaultRoleProfile, other)
 	for _, c := range Clients() {
@@ -277,12 +285,11 @@ func (s *containerServer) env(t *testing.T, moto *Moto, content string) []string
 	return CleanEnv(t, append(moto.STSEnv(), ContainerCredentialsEnv(s.URL+"/", file)...)...)
 }
 
-// TestClientsContainerCredentials is what the agent's e2e tests build on:
+// testClientsContainerCredentials is what the agent's e2e tests build on:
 // every client, given only the container-credentials variables, fetches
 // credentials from a plain-HTTP loopback endpoint with the token from the
 // file, and uses them.
-func TestClientsContainerCredentials(t *testing.T) {
-	moto := StartMoto(t)
+func testClientsContainerCredentials(t *testing.T, moto *Moto) {
 	const role, session = "container-role", "container-session"
 	srv := newContainerServer(t, moto, role, session)
 	want := AssumedRoleARN(role, session)
@@ -309,7 +316,7 @@ func TestClientsContainerCredentials(t *testing.T) {
 	}
 }
 
-// TestClientsRejectTokenFileWithNewline records what each client does with a
+// testClientsTokenFileWithNewline records what each client does with a
 // token file ending in a newline. SPEC.md section 4 says all fail, and they
 // do, but not alike:
 //   - botocore (boto3, AWS CLI) and aws-sdk-go-v2 reject a token containing
@@ -322,8 +329,7 @@ func TestClientsContainerCredentials(t *testing.T) {
 //
 // So the agent must write its token file without a trailing newline, and no
 // client ever sends the token with one.
-func TestClientsRejectTokenFileWithNewline(t *testing.T) {
-	moto := StartMoto(t)
+func testClientsTokenFileWithNewline(t *testing.T, moto *Moto) {
 	srv := newContainerServer(t, moto, "container-role", "container-session")
 	// unauthenticated reports whether the client falls back to a request
 	// without Authorization, as measured with @aws-sdk/client-sts 3.1169.

@@ -67,7 +67,7 @@ func Getenv(env []string, name string) string {
 // ContainerCredentialsEnv returns the variables that make every SDK fetch
 // credentials from the container-credentials endpoint at url, sending the
 // token read from tokenFile (which must not end in a newline: see
-// TestClientsRejectTokenFileWithNewline).
+// TestClients/TokenFileWithNewline).
 func ContainerCredentialsEnv(url, tokenFile string) []string {
 	return []string{
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI=" + url,
