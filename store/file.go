@@ -40,7 +40,8 @@ const maxFileSize = 16 << 20
 // one file holding every key, so a reader of the directory learns neither
 // the keys nor their number, only the total size.
 //
-// The file is 0600 in a 0700 directory. Updates are atomic (a temporary file
+// The file is 0600; its directory is created 0700, and an existing one
+// others can write to is refused (they could swap the file). Updates are atomic (a temporary file
 // in the same directory, fsync, rename) and serialised across processes by
 // an advisory lock on PATH.lock, so two agents never lose each other's
 // writes and a crash leaves the old or the new store, never half of one.

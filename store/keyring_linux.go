@@ -58,6 +58,13 @@ func unavailable(err error) *UnavailableError {
 		return &UnavailableError{Reason: "no D-Bus session bus, and dbus-launch is not installed to start one", Hint: hintStartBus, Err: err}
 	case strings.Contains(err.Error(), "couldn't determine address of session bus"):
 		return &UnavailableError{Reason: "no D-Bus session bus", Hint: hintStartBus, Err: err}
+	case strings.Contains(err.Error(), "dbus: invalid bus address"):
+		return &UnavailableError{
+			Reason: fmt.Sprintf("DBUS_SESSION_BUS_ADDRESS=%q is not a valid D-Bus address", os.Getenv("DBUS_SESSION_BUS_ADDRESS")),
+			Hint:   hintStartBus, Err: err,
+		}
+	case strings.Contains(err.Error(), "dbus: authentication failed"):
+		return &UnavailableError{Reason: "the D-Bus session bus refused the connection (another user's bus?)", Hint: hintStartBus, Err: err}
 	case errors.As(err, &opErr):
 		return &UnavailableError{
 			Reason: fmt.Sprintf("cannot connect to the D-Bus session bus at DBUS_SESSION_BUS_ADDRESS=%q", os.Getenv("DBUS_SESSION_BUS_ADDRESS")),

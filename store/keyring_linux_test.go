@@ -81,6 +81,8 @@ func TestUnavailable(t *testing.T) {
 	}{
 		{"no dbus-launch", &exec.Error{Name: "dbus-launch", Err: exec.ErrNotFound}, "dbus-launch is not installed"},
 		{"no address", errors.New("dbus: couldn't determine address of session bus"), "no D-Bus session bus"},
+		{"bad address", errors.New("dbus: invalid bus address (no transport)"), "not a valid D-Bus address"},
+		{"auth failed", errors.New("dbus: authentication failed"), "refused the connection"},
 		{"bus gone", &net.OpError{Op: "dial", Net: "unix", Err: syscall.ENOENT}, "cannot connect to the D-Bus session bus"},
 		{"no secret service", dbus.Error{Name: "org.freedesktop.DBus.Error.ServiceUnknown",
 			Body: []any{"The name org.freedesktop.secrets was not provided by any .service files"}}, "no Secret Service"},
@@ -145,26 +147,36 @@ func TestKeyringRealUnavailable(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(strings.Replace(emptyBusConfig, "DIR", dir, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	home := t.TempDir()
+	self := os.Args[0]
 	tests := []struct {
 		name    string
-		keyring bool // needs gnome-keyring-daemon
+		keyring bool   // needs gnome-keyring-daemon
+		bus     string // DBUS_SESSION_BUS_ADDRESS, "" = from dbus-run-session
 		args    []string
 		want    string
 	}{
-		{"no secret service", false, []string{"--config-file=" + cfg, "--", os.Args[0]}, "no Secret Service (org.freedesktop.secrets) on the session bus"},
+		{"bus address points nowhere", false, "unix:path=" + filepath.Join(dir, "nobus"), []string{self},
+			"cannot connect to the D-Bus session bus"},
+		{"bus address invalid", false, "garbage", []string{self}, "is not a valid D-Bus address"},
+		{"no secret service", false, "", []string{"dbus-run-session", "--config-file=" + cfg, "--", self},
+			"no Secret Service (org.freedesktop.secrets) on the session bus"},
 		// A keyring daemon that was never unlocked, in an empty home: the
 		// unlock prompt cannot be shown headless and is dismissed.
-		{"locked", true, []string{"--", "sh", "-c", `gnome-keyring-daemon --start --components=secrets >/dev/null && exec "$0"`, os.Args[0]}, "keyring is locked"},
+		{"locked", true, "", []string{"dbus-run-session", "--", "sh", "-c",
+			`gnome-keyring-daemon --start --components=secrets >/dev/null && exec "$0"`, self}, "keyring is locked"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := exec.LookPath("gnome-keyring-daemon"); tc.keyring && err != nil {
 				requirePeer(t, "gnome-keyring-daemon not installed (apt-get install gnome-keyring): %v", err)
 			}
-			home := t.TempDir()
-			cmd := exec.Command("dbus-run-session", tc.args...)
+			cmd := exec.Command(tc.args[0], tc.args[1:]...)
 			cmd.Env = append(environWithout("DBUS_SESSION_BUS_ADDRESS", "HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"),
 				helperEnv+"=keyring-get", "STORE_TEST_SERVICE=aws-sso-agent-test", "HOME="+home)
+			if tc.bus != "" {
+				cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS="+tc.bus)
+			}
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%v: %v\n%s", cmd.Args, err, out)

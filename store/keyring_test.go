@@ -9,15 +9,11 @@ import (
 	"github.com/zalando/go-keyring"
 )
 
-// testService returns a service name no other run uses, and removes its
-// items from the real keyring when the test ends.
-func testService(t *testing.T) string {
-	t.Helper()
+// testService returns a service name no other run uses.
+func testService() string {
 	b := make([]byte, 6)
 	rand.Read(b)
-	service := "aws-sso-agent-test-" + hex.EncodeToString(b)
-	t.Cleanup(func() { keyring.DeleteAll(service) })
-	return service
+	return "aws-sso-agent-test-" + hex.EncodeToString(b)
 }
 
 // TestKeyringConformance runs against the machine's real keyring. On Linux
@@ -25,13 +21,17 @@ func testService(t *testing.T) string {
 //
 //	dbus-run-session -- sh -c 'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; go test -race ./store/'
 func TestKeyringConformance(t *testing.T) {
-	k := NewKeyring(testService(t))
+	service := testService()
+	k := NewKeyring(service)
 	if _, err := k.Get("probe"); !errors.Is(err, ErrNotFound) {
 		if errors.Is(err, ErrUnavailable) {
 			requirePeer(t, "no usable keyring: %v", err)
 		}
 		t.Fatalf("Get(probe) on an empty service: got error %v, want ErrNotFound", err)
 	}
+	// Only now that the probe found a keyring: called without a session
+	// bus, go-keyring would autolaunch one that outlives the test.
+	t.Cleanup(func() { keyring.DeleteAll(service) })
 	testConformance(t, k, "")
 }
 
