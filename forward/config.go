@@ -57,6 +57,9 @@ type Config struct {
 	// the resolved configuration of each hop, first hop first.
 	ProxyJump string
 	Jumps     []*Config
+	// ProxyCommand is not supported (Dial refuses it rather than silently
+	// connecting directly); kept so the refusal can name it.
+	ProxyCommand string
 
 	// Prompt asks the person at the terminal; nil means nobody can be
 	// asked (as in BatchMode). Not set by Resolve.
@@ -390,6 +393,7 @@ var knownKeywords = []string{
 	"stricthostkeychecking", "hashknownhosts", "batchmode",
 	"passwordauthentication", "kbdinteractiveauthentication",
 	"connecttimeout", "serveraliveinterval", "serveralivecountmax", "proxyjump",
+	"proxycommand",
 }
 
 // multiValued keywords accumulate instead of first-wins.
@@ -408,6 +412,13 @@ func (s settings) set(k, v string) {
 	k = strings.ToLower(k)
 	if _, ok := s[k]; ok && !multiValued[k] {
 		return
+	}
+	// ProxyJump and ProxyCommand share one slot in OpenSSH: whichever
+	// comes first excludes the other.
+	if other, ok := map[string]string{"proxyjump": "proxycommand", "proxycommand": "proxyjump"}[k]; ok {
+		if _, set := s[other]; set {
+			return
+		}
 	}
 	s[k] = append(s[k], v)
 }
@@ -450,6 +461,9 @@ func (r *Resolver) build(host string, s settings) (*Config, error) {
 		c.ProxyJump = ""
 	}
 	t.jump = c.ProxyJump
+	if pc := s.get("proxycommand"); pc != "" && pc != "none" {
+		c.ProxyCommand = pc
+	}
 
 	for _, f := range s["identityfile"] {
 		p, err := expandPath(f, t)

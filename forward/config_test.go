@@ -184,16 +184,17 @@ Host *
   HashKnownHosts yes
 `)
 	type want struct {
-		hostName  string
-		port      int
-		user      string
-		ids       []string
-		strict    string
-		jump      string
-		jumpUser  string
-		sai       time.Duration
-		ctimeout  time.Duration
-		knownHost []string
+		hostName     string
+		port         int
+		user         string
+		ids          []string
+		strict       string
+		jump         string
+		jumpUser     string
+		sai          time.Duration
+		ctimeout     time.Duration
+		knownHost    []string
+		proxyCommand string
 	}
 	def := want{
 		hostName: "127.0.0.2", port: 2222, user: "fileuser",
@@ -232,6 +233,7 @@ Host *
 			w.jump, w.jumpUser = "other@jumper:2022", "other"
 		}},
 		{name: "ProxyJump none", dest: "alias", o: Options{Options: []string{"ProxyJump=none"}}, edit: func(w *want) { w.jump = "" }},
+		{name: "ProxyCommand kept for refusal", dest: "alias", o: Options{Options: []string{"ProxyCommand=nc %h %p"}}, edit: func(w *want) { w.proxyCommand, w.jump = "nc %h %p", "" }},
 		{name: "Host * defaults", dest: "plain", edit: func(w *want) {
 			*w = want{hostName: "plain", port: 2200, user: "star", strict: "ask", ctimeout: 7 * time.Second}
 		}},
@@ -270,6 +272,9 @@ Host *
 					if j.User != w.jumpUser || j.ProxyJump != "" {
 						t.Errorf("jump hop: got user %q proxyjump %q, want %q and none (hops do not recurse)", j.User, j.ProxyJump, w.jumpUser)
 					}
+				}
+				if c.ProxyCommand != w.proxyCommand {
+					t.Errorf("ProxyCommand: got %q, want %q", c.ProxyCommand, w.proxyCommand)
 				}
 				if w.knownHost != nil && !reflect.DeepEqual(c.UserKnownHostsFiles, w.knownHost) {
 					t.Errorf("UserKnownHostsFiles: got %q, want %q", c.UserKnownHostsFiles, w.knownHost)
@@ -376,4 +381,12 @@ func FuzzExpandPath(f *testing.F) {
 			t.Fatalf("expandPath(%q) = %q: changed a string with nothing to expand", in, out)
 		}
 	})
+}
+
+func TestDialRefusesProxyCommand(t *testing.T) {
+	cfg := &Config{Host: "h", HostName: "127.0.0.1", Port: 22, ProxyCommand: "nc %h %p"}
+	_, err := Dial(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "ProxyCommand is not supported") {
+		t.Fatalf("Dial with ProxyCommand: got %v, want a refusal naming ProxyCommand", err)
+	}
 }

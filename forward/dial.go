@@ -58,6 +58,11 @@ func (e *ConnectTimeoutError) Timeout() bool { return true }
 // connect and the handshake of each hop; ctx cancels either. When
 // ServerAliveInterval is set, keepalives run until Close.
 func Dial(ctx context.Context, cfg *Config) (*Client, error) {
+	for _, h := range append(append([]*Config(nil), cfg.Jumps...), cfg) {
+		if h.ProxyCommand != "" {
+			return nil, fmt.Errorf("forward: %s: ProxyCommand is not supported (use ProxyJump, or -o ProxyCommand=none)", h.Host)
+		}
+	}
 	c := &Client{stopAlive: make(chan struct{})}
 	var via *ssh.Client
 	chain := append(append([]*Config(nil), cfg.Jumps...), cfg)

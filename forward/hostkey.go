@@ -144,9 +144,22 @@ func (h *hostKeyChecker) algorithms() []string {
 // callback is the ssh.HostKeyCallback. The hostname x/crypto passes (the
 // dialed address) is ignored: the name checked is HostKeyAlias or HostName
 // with the port, as in OpenSSH.
-func (h *hostKeyChecker) callback(_ string, remote net.Addr, key ssh.PublicKey) error {
+func (h *hostKeyChecker) callback(_ string, _ net.Addr, key ssh.PublicKey) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	err := h.check(key)
+	var revoked *RevokedHostKeyError
+	if cert, ok := key.(*ssh.Certificate); ok && err != nil && !errors.As(err, &revoked) {
+		// A certificate no known CA vouches for (or expired, or for other
+		// principals): judge the plain key inside it, as OpenSSH does
+		// (sshconnect.c check_host_key retries without the certificate).
+		logf(h.cfg, "host certificate not trusted, checking its plain key", "host", h.name, "err", err)
+		return h.check(cert.Key)
+	}
+	return err
+}
+
+func (h *hostKeyChecker) check(key ssh.PublicKey) error {
 	if h.db != nil {
 		// Check the name only: the remote address of a ProxyJump hop's
 		// channel is not the host's, and OpenSSH's CheckHostIP is off by
@@ -163,24 +176,35 @@ func (h *hostKeyChecker) callback(_ string, remote net.Addr, key ssh.PublicKey) 
 		if !errors.As(err, &ke) {
 			return fmt.Errorf("forward: check host key of %s: %w", h.name, err)
 		}
-		if len(ke.Want) > 0 {
-			e := &HostKeyChangedError{Host: h.name, Key: key}
-			for _, w := range ke.Want {
+		// x/crypto lists @cert-authority lines among the keys it wanted:
+		// a plain key not matching a CA is not a changed key, only an
+		// unknown one.
+		cas := map[string]bool{}
+		for _, k := range h.db.HostKeys(h.name) {
+			if k.Cert {
+				cas[string(k.Marshal())] = true
+			}
+		}
+		e := &HostKeyChangedError{Host: h.name, Key: key}
+		for _, w := range ke.Want {
+			if !cas[string(w.Key.Marshal())] {
 				e.Known = append(e.Known, KnownKey{File: w.Filename, Line: w.Line, Key: w.Key})
 			}
+		}
+		if len(e.Known) > 0 {
 			return e
 		}
+	}
+	if _, ok := key.(*ssh.Certificate); ok {
+		// Never record a certificate as a host's key; callback retries
+		// with the plain key.
+		return fmt.Errorf("forward: host certificate of %s is not signed by a known @cert-authority", h.name)
 	}
 	return h.unknown(key)
 }
 
 // unknown decides about a host absent from known_hosts.
 func (h *hostKeyChecker) unknown(key ssh.PublicKey) error {
-	if cert, ok := key.(*ssh.Certificate); ok {
-		// A certificate whose CA we do not know: decide on the plain key
-		// inside it, as OpenSSH does, but never record the certificate.
-		key = cert.Key
-	}
 	fp := ssh.FingerprintSHA256(key)
 	cfg := h.cfg
 	switch {

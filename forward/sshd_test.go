@@ -316,9 +316,25 @@ func TestCertAuthorityHostCert(t *testing.T) {
 	otherCA := filepath.Join(t.TempDir(), "otherca")
 	otherPub := sshd.GenerateKey(t, otherCA, "")
 	writeFile(t, cfg.UserKnownHostsFiles[0], "@cert-authority * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(otherPub)))+"\n")
-	if c, err := Dial(context.Background(), cfg); err == nil {
-		c.Close()
-		t.Fatal("Dial with a foreign CA: got success, want refusal")
+	_, err := Dial(context.Background(), cfg)
+	var unknown *UnknownHostError
+	if !errors.As(err, &unknown) {
+		t.Fatalf("Dial with a foreign CA: got %v, want *UnknownHostError (the plain key is unknown)", err)
+	}
+
+	// The plain key known, the CA not: OpenSSH falls back to the plain key.
+	writeFile(t, cfg.UserKnownHostsFiles[0], "@cert-authority * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(otherPub)))+"\n"+s.KnownHostsLine()+"\n")
+	dialOK(t, cfg)
+
+	// No known_hosts at all, accept-new: the plain key is recorded, never
+	// the certificate.
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	cfg.UserKnownHostsFiles = []string{kh}
+	cfg.StrictHostKeyChecking = "accept-new"
+	dialOK(t, cfg)
+	b, _ := os.ReadFile(kh)
+	if want := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.HostKey))); !strings.Contains(string(b), want) || strings.Contains(string(b), "cert") {
+		t.Errorf("known_hosts after accept-new of a cert host: got %q, want the plain key %q", b, want)
 	}
 }
 
