@@ -406,7 +406,8 @@ func sourceFailure(err error, secrets ...string) string {
 	if errors.As(err, &pe) && strings.Contains(pe.Error(), "parse failed of process output") {
 		return "credential_process printed output that is not credentials JSON (output withheld)"
 	}
-	msg := err.Error()
+	// aws.CredentialsCache's wrapping says nothing people can use.
+	msg := strings.TrimPrefix(err.Error(), "failed to refresh cached credentials, ")
 	for _, s := range secrets {
 		if len(s) >= 8 {
 			msg = strings.ReplaceAll(msg, s, "[redacted]")

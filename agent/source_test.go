@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -146,7 +147,7 @@ func TestResolveSourceStaticKeys(t *testing.T) {
 
 func TestResolveSourceRefusals(t *testing.T) {
 	sourceIsolate(t)
-	config := `[profile nothing]
+	cfgText := `[profile nothing]
 region = eu-west-1
 [profile mfa]
 role_arn = arn:aws:iam::111122223333:role/admin
@@ -175,7 +176,7 @@ sso_role_name = ReadOnly
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {
-			spec := sourceFiles(t, tt.profile, config, "")
+			spec := sourceFiles(t, tt.profile, cfgText, "")
 			_, _, err := ResolveSource(context.Background(), spec)
 			var se *SourceError
 			if !errors.As(err, &se) {
@@ -195,7 +196,7 @@ sso_role_name = ReadOnly
 
 	_, _, err := ResolveSource(context.Background(), SourceSpec{
 		SSOSession: "missing", AccountID: "111122223333", RoleName: "ReadOnly",
-		ConfigFile: sourceFiles(t, "x", config, "").ConfigFile,
+		ConfigFile: sourceFiles(t, "x", cfgText, "").ConfigFile,
 	})
 	if err == nil || !strings.Contains(err.Error(), "[sso-session missing]") {
 		t.Errorf("unknown sso session: got %v", err)
@@ -278,6 +279,7 @@ func TestResolveSourceCredentialProcessGarbage(t *testing.T) {
 	if err == nil {
 		t.Fatal("loaded garbage")
 	}
+	t.Logf("garbage: %v", err)
 	if strings.Contains(err.Error(), "leaked-secret-value") {
 		t.Errorf("error leaks the process output: %v", err)
 	}
@@ -341,7 +343,7 @@ func TestResolveSourceRoleChainMoto(t *testing.T) {
 	const roleARN = "arn:aws:iam::123456789012:role/agent-test"
 	// FACTS.md: the SDK ignores a profile's endpoint_url for the
 	// AssumeRole of a source_profile chain; a [services] section works.
-	config := fmt.Sprintf(`[profile base]
+	cfgText := fmt.Sprintf(`[profile base]
 aws_access_key_id = AKIAIOSFODNN7EXAMPLE
 aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 services = moto
@@ -356,7 +358,7 @@ services = moto
 sts =
   endpoint_url = %s
 `, roleARN, motoURL)
-	spec := sourceFiles(t, "chain", config, "")
+	spec := sourceFiles(t, "chain", cfgText, "")
 	p, info, err := ResolveSource(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
@@ -463,7 +465,7 @@ func sourceSSOToken(t *testing.T, home, key, accessToken string, expires time.Ti
 
 func TestResolveSourceSSO(t *testing.T) {
 	const accessToken = "portal-access-token"
-	config := func(portal string) string {
+	cfgText := func(portal string) string {
 		return `[profile sso]
 sso_session = corp
 sso_account_id = 111122223333
@@ -513,7 +515,7 @@ sso =
 			}
 			tmp := t.TempDir()
 			t.Setenv("TMPDIR", tmp)
-			spec := sourceFiles(t, tt.spec.Profile, config(portal.URL), "")
+			spec := sourceFiles(t, tt.spec.Profile, cfgText(portal.URL), "")
 			tt.spec.ConfigFile, tt.spec.CredentialsFile = spec.ConfigFile, spec.CredentialsFile
 
 			// A valid token: the portal hands out role credentials.
@@ -550,6 +552,7 @@ sso =
 			if !errors.As(err, &ue) || !strings.Contains(ue.Hint, tt.hint) {
 				t.Fatalf("with an expired token: got %v (hint %q), want *UnavailableError hinting %q", err, hintOf(err), tt.hint)
 			}
+			t.Logf("expired token: %v; hint: %s", err, ue.Hint)
 			if !strings.Contains(ue.Reason, "expired") {
 				t.Errorf("reason %q does not say the token expired", ue.Reason)
 			}
@@ -578,7 +581,7 @@ sso =
 
 	t.Run("role chain from sso", func(t *testing.T) {
 		home := sourceIsolate(t)
-		spec := sourceFiles(t, "sso-chain", config("http://127.0.0.1:9"), "")
+		spec := sourceFiles(t, "sso-chain", cfgText("http://127.0.0.1:9"), "")
 		sourceSSOToken(t, home, "corp", accessToken, time.Now().Add(time.Hour))
 		_, info, err := ResolveSource(context.Background(), spec)
 		if err != nil {
@@ -608,4 +611,43 @@ func TestSourceFailureRedacts(t *testing.T) {
 	if strings.Contains(got, "secret-abcdefgh") || strings.Contains(got, "token-12345678") {
 		t.Errorf("not redacted: %q", got)
 	}
+}
+
+// FuzzSourceSpecSession checks that session, account and role values that
+// pass Validate cannot change the structure of the synthetic profile
+// ResolveSource writes: the SDK reads back exactly those three values.
+func FuzzSourceSpecSession(f *testing.F) {
+	f.Add("corp", "111122223333", "ReadOnly")
+	f.Add("corp]\n[profile x", "111122223333", "R")
+	f.Add("corp", "111122223333", "R\nrole_arn = arn:aws:iam::1:role/x")
+	f.Add("a # b", "111122223333", "R")
+	f.Add("a=b", "111122223333", "R")
+	f.Add("sso\u00a0name", "111122223333", "R")
+	f.Fuzz(func(t *testing.T, session, account, role string) {
+		spec := SourceSpec{SSOSession: session, AccountID: account, RoleName: role}
+		if spec.Validate() != nil {
+			return
+		}
+		synthetic, cleanup, err := sourceSyntheticProfile(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cleanup()
+		sessions := filepath.Join(filepath.Dir(synthetic.file), "sessions")
+		text := "[sso-session " + session + "]\nsso_start_url = https://example.awsapps.com/start\nsso_region = eu-west-1\n"
+		if err := os.WriteFile(sessions, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sc, err := config.LoadSharedConfigProfile(context.Background(), synthetic.profile, func(o *config.LoadSharedConfigOptions) {
+			o.ConfigFiles = []string{sessions, synthetic.file}
+			o.CredentialsFiles = []string{}
+		})
+		if err != nil {
+			t.Fatalf("%+v: %v", spec, err)
+		}
+		if sc.SSOSessionName != session || sc.SSOAccountID != account || sc.SSORoleName != role ||
+			sc.RoleARN != "" || sc.CredentialProcess != "" || sc.SourceProfileName != "" {
+			t.Errorf("%+v read back as session %q account %q role %q role_arn %q", spec, sc.SSOSessionName, sc.SSOAccountID, sc.SSORoleName, sc.RoleARN)
+		}
+	})
 }
