@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -301,6 +302,14 @@ func (e *Endpoint) refusePlain(c net.Conn) {
 	body := `{"code":"tls_required","message":"plain HTTP is served only to loopback clients: use https"}`
 	c.SetWriteDeadline(time.Now().Add(endpointSniffTimeout))
 	fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	// Closing with the request unread would make the kernel send a reset,
+	// which can destroy the answer before the client reads it: half-close,
+	// then discard what the client sent, briefly and up to a bound.
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	io.CopyN(io.Discard, c, 64<<10)
 	c.Close()
 	e.log.LogAttrs(context.Background(), slog.LevelInfo, "credentials request",
 		slog.String("client", c.RemoteAddr().String()),
@@ -388,6 +397,15 @@ func (c *endpointConn) Read(p []byte) (int, error) {
 		c.br = nil // drained: read straight from the connection from now on
 	}
 	return c.Conn.Read(p)
+}
+
+// CloseWrite lets net/http half-close a plain connection before closing it,
+// as it does for a *net.TCPConn, so clients read the last response.
+func (c *endpointConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 type endpointChannelKey struct{}

@@ -816,3 +816,47 @@ func TestEndpointRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointPlainHTTPFromNetworkRefusedTCP repeats the refusal over real
+// TCP when this machine has a non-loopback address to connect from.
+func TestEndpointPlainHTTPFromNetworkRefusedTCP(t *testing.T) {
+	var ip net.IP
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			ip = n.IP
+			break
+		}
+	}
+	if ip == nil {
+		t.Skip("no non-loopback IPv4 address on this machine to connect from")
+	}
+	env := endpointTestStart(t, nil)
+	l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+	if err != nil {
+		t.Skipf("cannot listen on %v: %v", ip, err)
+	}
+	go env.e.Serve(l)
+	req, _ := http.NewRequest("GET", "http://"+l.Addr().String()+"/", nil)
+	req.Host = "127.0.0.1"
+	req.Header.Set("Authorization", env.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpointTestCheckError(t, resp, 403, "tls_required")
+
+	// TLS from the same peer is served (the Host must still be loopback).
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: env.pool, ServerName: "localhost"}}}
+	req, _ = http.NewRequest("GET", "https://"+l.Addr().String()+"/", nil)
+	req.Host = "localhost"
+	req.Header.Set("Authorization", env.token)
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("TLS from a network peer: got %d, want 200", resp.StatusCode)
+	}
+}
