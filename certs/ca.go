@@ -85,6 +85,10 @@ type CA struct {
 // parts exist yet. now is the clock (nil means time.Now); dir is created
 // 0700 if it is missing.
 //
+// Creation is not guarded against a second process creating a CA in the
+// same place at the same moment; the agent runs as a single instance per
+// user, and a mixed result would be reported as ErrMismatchedCA, not used.
+//
 // If only some parts exist, it returns an error wrapping ErrIncompleteCA and
 // changes nothing. If the parts do not fit together, or the CA has expired,
 // it returns an error and changes nothing.
@@ -293,7 +297,7 @@ func parseCA(rootPEM, interPEM, keyDER []byte) (*CA, error) {
 	if err := checkCACert(inter); err != nil {
 		return nil, fmt.Errorf("certs: load intermediate %s: %w", IntermediateCertFile, err)
 	}
-	if !inter.MaxPathLenZero || len(inter.PermittedDNSDomains) == 0 || len(inter.PermittedIPRanges) == 0 {
+	if !inter.MaxPathLenZero || inter.MaxPathLen != 0 || !constrainedToLoopback(inter) {
 		return nil, fmt.Errorf("certs: load intermediate %s: not name-constrained with path length 0", IntermediateCertFile)
 	}
 	if err := inter.CheckSignatureFrom(root); err != nil {
@@ -314,6 +318,27 @@ func parseCA(rootPEM, interPEM, keyDER []byte) (*CA, error) {
 		return nil, fmt.Errorf("%w: secure store key %q is not the key of %s", ErrMismatchedCA, IntermediateKeyName, IntermediateCertFile)
 	}
 	return &CA{root: root, inter: inter, interKey: key, rootPEM: rootPEM, interPEM: interPEM}, nil
+}
+
+// constrainedToLoopback reports whether c carries exactly the name
+// constraints createCA gives the intermediate, so a loaded CA never vouches
+// for more than a new one would.
+func constrainedToLoopback(c *x509.Certificate) bool {
+	if !c.PermittedDNSDomainsCritical ||
+		len(c.PermittedDNSDomains) != 1 || c.PermittedDNSDomains[0] != "localhost" ||
+		len(c.ExcludedDNSDomains)+len(c.ExcludedIPRanges) != 0 {
+		return false
+	}
+	want := loopbackRanges()
+	if len(c.PermittedIPRanges) != len(want) {
+		return false
+	}
+	for i, r := range c.PermittedIPRanges {
+		if r.String() != want[i].String() {
+			return false
+		}
+	}
+	return true
 }
 
 // checkCACert checks what createCA puts in both CA certificates.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
 	"errors"
@@ -494,6 +496,35 @@ func TestMismatchedOrDamagedCA(t *testing.T) {
 			wantMsg: "not self-signed",
 		},
 		{
+			name: "intermediate without name constraints",
+			damage: func(t *testing.T, st *memStore, dir string) {
+				replaceCA(t, st, dir, func(tmpl *x509.Certificate) {
+					tmpl.PermittedDNSDomains = nil
+					tmpl.PermittedIPRanges = nil
+				})
+			},
+			wantMsg: "not name-constrained with path length 0",
+		},
+		{
+			name: "intermediate constrained to a wider IP range",
+			damage: func(t *testing.T, st *memStore, dir string) {
+				replaceCA(t, st, dir, func(tmpl *x509.Certificate) {
+					tmpl.PermittedIPRanges = []*net.IPNet{{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}}
+				})
+			},
+			wantMsg: "not name-constrained with path length 0",
+		},
+		{
+			name: "intermediate allowed to sign CAs",
+			damage: func(t *testing.T, st *memStore, dir string) {
+				replaceCA(t, st, dir, func(tmpl *x509.Certificate) {
+					tmpl.MaxPathLen = 1
+					tmpl.MaxPathLenZero = false
+				})
+			},
+			wantMsg: "not name-constrained with path length 0",
+		},
+		{
 			name: "two certificates in the root file",
 			damage: func(t *testing.T, st *memStore, dir string) {
 				r := filepath.Join(dir, RootCertFile)
@@ -589,6 +620,43 @@ func TestIssueLeafLimits(t *testing.T) {
 	}
 }
 
+// replaceCA writes over the CA in st and dir a consistent CA whose
+// intermediate template was changed by edit: what createCA would have made
+// had it been wrong.
+func replaceCA(t *testing.T, st *memStore, dir string, edit func(*x509.Certificate)) {
+	t.Helper()
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	interKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	rootTmpl := &x509.Certificate{
+		SerialNumber: randomSerial(), Subject: pkix.Name{CommonName: "root"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
+	}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := x509.ParseCertificate(rootDER)
+	interTmpl := &x509.Certificate{
+		SerialNumber: randomSerial(), Subject: pkix.Name{CommonName: "intermediate"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
+		MaxPathLenZero: true, PermittedDNSDomainsCritical: true,
+		PermittedDNSDomains: []string{"localhost"}, PermittedIPRanges: loopbackRanges(),
+	}
+	edit(interTmpl)
+	interDER, err := x509.CreateCertificate(rand.Reader, interTmpl, root, interKey.Public(), rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, _ := x509.ParseCertificate(interDER)
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(interKey)
+	writeFile(t, filepath.Join(dir, RootCertFile), certPEM(root))
+	writeFile(t, filepath.Join(dir, IntermediateCertFile), certPEM(inter))
+	st.Set(IntermediateKeyName, keyDER)
+}
+
 func readDir(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	m := map[string][]byte{}
@@ -643,3 +711,13 @@ func writeFile(t *testing.T, path string, data []byte) {
 }
 
 var _ store.Store = (*memStore)(nil)
+
+// TestReplaceCAControl shows replaceCA's unedited CA loads, so the damaged
+// variants above fail for the edit and not for the way they were made.
+func TestReplaceCAControl(t *testing.T) {
+	_, st, dir := newTestCA(t)
+	replaceCA(t, st, dir, func(*x509.Certificate) {})
+	if _, err := LoadOrCreateCA(st, dir, nil); err != nil {
+		t.Fatalf("got %v, want the replaced CA to load", err)
+	}
+}
