@@ -9,45 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sync"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
-
-// mapStore is the smallest store.Store: enough for an example. The agent
-// uses the OS keyring or the encrypted file store instead.
-type mapStore struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (s *mapStore) Get(key string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[key]
-	if !ok {
-		return nil, store.ErrNotFound
-	}
-	return v, nil
-}
-
-func (s *mapStore) Set(key string, value []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[key] = value
-	return nil
-}
-
-func (s *mapStore) Delete(key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.m[key]; !ok {
-		return store.ErrNotFound
-	}
-	delete(s.m, key)
-	return nil
-}
 
 // Serve HTTPS with a rotating leaf from the local CA, and reach it with a
 // client that trusts only the CA's root.
@@ -58,7 +23,8 @@ func Example() {
 	}
 	defer os.RemoveAll(dir)
 
-	st := &mapStore{m: map[string][]byte{}}
+	// The agent passes the OS keyring or the encrypted file store here.
+	st := store.NewMemory()
 	ca, err := certs.LoadOrCreateCA(st, dir, nil) // first run: creates the CA
 	if err != nil {
 		log.Fatal(err)
