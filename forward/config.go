@@ -44,7 +44,8 @@ type Config struct {
 	HashKnownHosts        bool
 
 	// BatchMode forbids every question: no host prompt, no passphrase,
-	// no password.
+	// no password. The two auth switches below are OpenSSH's yes in
+	// Configs from Resolve; a Config built by hand must set them.
 	BatchMode                    bool
 	PasswordAuthentication       bool
 	KbdInteractiveAuthentication bool
@@ -88,7 +89,10 @@ type Resolver struct {
 	// PureGo skips `ssh -G` and parses the files with kevinburke/ssh_config
 	// (no Match except "Match all/host", no CanonicalizeHostname).
 	PureGo bool
-	// Home and LocalUser default to the current user's.
+	// Home and LocalUser default to the current user's. Home expands ~
+	// and %d in the pure-Go path and the tokens ssh -G leaves unexpanded
+	// (IdentityFile, IdentityAgent); ssh -G itself expands ~ in
+	// UserKnownHostsFile from the passwd entry.
 	Home      string
 	LocalUser string
 	// Getenv defaults to os.Getenv (SSH_AUTH_SOCK, ${VAR} in paths).
@@ -131,7 +135,7 @@ func (r *Resolver) Resolve(ctx context.Context, dest string, o Options) (*Config
 		// The hop gets the same config file (as OpenSSH passes -F on)
 		// and nothing else from the command line; "ProxyJump none" keeps
 		// it from recursing into its own configured jumps.
-		jc, err := r.resolveOne(ctx, hop, Options{ConfigFile: o.ConfigFile, Options: []string{"ProxyJump=none"}})
+		jc, err := r.resolveOne(ctx, hopDest(hop), Options{ConfigFile: o.ConfigFile, Options: []string{"ProxyJump=none"}})
 		if err != nil {
 			return nil, fmt.Errorf("forward: resolve jump host %s: %w", hop, err)
 		}
@@ -248,7 +252,7 @@ func (r *Resolver) sshG(ctx context.Context, sshPath, destUser, host string, des
 	for _, f := range o.IdentityFiles {
 		// -o, not -i: ssh -G drops an -i file it cannot read, but the
 		// caller should hear about a missing key from us, by name.
-		args = append(args, "-o", "IdentityFile="+f)
+		args = append(args, "-o", `IdentityFile="`+f+`"`)
 	}
 	if o.ProxyJump != "" {
 		args = append(args, "-J", o.ProxyJump)

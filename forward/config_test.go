@@ -2,6 +2,7 @@ package forward
 
 import (
 	"context"
+	"net"
 	"os/exec"
 	"os/user"
 	"path/filepath"
@@ -195,11 +196,12 @@ Host *
 		ctimeout     time.Duration
 		knownHost    []string
 		proxyCommand string
+		jumpHost     string
 	}
 	def := want{
 		hostName: "127.0.0.2", port: 2222, user: "fileuser",
 		ids:    []string{home + "/.ssh/id_fileuser@127.0.0.2"},
-		strict: "yes", jump: "jumper", jumpUser: "jumpuser", sai: time.Minute, ctimeout: 7 * time.Second,
+		strict: "yes", jump: "jumper", jumpUser: "jumpuser", jumpHost: "127.0.0.3:2200", sai: time.Minute, ctimeout: 7 * time.Second,
 		knownHost: []string{home + "/kh", dir + "/kh2"},
 	}
 	tests := []struct {
@@ -230,7 +232,7 @@ Host *
 			w.ids = []string{"/cli/key", home + "/.ssh/id_fileuser@127.0.0.2"}
 		}},
 		{name: "-J wins", dest: "alias", o: Options{ProxyJump: "other@jumper:2022"}, edit: func(w *want) {
-			w.jump, w.jumpUser = "other@jumper:2022", "other"
+			w.jump, w.jumpUser, w.jumpHost = "other@jumper:2022", "other", "127.0.0.3:2022"
 		}},
 		{name: "ProxyJump none", dest: "alias", o: Options{Options: []string{"ProxyJump=none"}}, edit: func(w *want) { w.jump = "" }},
 		{name: "ProxyCommand kept for refusal", dest: "alias", o: Options{Options: []string{"ProxyCommand=nc %h %p"}}, edit: func(w *want) { w.proxyCommand, w.jump = "nc %h %p", "" }},
@@ -269,6 +271,9 @@ Host *
 						t.Fatalf("Jumps: got %d, want 1", len(c.Jumps))
 					}
 					j := c.Jumps[0]
+					if got := net.JoinHostPort(j.HostName, strconv.Itoa(j.Port)); got != w.jumpHost {
+						t.Errorf("jump hop address: got %s, want %s", got, w.jumpHost)
+					}
 					if j.User != w.jumpUser || j.ProxyJump != "" {
 						t.Errorf("jump hop: got user %q proxyjump %q, want %q and none (hops do not recurse)", j.User, j.ProxyJump, w.jumpUser)
 					}

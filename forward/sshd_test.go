@@ -551,3 +551,67 @@ Host *
 		})
 	}
 }
+
+// passwordPrompter answers the password question.
+type passwordPrompter struct {
+	fakePrompter
+	password string
+}
+
+func (p *passwordPrompter) Password(user, host string) (string, error) {
+	p.count("password")
+	return p.password, nil
+}
+
+func TestDialPassword(t *testing.T) {
+	const pw = "throwaway-Pa55"
+	s := sshd.Start(t, sshd.Options{User: "ssotestpw", Password: pw})
+	cfg := baseConfig(t, s)
+	cfg.IdentityFiles = nil // no key: only the password can work
+	cfg.BatchMode = false
+	cfg.PasswordAuthentication, cfg.KbdInteractiveAuthentication = true, true
+	p := &passwordPrompter{password: pw}
+	cfg.Prompt = p
+	c := dialOK(t, cfg)
+	if got := runRemote(t, c.Client, "id -un"); got != s.User {
+		t.Errorf("remote user: got %q, want %q", got, s.User)
+	}
+	if got := p.times("password"); got != 1 {
+		t.Errorf("password prompts: got %d, want 1", got)
+	}
+
+	// Batch mode never asks.
+	cfg.BatchMode = true
+	p2 := &passwordPrompter{password: pw}
+	cfg.Prompt = p2
+	if c, err := Dial(context.Background(), cfg); err == nil {
+		c.Close()
+		t.Fatal("Dial in batch mode with only a password: got success, want auth failure")
+	}
+	if got := p2.times("password"); got != 0 {
+		t.Errorf("password prompts in batch mode: got %d, want 0", got)
+	}
+}
+
+// BenchmarkDial measures connection set-up (TCP, key exchange, host key
+// check, public key auth) against a real sshd; issue 3 compares it with
+// OpenSSH's.
+func BenchmarkDial(b *testing.B) {
+	s := sshd.Start(b, sshd.Options{})
+	kh := filepath.Join(b.TempDir(), "known_hosts")
+	if err := os.WriteFile(kh, []byte(s.KnownHostsLine()+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg := &Config{
+		Host: "127.0.0.1", HostName: "127.0.0.1", Port: s.Port, User: s.User,
+		IdentityFiles: []string{s.ClientKeyFile}, UserKnownHostsFiles: []string{kh},
+		StrictHostKeyChecking: "yes", BatchMode: true,
+	}
+	for b.Loop() {
+		c, err := Dial(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+}

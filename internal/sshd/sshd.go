@@ -55,6 +55,10 @@ type Options struct {
 	HostCertCA string
 	// AuthorizedKeys are extra authorized_keys lines (with options, if any).
 	AuthorizedKeys []string
+	// Password, when set, becomes User's password (through chpasswd's
+	// stdin, never argv) and enables PasswordAuthentication. Use a User of
+	// its own: the account is shared by every server that names it.
+	Password string
 }
 
 // Server is a running sshd.
@@ -107,6 +111,14 @@ func Start(t testing.TB, opts Options) *Server {
 		opts.User = DefaultUser
 	}
 	ensureUser(t, opts.User)
+	if opts.Password != "" {
+		cmd := exec.Command("chpasswd")
+		cmd.Stdin = strings.NewReader(opts.User + ":" + opts.Password + "\n")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("sshd: chpasswd %s: %v: %s", opts.User, err, b)
+		}
+		opts.Config = append([]string{"PasswordAuthentication yes"}, opts.Config...)
+	}
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // privilege separation dir, or sshd refuses to start
 		t.Fatalf("sshd: create /run/sshd: %v", err)
 	}
