@@ -158,83 +158,12 @@ func DeleteCA(st store.Store, dir string) error {
 }
 
 // createCA makes a new root and intermediate, stores the intermediate key
-// and writes both certificates. The root key lives only in this function.
+// and writes both certificates.
 func createCA(st store.Store, dir string, now time.Time) (*CA, error) {
-	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rootDER, interDER, interKey, err := mintCA(now)
 	if err != nil {
-		return nil, fmt.Errorf("certs: create CA: generate root key: %w", err)
+		return nil, fmt.Errorf("certs: create CA: %w", err)
 	}
-	interKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("certs: create CA: generate intermediate key: %w", err)
-	}
-
-	// The date in the names tells apart the roots of several machines or
-	// several generations in a trust store UI. No hostname or user name:
-	// the intermediate's issuer field is sent to every TLS client,
-	// including remote hosts.
-	stamp := now.UTC().Format("2006-01-02 15:04:05Z")
-	notBefore := now.Add(-backdate)
-	notAfter := now.Add(caValidity)
-
-	rootTmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject: pkix.Name{
-			Organization: []string{"aws-sso-agent local CA"},
-			CommonName:   "aws-sso-agent root " + stamp,
-		},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            1,
-	}
-	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
-	if err != nil {
-		return nil, fmt.Errorf("certs: create CA: sign root: %w", err)
-	}
-	root, err := x509.ParseCertificate(rootDER)
-	if err != nil {
-		return nil, fmt.Errorf("certs: create CA: parse root: %w", err)
-	}
-
-	interTmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject: pkix.Name{
-			Organization: []string{"aws-sso-agent local CA"},
-			CommonName:   "aws-sso-agent intermediate " + stamp,
-		},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		// Path length 0: the intermediate signs leaves only, never another CA
-		// that could shed its constraints in verifiers that mishandle them.
-		MaxPathLen:     0,
-		MaxPathLenZero: true,
-		// An EKU on a CA limits what it may issue for (Go, Windows, NSS and
-		// OpenSSL all nest it): server certificates only.
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		// The constraints sit on the intermediate, not the root, because
-		// Java ignores name constraints on a trust anchor but honours them
-		// on an intermediate; Go, OpenSSL, Python and Node honour both.
-		// Critical, as RFC 5280 section 4.2.1.10 requires: a verifier that
-		// cannot check them must reject the chain rather than ignore them.
-		PermittedDNSDomainsCritical: true,
-		PermittedDNSDomains:         []string{"localhost"},
-		PermittedIPRanges:           loopbackRanges(),
-	}
-	interDER, err := x509.CreateCertificate(rand.Reader, interTmpl, root, interKey.Public(), rootKey)
-	if err != nil {
-		return nil, fmt.Errorf("certs: create CA: sign intermediate: %w", err)
-	}
-	// From here on the root key is unreachable: it has signed the only two
-	// certificates it ever will and is never serialised. (Go cannot promise
-	// to wipe memory; the garbage collector reclaims it.)
-	rootKey = nil
-
 	keyDER, err := x509.MarshalPKCS8PrivateKey(interKey)
 	if err != nil {
 		return nil, fmt.Errorf("certs: create CA: encode intermediate key: %w", err)
@@ -268,13 +197,94 @@ func createCA(st store.Store, dir string, now time.Time) (*CA, error) {
 	if err := st.Set(IntermediateKeyName, keyDER); err != nil {
 		return nil, fmt.Errorf("certs: create CA: save intermediate key in secure store: %w", err)
 	}
-	if err := os.Rename(interTmp, filepath.Join(dir, IntermediateCertFile)); err != nil {
-		return nil, fmt.Errorf("certs: create CA: %w", err)
-	}
-	if err := os.Rename(rootTmp, filepath.Join(dir, RootCertFile)); err != nil {
-		return nil, fmt.Errorf("certs: create CA: %w", err)
+	for _, f := range []struct{ tmp, name string }{{interTmp, IntermediateCertFile}, {rootTmp, RootCertFile}} {
+		if err := os.Rename(f.tmp, filepath.Join(dir, f.name)); err != nil {
+			// Undo what can be undone, so the next run starts afresh
+			// rather than finding an incomplete CA.
+			_ = os.Remove(filepath.Join(dir, IntermediateCertFile))
+			_ = st.Delete(IntermediateKeyName)
+			return nil, fmt.Errorf("certs: create CA: %w", err)
+		}
 	}
 	return ca, nil
+}
+
+// mintCA makes a root and the intermediate it signs. The root key is made
+// here, signs exactly these two certificates and is dropped when mintCA
+// returns: it is never serialised, stored or returned. (Go cannot promise
+// to wipe memory; the garbage collector reclaims it.)
+func mintCA(now time.Time) (rootDER, interDER []byte, interKey *ecdsa.PrivateKey, err error) {
+	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("generate root key: %w", err)
+	}
+	interKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("generate intermediate key: %w", err)
+	}
+
+	// The date in the names tells apart the roots of several machines or
+	// several generations in a trust store UI. No hostname or user name:
+	// the intermediate's issuer field is sent to every TLS client,
+	// including remote hosts.
+	stamp := now.UTC().Format("2006-01-02 15:04:05Z")
+	notBefore := now.Add(-backdate)
+	notAfter := now.Add(caValidity)
+
+	rootTmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject: pkix.Name{
+			Organization: []string{"aws-sso-agent local CA"},
+			CommonName:   "aws-sso-agent root " + stamp,
+		},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLen:            1,
+	}
+	rootDER, err = x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("sign root: %w", err)
+	}
+	root, err := x509.ParseCertificate(rootDER)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("parse root: %w", err)
+	}
+
+	interTmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject: pkix.Name{
+			Organization: []string{"aws-sso-agent local CA"},
+			CommonName:   "aws-sso-agent intermediate " + stamp,
+		},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		// Path length 0: the intermediate signs leaves only, never another CA
+		// that could shed its constraints in verifiers that mishandle them.
+		MaxPathLen:     0,
+		MaxPathLenZero: true,
+		// An EKU on a CA limits what it may issue for (Go, Windows, NSS and
+		// OpenSSL all nest it): server certificates only.
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		// The constraints sit on the intermediate, not the root, because
+		// Java ignores name constraints on a trust anchor but honours them
+		// on an intermediate; Go, OpenSSL, Python and Node honour both.
+		// Critical, as RFC 5280 section 4.2.1.10 requires: a verifier that
+		// cannot check them must reject the chain rather than ignore them.
+		PermittedDNSDomainsCritical: true,
+		PermittedDNSDomains:         []string{"localhost"},
+		PermittedIPRanges:           loopbackRanges(),
+	}
+	interDER, err = x509.CreateCertificate(rand.Reader, interTmpl, root, interKey.Public(), rootKey)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("sign intermediate: %w", err)
+	}
+	return rootDER, interDER, interKey, nil
 }
 
 // parseCA builds a CA from its stored parts and checks that they belong
