@@ -201,9 +201,10 @@ func slotDisplayName(name string) string {
 }
 
 // Load retrieves credentials from p once, synchronously, and puts them in
-// the slot ("" = default), replacing what the slot held. If the retrieval
-// fails nothing changes and the error is a *SourceError carrying
-// info.Hint.
+// the slot ("" = default; other names must pass ValidateSlotName),
+// replacing what the slot held. If the retrieval fails nothing changes and
+// the error is a *SourceError carrying info.Hint. p is usually what
+// ResolveSource returned for spec; spec and info are kept for List.
 func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.CredentialsProvider, info SourceInfo) (SlotStatus, error) {
 	if name != "" {
 		if err := ValidateSlotName(name); err != nil {

@@ -179,7 +179,7 @@ const sourceDefaultRegion = "us-east-1"
 // invalidates it before each refresh so the SDK's cache never hides the
 // real expiry or serves its own copy.
 //
-// Errors are *SourceError with a Hint.
+// Errors, other than an invalid spec's, are *SourceError with a Hint.
 func ResolveSource(ctx context.Context, spec SourceSpec) (aws.CredentialsProvider, SourceInfo, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, SourceInfo{}, err
@@ -232,6 +232,7 @@ func ResolveSource(ctx context.Context, spec SourceSpec) (aws.CredentialsProvide
 	}
 	info = sourceDescribe(spec, &sc)
 	if !sourceHasCredentials(&sc) {
+		info.Hint = "give the profile credentials: aws configure sso --profile " + spec.Profile + ", or role_arn, credential_process or keys"
 		return fail(errors.New("profile has no credentials: no access keys, role_arn, sso settings or credential_process"))
 	}
 	if sc.MFASerial != "" {
