@@ -288,3 +288,29 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestRotationAfterCAExpiry: once the CA has expired no leaf can be
+// issued; the rotator must say so instead of serving an expired leaf.
+func TestRotationAfterCAExpiry(t *testing.T) {
+	ca, _, _ := newTestCA(t)
+	end := ca.Intermediate().NotAfter
+	clock := newFakeClock(end.Add(-3 * time.Hour))
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	r, err := NewLeafRotator(ca, RotatorConfig{Now: clock.Now, Logger: slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Current().Leaf.NotAfter; !got.Equal(end) {
+		t.Errorf("leaf NotAfter: got %v, want the CA's end %v", got, end)
+	}
+	clock.Advance(4 * time.Hour)
+	if c, err := r.GetCertificate(nil); err == nil {
+		t.Fatalf("got a leaf valid until %v after the CA expired; want an error", c.Leaf.NotAfter)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), "leaf rotation failed") {
+		t.Errorf("no log line for the failed rotation:\n%s", logs.String())
+	}
+}
