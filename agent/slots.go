@@ -257,6 +257,21 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 	return s.statusLocked(sl, now), nil
 }
 
+// LoadSource resolves spec with ResolveSource and loads the result into
+// the slot: what the control socket's load does.
+func (s *Slots) LoadSource(ctx context.Context, name string, spec SourceSpec) (SlotStatus, error) {
+	if name != "" {
+		if err := ValidateSlotName(name); err != nil {
+			return SlotStatus{}, err
+		}
+	}
+	p, info, err := ResolveSource(ctx, spec)
+	if err != nil {
+		return SlotStatus{}, err
+	}
+	return s.Load(ctx, name, spec, p, info)
+}
+
 // Unload drops a slot. It returns an error wrapping ErrNoSlot if nothing
 // is loaded there. A refresh in flight finishes into the void.
 func (s *Slots) Unload(name string) error {

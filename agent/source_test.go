@@ -136,8 +136,15 @@ func TestResolveSourceStaticKeys(t *testing.T) {
 	// Loaded into a slot, static keys are served as they are.
 	s := NewSlots(SlotsConfig{})
 	defer s.Close()
-	if _, err := s.Load(context.Background(), "", spec, p, info); err != nil {
+	st, err := s.LoadSource(context.Background(), "", spec)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if st.Spec != spec || st.Description != info.Description {
+		t.Errorf("status: %+v", st)
+	}
+	if _, err := s.LoadSource(context.Background(), "bad/name", spec); err == nil {
+		t.Errorf("LoadSource accepted slot name bad/name")
 	}
 	got, err := s.Credentials(context.Background(), "")
 	if err != nil || got.AccessKeyID != "AKIASTATICDEV" || !got.Expires.IsZero() || got.AccountID != "111122223333" {
