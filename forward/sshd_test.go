@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/sshd"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
 )
 
@@ -613,5 +614,59 @@ func BenchmarkDial(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.Close()
+	}
+}
+
+func TestExitStatusAndAgentForwarding(t *testing.T) {
+	s := sshd.Start(t, sshd.Options{})
+	cfg := baseConfig(t, s)
+	sock := sshd.StartAgent(t, s.ClientKeyFile)
+	c := dialOK(t, cfg)
+
+	for _, tc := range []struct {
+		cmd  string
+		want int
+	}{
+		{"true", 0},
+		{"exit 7", 7},
+		{"kill -9 $$", ExitStatusConnectionError},
+	} {
+		sess, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ExitStatus(sess.Run(tc.cmd)); got != tc.want {
+			t.Errorf("ExitStatus(%q): got %d, want %d", tc.cmd, got, tc.want)
+		}
+		sess.Close()
+		// OpenSSH's own client agrees.
+		_, err = s.Run(t, s.ClientKeyFile, tc.cmd)
+		var ee *exec.ExitError
+		got := 0
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		}
+		if got != tc.want {
+			t.Errorf("OpenSSH ssh %q exit status: got %d, want %d", tc.cmd, got, tc.want)
+		}
+	}
+
+	if err := ForwardAgent(c.Client, sock); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if err := agent.RequestAgentForwarding(sess); err != nil {
+		t.Fatalf("request agent forwarding: %v", err)
+	}
+	out, err := sess.CombinedOutput("ssh-add -L")
+	if err != nil {
+		t.Fatalf("remote ssh-add -L: %v: %s", err, out)
+	}
+	if want := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.ClientKey.PublicKey()))); !strings.Contains(string(out), want) {
+		t.Errorf("remote ssh-add -L: got %q, want the forwarded key %q", out, want)
 	}
 }
