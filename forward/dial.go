@@ -98,8 +98,17 @@ func Dial(ctx context.Context, cfg *Config) (*Client, error) {
 		}
 		c.Client = sc
 	}
-	if cfg.ServerAliveInterval > 0 {
-		go c.keepalive(cfg)
+	// Every hop gets its own keepalives, as each ssh process of an
+	// OpenSSH ProxyJump chain would: a frozen jump host stalls everything.
+	for i, hop := range chain {
+		if hop.ServerAliveInterval <= 0 {
+			continue
+		}
+		sc := c.Client
+		if i < len(c.hops) {
+			sc = c.hops[i]
+		}
+		go c.keepalive(sc, hop)
 	}
 	return c, nil
 }
@@ -179,12 +188,12 @@ func dialHop(ctx context.Context, cfg *Config, via *ssh.Client) (*ssh.Client, er
 // reply, even "failure" (OpenSSH's answer), proves the server alive;
 // ServerAliveCountMax unanswered in a row closes the connection, as in
 // OpenSSH's client (serverloop: server_alive_check).
-func (c *Client) keepalive(cfg *Config) {
+func (c *Client) keepalive(sc *ssh.Client, cfg *Config) {
 	t := time.NewTicker(cfg.ServerAliveInterval)
 	defer t.Stop()
 	replies := make(chan struct{}, 1)
 	ended := make(chan struct{})
-	go func() { c.Client.Wait(); close(ended) }()
+	go func() { sc.Wait(); close(ended) }()
 	missed := 0
 	host := net.JoinHostPort(cfg.HostName, strconv.Itoa(cfg.Port))
 	for {
@@ -203,7 +212,7 @@ func (c *Client) keepalive(cfg *Config) {
 			missed++
 			go func() {
 				// Blocks until the reply or until the connection closes.
-				if _, _, err := c.SendRequest("keepalive@openssh.com", true, nil); err == nil {
+				if _, _, err := sc.SendRequest("keepalive@openssh.com", true, nil); err == nil {
 					select {
 					case replies <- struct{}{}:
 					default:

@@ -670,3 +670,26 @@ func TestExitStatusAndAgentForwarding(t *testing.T) {
 		t.Errorf("remote ssh-add -L: got %q, want the forwarded key %q", out, want)
 	}
 }
+
+func TestKeepaliveDetectsFrozenJumpHost(t *testing.T) {
+	jump := sshd.Start(t, sshd.Options{})
+	target := sshd.Start(t, sshd.Options{})
+	cfg := baseConfig(t, target) // no keepalives of its own
+	jcfg := baseConfig(t, jump)
+	jcfg.ServerAliveInterval = 200 * time.Millisecond
+	jcfg.ServerAliveCountMax = 2
+	cfg.Jumps = []*Config{jcfg}
+	c := dialOK(t, cfg)
+	jump.FreezeSessions(t)
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case err := <-done:
+		var kt *KeepaliveTimeoutError
+		if !errors.As(err, &kt) || kt.Host != jump.Addr {
+			t.Fatalf("Wait after freezing the jump host: got %v, want *KeepaliveTimeoutError for %s", err, jump.Addr)
+		}
+	case <-time.After(30 * time.Second): // a hang guard, far above interval*count
+		t.Fatal("keepalive never gave up on a frozen jump host")
+	}
+}
