@@ -90,8 +90,11 @@ func endpointBenchOurs(b *testing.B, keepAlive bool, conns int) endpointBenchTar
 }
 
 // endpointBenchBare starts a bare net/http TLS server returning the same
-// bytes; rsaBits 0 means the same kind of P-256 certificate as ours.
-func endpointBenchBare(b *testing.B, rsaBits int, keepAlive, resume bool, conns int) endpointBenchTarget {
+// bytes; rsaBits 0 means the same kind of P-256 certificate as ours. With
+// timeouts it sets the endpoint's connection timeouts, which cost net/http
+// several deadline updates per request: comparing with both shows how much
+// of the gap is those timeouts rather than the endpoint's own checks.
+func endpointBenchBare(b *testing.B, rsaBits int, keepAlive, resume, timeouts bool, conns int) endpointBenchTarget {
 	cert, pool := endpointTestCert(b, rsaBits)
 	c := endpointBenchCreds()
 	body := endpointAppendCredentials(nil, &c)
@@ -106,6 +109,12 @@ func endpointBenchBare(b *testing.B, rsaBits int, keepAlive, resume bool, conns 
 		}),
 		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+	}
+	if timeouts {
+		srv.ReadHeaderTimeout = endpointReadHeaderTimeout
+		srv.ReadTimeout = endpointReadTimeout
+		srv.WriteTimeout = endpointWriteTimeout
+		srv.IdleTimeout = endpointIdleTimeout
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -219,13 +228,16 @@ func endpointBenchCompare(b *testing.B, clients int, ours endpointBenchTarget, b
 
 // BenchmarkEndpointKeepAlive: credential GETs over kept-alive TLS
 // connections, ours vs a bare net/http server with the same P-256
-// certificate.
+// certificate, without and with the endpoint's timeouts.
 func BenchmarkEndpointKeepAlive(b *testing.B) {
 	for _, clients := range []int{1, 16} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			endpointBenchCompare(b, clients,
 				endpointBenchOurs(b, true, clients),
-				map[string]endpointBenchTarget{"bare": endpointBenchBare(b, 0, true, true, clients)})
+				map[string]endpointBenchTarget{
+					"bare":          endpointBenchBare(b, 0, true, true, false, clients),
+					"bare-timeouts": endpointBenchBare(b, 0, true, true, true, clients),
+				})
 		})
 	}
 }
@@ -240,8 +252,8 @@ func BenchmarkEndpointNewConn(b *testing.B) {
 			endpointBenchCompare(b, clients,
 				endpointBenchOurs(b, false, clients),
 				map[string]endpointBenchTarget{
-					"bare":    endpointBenchBare(b, 0, false, true, clients),
-					"rsa2048": endpointBenchBare(b, 2048, false, false, clients),
+					"bare":    endpointBenchBare(b, 0, false, true, false, clients),
+					"rsa2048": endpointBenchBare(b, 2048, false, false, false, clients),
 				})
 		})
 	}

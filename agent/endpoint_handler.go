@@ -44,6 +44,9 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// at debug level, so the flood does not become a log flood.
 		level = slog.LevelDebug
 	}
+	if !e.log.Enabled(r.Context(), level) {
+		return
+	}
 	e.log.LogAttrs(r.Context(), level, "credentials request",
 		slog.String("slot", slot),
 		slog.String("client", info.client),
