@@ -52,16 +52,26 @@ func authMethods(cfg *Config) ([]ssh.AuthMethod, io.Closer, error) {
 				conn.Close()
 				return nil, nil, fmt.Errorf("forward: list ssh-agent keys: %w", err)
 			}
+			// OpenSSH's order (sshconnect2.c pubkey_prepare): agent keys
+			// named by an IdentityFile first, then the agent's others
+			// (unless IdentitiesOnly), then the files the agent lacks.
+			// It matters: sshd's MaxAuthTries (default 6) counts every
+			// key offered, so a full agent can lock out the right key.
+			var preferred, others []ssh.Signer
 			for _, s := range agentSigners {
 				k := string(s.PublicKey().Marshal())
-				if cfg.IdentitiesOnly && !fileHasKey(files, s.PublicKey()) {
+				if seen[k] {
 					continue
 				}
-				if !seen[k] {
+				if fileHasKey(files, s.PublicKey()) {
 					seen[k] = true
-					signers = append(signers, s)
+					preferred = append(preferred, s)
+				} else if !cfg.IdentitiesOnly {
+					seen[k] = true
+					others = append(others, s)
 				}
 			}
+			signers = append(preferred, others...)
 		}
 	}
 

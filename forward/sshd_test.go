@@ -693,3 +693,28 @@ func TestKeepaliveDetectsFrozenJumpHost(t *testing.T) {
 		t.Fatal("keepalive never gave up on a frozen jump host")
 	}
 }
+
+// TestAgentKeyOrder: with MaxAuthTries 2 and an agent holding unauthorized
+// keys first, only OpenSSH's order (agent keys named by IdentityFile
+// first) gets in.
+func TestAgentKeyOrder(t *testing.T) {
+	s := sshd.Start(t, sshd.Options{Config: []string{"MaxAuthTries 2"}})
+	dir := t.TempDir()
+	var keys []string
+	for i := range 3 {
+		k := filepath.Join(dir, fmt.Sprintf("noise%d", i))
+		sshd.GenerateKey(t, k, "")
+		keys = append(keys, k)
+	}
+	cfg := baseConfig(t, s)
+	cfg.IdentityAgent = sshd.StartAgent(t, append(keys, s.ClientKeyFile)...)
+	dialOK(t, cfg)
+
+	// Without the IdentityFile hint the agent's order is all there is, and
+	// sshd gives up before the right key: the test above is not vacuous.
+	cfg.IdentityFiles = nil
+	if c, err := Dial(context.Background(), cfg); err == nil {
+		c.Close()
+		t.Fatal("Dial with MaxAuthTries 2 and the right key third: got success, want too many failures")
+	}
+}
