@@ -19,23 +19,6 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// The credentials endpoint.
-//
-// It serves the container-credentials protocol of the AWS SDKs
-// (AWS_CONTAINER_CREDENTIALS_FULL_URI) and protects against:
-//   - callers without a valid token (constant-time lookup, Tokens);
-//   - a token used outside its channel or grant (an SSH session's token
-//     replayed on the local port, or for a slot the session was not given);
-//   - browsers and DNS rebinding: any Origin header, and any Host that is not
-//     a loopback name or address (SPEC 3.9, the EC2 metadata threat model);
-//   - plain HTTP from anything but a loopback peer (the SDKs send tokens in
-//     clear only to loopback, so a remote plain-HTTP caller is not an SDK);
-//   - floods of bad requests: failures are rate limited, oversized requests
-//     are refused early, and every timeout is bounded.
-//
-// It is read-only (SPEC 3.2): loading and unloading go through the control
-// socket, never through this port.
-
 // Limits of a request. SDK credential requests are a short request line and
 // a handful of headers (Host, Authorization with a 43-byte token,
 // User-Agent, Accept), well under a kilobyte.
@@ -63,7 +46,8 @@ const (
 	endpointReadTimeout = endpointReadHeaderTimeout
 	// endpointWriteTimeout bounds the handler plus the response write. It
 	// covers a source that must fetch credentials on the spot (an STS or SSO
-	// call, normally well under a few seconds); SDK clients time out sooner.
+	// call, normally a second or two); SDK clients give up sooner (botocore's
+	// ContainerMetadataFetcher after 2s, retrying 3 times).
 	endpointWriteTimeout = 30 * time.Second
 	// endpointIdleTimeout keeps a keep-alive connection for as long as Go's
 	// http.Transport keeps an idle one (IdleConnTimeout, 90s), so a client
@@ -105,8 +89,27 @@ type EndpointConfig struct {
 	FailureBurst int
 }
 
-// Endpoint is the credentials HTTP endpoint. Create it with NewEndpoint;
-// serve with Serve and ServeChannel; stop with Shutdown.
+// Endpoint is the credentials HTTP endpoint: it serves the
+// container-credentials protocol of the AWS SDKs
+// (AWS_CONTAINER_CREDENTIALS_FULL_URI). Create it with NewEndpoint, serve
+// with Serve and ServeChannel, stop with Shutdown.
+//
+// It protects against:
+//   - callers without a valid token (constant-time lookup, see Tokens);
+//   - a token used outside its channel or grant: an SSH session's token
+//     replayed on the local port, or for a slot the session was not given
+//     (SPEC 3.3);
+//   - browsers and DNS rebinding: any Origin header, and any Host that is
+//     not a loopback name or address or an allowed host (SPEC 3.9, the EC2
+//     metadata threat model);
+//   - plain HTTP from anything but a loopback peer: SDKs send tokens in
+//     clear only to loopback, so a plain-HTTP caller from the network is
+//     not one of ours;
+//   - floods of bad requests: failures are rate limited, oversized
+//     requests refused early, every connection timeout bounded.
+//
+// It is read-only (SPEC 3.2): loading and unloading slots go through the
+// control socket, never through this port.
 type Endpoint struct {
 	source       CredentialsSource
 	tokens       *Tokens
@@ -271,7 +274,9 @@ func (e *Endpoint) acceptLoop(el *endpointListener, channel string, trusted bool
 // sniff reads a connection's first byte: 0x16 is a TLS handshake record
 // (RFC 8446 5.1, ContentType handshake(22)); anything else is plain HTTP.
 func (e *Endpoint) sniff(el *endpointListener, c net.Conn, channel string, trusted bool) {
-	ec := &endpointConn{Conn: c, br: bufio.NewReaderSize(c, 512), channel: channel}
+	// 4 KiB takes a whole TLS ClientHello (1.5 KiB with an ML-KEM share) or
+	// an SDK's request in the read that sniffs it.
+	ec := &endpointConn{Conn: c, br: bufio.NewReaderSize(c, 4096), channel: channel}
 	c.SetReadDeadline(time.Now().Add(endpointSniffTimeout))
 	first, err := ec.br.Peek(1)
 	c.SetReadDeadline(time.Time{})

@@ -82,12 +82,14 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 				"too many failed requests: retry later, and check the token and URL (see `aws-sso-agent env`)")
 			return http.StatusTooManyRequests, "rate_limited", slot
 		}
-		e.limited.Store(false)
+		if !valid {
+			e.limited.Store(false) // the flood, if any, is over
+		}
 		endpointError(w, r, status, code, msg)
 		return status, code, slot
 	}
 
-	// Sizes first, before anything looks at the request's contents.
+	// Sizes first, before any other check reads the request's contents.
 	if len(r.RequestURI) > endpointMaxURI {
 		return fail(http.StatusRequestURITooLong, "uri_too_long",
 			"the request URI is longer than 1 KiB: request / or /slot/NAME")
@@ -116,7 +118,6 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 	}
 	slot, ok := endpointRoute(r.URL)
 	if !ok {
-		slot = ""
 		return fail(http.StatusNotFound, "not_found",
 			"unknown path: request / for the default slot or /slot/NAME (NAME URL-escaped) for a named one")
 	}
