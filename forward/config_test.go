@@ -1,7 +1,12 @@
 package forward
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"log/slog"
 	"net"
 	"os/exec"
 	"os/user"
@@ -11,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 func TestExpandTokens(t *testing.T) {
@@ -393,5 +400,41 @@ func TestDialRefusesProxyCommand(t *testing.T) {
 	_, err := Dial(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "ProxyCommand is not supported") {
 		t.Fatalf("Dial with ProxyCommand: got %v, want a refusal naming ProxyCommand", err)
+	}
+}
+
+func TestKnownHostsBadLinesSkipped(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	_, priv2, _ := ed25519.GenerateKey(rand.Reader)
+	other, _ := ssh.NewSignerFromKey(priv2)
+	f := filepath.Join(t.TempDir(), "known_hosts")
+	writeFile(t, f, strings.Join([]string{
+		"host1 ssh-foo AAAAB3NzaC1yc2E=", // unknown key type
+		"garbage",                        // not an entry
+		"|1|notbase64|x= " + pub,         // a hash x/crypto cannot decode
+		"[example.org]:2222 " + pub,      // line 4: the real entry
+		"",
+	}, "\n"))
+	var logs bytes.Buffer
+	cfg := &Config{HostName: "example.org", Port: 2222, UserKnownHostsFiles: []string{f}, StrictHostKeyChecking: "yes",
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	h, err := newHostKeyChecker(cfg)
+	if err != nil {
+		t.Fatalf("newHostKeyChecker: %v", err)
+	}
+	for _, line := range []string{"line=1", "line=2", "line=3"} {
+		if !strings.Contains(logs.String(), "file="+f+" "+line) {
+			t.Errorf("log lacks the skipped %s:\n%s", line, logs.String())
+		}
+	}
+	if err := h.callback("", nil, signer.PublicKey()); err != nil {
+		t.Errorf("known key after bad lines: got %v, want accepted", err)
+	}
+	err = h.callback("", nil, other.PublicKey())
+	var changed *HostKeyChangedError
+	if !errors.As(err, &changed) || len(changed.Known) != 1 || changed.Known[0].String() != f+":4" {
+		t.Errorf("changed key: got %v, want *HostKeyChangedError naming %s:4", err, f)
 	}
 }

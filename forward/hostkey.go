@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -95,7 +96,8 @@ type hostKeyChecker struct {
 	cfg   *Config
 	files []string // existing known_hosts files
 	db    *knownhosts.HostKeyDB
-	name  string // known_hosts name, "host:port"
+	name  string            // known_hosts name, "host:port"
+	names map[string]string // sanitized copy -> the user's file
 	mu    sync.Mutex
 }
 
@@ -116,11 +118,11 @@ func newHostKeyChecker(cfg *Config) (*hostKeyChecker, error) {
 		}
 	}
 	if len(h.files) > 0 {
-		db, err := knownhosts.NewDB(h.files...)
+		db, names, err := loadKnownHosts(cfg, h.files)
 		if err != nil {
-			return nil, fmt.Errorf("forward: read known_hosts: %w", err)
+			return nil, err
 		}
-		h.db = db
+		h.db, h.names = db, names
 	}
 	return h, nil
 }
@@ -170,7 +172,7 @@ func (h *hostKeyChecker) check(key ssh.PublicKey) error {
 		}
 		var revoked *xknownhosts.RevokedError
 		if errors.As(err, &revoked) {
-			return &RevokedHostKeyError{Host: h.name, Key: key, Revoked: KnownKey{File: revoked.Revoked.Filename, Line: revoked.Revoked.Line, Key: revoked.Revoked.Key}}
+			return &RevokedHostKeyError{Host: h.name, Key: key, Revoked: KnownKey{File: h.fileName(revoked.Revoked.Filename), Line: revoked.Revoked.Line, Key: revoked.Revoked.Key}}
 		}
 		var ke *xknownhosts.KeyError
 		if !errors.As(err, &ke) {
@@ -188,7 +190,7 @@ func (h *hostKeyChecker) check(key ssh.PublicKey) error {
 		e := &HostKeyChangedError{Host: h.name, Key: key}
 		for _, w := range ke.Want {
 			if !cas[string(w.Key.Marshal())] {
-				e.Known = append(e.Known, KnownKey{File: w.Filename, Line: w.Line, Key: w.Key})
+				e.Known = append(e.Known, KnownKey{File: h.fileName(w.Filename), Line: w.Line, Key: w.Key})
 			}
 		}
 		if len(e.Known) > 0 {
@@ -278,4 +280,101 @@ func lastByte(file string) (byte, error) {
 		return 0, err
 	}
 	return b[0], nil
+}
+
+// fileName maps a sanitized copy back to the user's file, for messages.
+func (h *hostKeyChecker) fileName(f string) string {
+	if orig, ok := h.names[f]; ok {
+		return orig
+	}
+	return f
+}
+
+// loadKnownHosts builds the host key database. x/crypto rejects a whole
+// file for one line it cannot parse (an unknown key type, a typo, a bad
+// hash), where OpenSSH skips the line; such files are read through a copy
+// with the bad lines blanked, so line numbers still point into the user's
+// file.
+func loadKnownHosts(cfg *Config, files []string) (*knownhosts.HostKeyDB, map[string]string, error) {
+	tmp, err := os.MkdirTemp("", "known-hosts-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("forward: read known_hosts: %w", err)
+	}
+	defer os.RemoveAll(tmp) // NewDB reads everything before returning
+	type file struct {
+		orig  string
+		lines [][]byte
+		bad   bool
+	}
+	var fs []*file
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("forward: read known_hosts: %w", err)
+		}
+		fl := &file{orig: f, lines: bytes.Split(b, []byte("\n"))}
+		for i, line := range fl.lines {
+			if !validKnownHostsLine(line) {
+				fl.lines[i], fl.bad = nil, true
+				logf(cfg, "known_hosts line not understood, skipped", "file", f, "line", i+1)
+			}
+		}
+		fs = append(fs, fl)
+	}
+	// What the line check misses (x/crypto is stricter, e.g. on hashed
+	// names) shows up as "knownhosts: FILE:LINE: ...": blank it and retry.
+	for attempt := 0; ; attempt++ {
+		names := map[string]string{}
+		use := make([]string, len(fs))
+		for i, fl := range fs {
+			if !fl.bad {
+				use[i] = fl.orig
+				continue
+			}
+			use[i] = filepath.Join(tmp, strconv.Itoa(i))
+			if err := os.WriteFile(use[i], bytes.Join(fl.lines, []byte("\n")), 0o600); err != nil {
+				return nil, nil, fmt.Errorf("forward: read known_hosts: %w", err)
+			}
+			names[use[i]] = fl.orig
+		}
+		db, err := knownhosts.NewDB(use...)
+		if err == nil {
+			return db, names, nil
+		}
+		i, line, ok := badLine(err, use)
+		if !ok || attempt >= 1000 || line < 1 || line > len(fs[i].lines) || fs[i].lines[line-1] == nil {
+			return nil, nil, fmt.Errorf("forward: read known_hosts: %w", err)
+		}
+		logf(cfg, "known_hosts line not understood, skipped", "file", fs[i].orig, "line", line)
+		fs[i].lines[line-1], fs[i].bad = nil, true
+	}
+}
+
+// badLine finds which of files and which line x/crypto's knownhosts error
+// ("knownhosts: FILE:LINE: reason") blames.
+func badLine(err error, files []string) (index, line int, ok bool) {
+	msg := err.Error()
+	for i, f := range files {
+		rest, found := strings.CutPrefix(msg, "knownhosts: "+f+":")
+		if !found {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, ":")
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			return 0, 0, false
+		}
+		return i, n, true
+	}
+	return 0, 0, false
+}
+
+// validKnownHostsLine reports whether x/crypto's parser accepts line.
+func validKnownHostsLine(line []byte) bool {
+	t := bytes.TrimSpace(line)
+	if len(t) == 0 || t[0] == '#' {
+		return true
+	}
+	_, _, _, _, _, err := ssh.ParseKnownHosts(t)
+	return err == nil
 }
