@@ -296,11 +296,12 @@ func (h *hostKeyChecker) fileName(f string) string {
 // with the bad lines blanked, so line numbers still point into the user's
 // file.
 func loadKnownHosts(cfg *Config, files []string) (*knownhosts.HostKeyDB, map[string]string, error) {
-	tmp, err := os.MkdirTemp("", "known-hosts-")
-	if err != nil {
-		return nil, nil, fmt.Errorf("forward: read known_hosts: %w", err)
-	}
-	defer os.RemoveAll(tmp) // NewDB reads everything before returning
+	var tmp string // made only when a file needs a sanitized copy
+	defer func() {
+		if tmp != "" {
+			os.RemoveAll(tmp) // NewDB reads everything before returning
+		}
+	}()
 	type file struct {
 		orig  string
 		lines [][]byte
@@ -330,6 +331,12 @@ func loadKnownHosts(cfg *Config, files []string) (*knownhosts.HostKeyDB, map[str
 			if !fl.bad {
 				use[i] = fl.orig
 				continue
+			}
+			if tmp == "" {
+				var err error
+				if tmp, err = os.MkdirTemp("", "known-hosts-"); err != nil {
+					return nil, nil, fmt.Errorf("forward: read known_hosts: %w", err)
+				}
 			}
 			use[i] = filepath.Join(tmp, strconv.Itoa(i))
 			if err := os.WriteFile(use[i], bytes.Join(fl.lines, []byte("\n")), 0o600); err != nil {
