@@ -319,7 +319,11 @@ func (e *Endpoint) refusePlain(c net.Conn) {
 	c.SetReadDeadline(time.Now().Add(time.Second))
 	io.CopyN(io.Discard, c, 64<<10)
 	c.Close()
-	e.log.LogAttrs(context.Background(), slog.LevelInfo, "credentials request",
+	level := slog.LevelInfo
+	if !e.limiter.Allow() {
+		level = slog.LevelDebug // a flood: do not let it flood the log
+	}
+	e.log.LogAttrs(context.Background(), level, "credentials request",
 		slog.String("client", c.RemoteAddr().String()),
 		slog.Int("status", http.StatusForbidden),
 		slog.String("code", "tls_required"))

@@ -298,6 +298,7 @@ func TestEndpointRefusesBadRequests(t *testing.T) {
 		auth   string // "-" for none
 		hdr    map[string]string
 		host   string
+		body   string
 		status int
 		code   string
 	}{
@@ -318,6 +319,8 @@ func TestEndpointRefusesBadRequests(t *testing.T) {
 		{name: "rebinding host 127.0.0.1.nip.io", path: "/", host: "127.0.0.1.nip.io:80", status: 403, code: "host_forbidden"},
 		{name: "public IP host", path: "/", host: "169.254.169.254", status: 403, code: "host_forbidden"},
 		{name: "POST", method: "POST", path: "/", status: 405, code: "method_not_allowed"},
+		{name: "GET with a body", path: "/", body: "x=1", status: 413, code: "body_not_allowed"},
+		{name: "HEAD unknown path", method: "HEAD", path: "/nope", status: 404},
 		{name: "PUT", method: "PUT", path: "/slot/dev", status: 405, code: "method_not_allowed"},
 		{name: "unknown path", path: "/latest/meta-data/", status: 404, code: "not_found"},
 		{name: "empty slot", path: "/slot/", status: 404, code: "not_found"},
@@ -337,7 +340,11 @@ func TestEndpointRefusesBadRequests(t *testing.T) {
 			if method == "" {
 				method = "GET"
 			}
-			req, err := http.NewRequest(method, env.url+tt.path, nil)
+			var body io.Reader
+			if tt.body != "" {
+				body = strings.NewReader(tt.body)
+			}
+			req, err := http.NewRequest(method, env.url+tt.path, body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -362,7 +369,15 @@ func TestEndpointRefusesBadRequests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			endpointTestCheckError(t, resp, tt.status, tt.code)
+			if method == "HEAD" {
+				// No body to parse: the status and content type still say it.
+				resp.Body.Close()
+				if resp.StatusCode != tt.status || resp.Header.Get("Content-Type") != "application/json" {
+					t.Errorf("HEAD: got %d %q, want %d application/json", resp.StatusCode, resp.Header.Get("Content-Type"), tt.status)
+				}
+			} else {
+				endpointTestCheckError(t, resp, tt.status, tt.code)
+			}
 			// The endpoint still serves a good request afterwards.
 			endpointTestGet(t, c, env.url+"/slot/dev", env.token, "dev")
 		})
