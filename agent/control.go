@@ -340,11 +340,14 @@ func (c ControlClient) Do(ctx context.Context, req ControlRequest) (*ControlResp
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	if err := json.NewEncoder(conn).Encode(req); err != nil {
-		return nil, fmt.Errorf("agent: send request: %w", err)
-	}
+	// An agent that refuses us answers before it reads our request and
+	// hangs up, so a failed write may still leave its refusal to read.
+	sendErr := json.NewEncoder(conn).Encode(req)
 	var resp ControlResponse
 	if err := json.NewDecoder(io.LimitReader(conn, maxControlMessage*16)).Decode(&resp); err != nil {
+		if sendErr != nil {
+			return nil, fmt.Errorf("agent: send request: %w", sendErr)
+		}
 		return nil, fmt.Errorf("agent: read answer: %w", err)
 	}
 	if resp.Error != "" {

@@ -509,7 +509,7 @@ func (s *Slots) refresh(sl *slot, f *slotFlight) {
 		sl.lastRefresh = now
 		sl.lastErr = ""
 		sl.failures = 0
-		s.log.Debug("slot refreshed", "slot", slotDisplayName(sl.name), "expires", c.Expires, "same", same)
+		s.log.Info("slot refreshed", "slot", slotDisplayName(sl.name), "expires", c.Expires, "same", same)
 	}
 	s.scheduleLocked(sl, now)
 	if same && err == nil {
