@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,7 +88,7 @@ func Dial(ctx context.Context, cfg *Config) (*Client, error) {
 				c.hops[j].Close()
 			}
 			if i < len(chain)-1 {
-				return nil, fmt.Errorf("forward: jump host %s: %w", hop.Host, err)
+				return nil, &jumpError{host: hop.Host, err: err}
 			}
 			return nil, err
 		}
@@ -170,13 +171,18 @@ func dialHop(ctx context.Context, cfg *Config, via *ssh.Client) (*ssh.Client, er
 	}
 	if err != nil {
 		conn.Close()
-		// Keep our typed host key errors reachable with errors.As; x/crypto
-		// wraps the callback's error.
 		var changed *HostKeyChangedError
 		var unknown *UnknownHostError
 		var revoked *RevokedHostKeyError
-		if errors.As(err, &changed) || errors.As(err, &unknown) || errors.As(err, &revoked) {
-			return nil, err
+		// x/crypto wraps the callback's error in "ssh: handshake failed:";
+		// ours says it all, so return it bare.
+		switch {
+		case errors.As(err, &changed):
+			return nil, changed
+		case errors.As(err, &unknown):
+			return nil, unknown
+		case errors.As(err, &revoked):
+			return nil, revoked
 		}
 		return nil, fmt.Errorf("forward: ssh handshake with %s as %s: %w", addr, cfg.User, err)
 	}
@@ -260,3 +266,16 @@ func (c *Client) Err() error {
 	defer c.mu.Unlock()
 	return c.closeErr
 }
+
+// jumpError names the ProxyJump hop that failed, keeping the hop's typed
+// error reachable with errors.As.
+type jumpError struct {
+	host string
+	err  error
+}
+
+func (e *jumpError) Error() string {
+	return "forward: jump host " + e.host + ": " + strings.TrimPrefix(e.err.Error(), "forward: ")
+}
+
+func (e *jumpError) Unwrap() error { return e.err }

@@ -361,7 +361,7 @@ func TestProxyJump(t *testing.T) {
 	writeFile(t, jcfg.UserKnownHostsFiles[0], target.KnownHostsLine()+"\n") // wrong key for the jump host
 	_, err := Dial(context.Background(), cfg)
 	var unknown *UnknownHostError
-	if !errors.As(err, &unknown) || !strings.Contains(err.Error(), "jump host") {
+	if !errors.As(err, &unknown) || !strings.HasPrefix(err.Error(), "forward: jump host 127.0.0.1: host key verification failed") {
 		t.Fatalf("Dial with an unverifiable jump host: got %v, want *UnknownHostError for the jump host", err)
 	}
 }
