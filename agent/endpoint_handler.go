@@ -198,9 +198,18 @@ type endpointBodies struct {
 
 const endpointMaxBodies = 64
 
+// endpointSameCredentials compares field by field: Expires with Equal, so a
+// source that rebuilds the same expiry each call (another location or
+// monotonic reading) still hits the cache.
+func endpointSameCredentials(a, b *Credentials) bool {
+	return a.AccessKeyID == b.AccessKeyID && a.SecretAccessKey == b.SecretAccessKey &&
+		a.SessionToken == b.SessionToken && a.Expires.Equal(b.Expires) &&
+		a.AccountID == b.AccountID && a.RoleARN == b.RoleARN
+}
+
 func (c *endpointBodies) get(slot string, creds *Credentials) *endpointBody {
 	if m := c.m.Load(); m != nil {
-		if b := (*m)[slot]; b != nil && b.creds == *creds {
+		if b := (*m)[slot]; b != nil && endpointSameCredentials(&b.creds, creds) {
 			return b
 		}
 	}

@@ -401,6 +401,19 @@ func TestEndpointUnavailableMessage(t *testing.T) {
 			t.Errorf("message %q does not contain %q", e.Message, want)
 		}
 	}
+
+	// Other source errors stay in the agent's log: they may say more than
+	// a client should learn.
+	env.source.errs["dev"] = errors.New("sts: secret detail")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(b), "secret detail") {
+		t.Errorf("source error leaked to the client: %s", b)
+	}
 }
 
 // TestEndpointHandlerOnly covers inputs a real client cannot send, driving
@@ -873,5 +886,34 @@ func TestEndpointPlainHTTPFromNetworkRefusedTCP(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("TLS from a network peer: got %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestEndpointBodyCache(t *testing.T) {
+	var c endpointBodies
+	a := endpointTestCreds("dev")
+	b1 := c.get("dev", &a)
+	same := a
+	same.Expires = a.Expires.In(time.FixedZone("X", 3600)) // same instant
+	if b2 := c.get("dev", &same); b2 != b1 {
+		t.Error("same credentials re-encoded")
+	}
+	changed := a
+	changed.SessionToken = "new"
+	b3 := c.get("dev", &changed)
+	if b3 == b1 || !strings.Contains(string(b3.json), `"Token":"new"`) {
+		t.Errorf("changed credentials served from cache: %s", b3.json)
+	}
+	if string(b1.json) == string(b3.json) {
+		t.Error("old body modified")
+	}
+	if got, want := b3.length[0], fmt.Sprint(len(b3.json)); got != want {
+		t.Errorf("Content-Length: got %s, want %s", got, want)
+	}
+	for i := range 2 * endpointMaxBodies {
+		c.get(fmt.Sprint(i), &a)
+	}
+	if n := len(*c.m.Load()); n > endpointMaxBodies {
+		t.Errorf("cache holds %d slots, want at most %d", n, endpointMaxBodies)
 	}
 }

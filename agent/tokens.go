@@ -99,7 +99,11 @@ func (t *Tokens) RevokeSession(id string) {
 // Lookup returns the grant of token, and whether the token is valid.
 func (t *Tokens) Lookup(token string) (Grant, bool) {
 	h := tokenHash(token)
-	return t.lookupHash(&h)
+	g, ok := t.lookupHash(&h)
+	if g.Slots != nil {
+		g.Slots = slices.Clone(g.Slots) // the registry's copy stays unchanged
+	}
+	return g, ok
 }
 
 // tokenHash hashes a presented token, on the stack for tokens of usual
