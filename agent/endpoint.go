@@ -274,6 +274,11 @@ func (e *Endpoint) acceptLoop(el *endpointListener, channel string, trusted bool
 // sniff reads a connection's first byte: 0x16 is a TLS handshake record
 // (RFC 8446 5.1, ContentType handshake(22)); anything else is plain HTTP.
 func (e *Endpoint) sniff(el *endpointListener, c net.Conn, channel string, trusted bool) {
+	if !el.track(c) {
+		c.Close()
+		return
+	}
+	defer el.untrack(c)
 	// 4 KiB takes a whole TLS ClientHello (1.5 KiB with an ML-KEM share) or
 	// an SDK's request in the read that sniffs it.
 	ec := &endpointConn{Conn: c, br: bufio.NewReaderSize(c, 4096), channel: channel}
@@ -369,6 +374,30 @@ type endpointListener struct {
 	errc  chan error
 	done  chan struct{}
 	once  sync.Once
+
+	mu       sync.Mutex
+	sniffing map[net.Conn]struct{} // closed by Close, so Shutdown is prompt
+	closed   bool
+}
+
+// track records a connection being sniffed; false if the listener is closed.
+func (l *endpointListener) track(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	if l.sniffing == nil {
+		l.sniffing = make(map[net.Conn]struct{})
+	}
+	l.sniffing[c] = struct{}{}
+	return true
+}
+
+func (l *endpointListener) untrack(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.sniffing, c)
 }
 
 func (l *endpointListener) Accept() (net.Conn, error) {
@@ -387,6 +416,12 @@ func (l *endpointListener) Close() error {
 	l.once.Do(func() {
 		close(l.done)
 		err = l.raw.Close()
+		l.mu.Lock()
+		l.closed = true
+		for c := range l.sniffing {
+			c.Close()
+		}
+		l.mu.Unlock()
 	})
 	return err
 }

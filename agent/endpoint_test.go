@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -915,5 +916,36 @@ func TestEndpointBodyCache(t *testing.T) {
 	}
 	if n := len(*c.m.Load()); n > endpointMaxBodies {
 		t.Errorf("cache holds %d slots, want at most %d", n, endpointMaxBodies)
+	}
+}
+
+// TestEndpointShutdownClosesSilentConnections: a connection that never
+// sends a byte does not hold Shutdown or linger after it.
+func TestEndpointShutdownClosesSilentConnections(t *testing.T) {
+	e, err := NewEndpoint(EndpointConfig{Source: endpointTestSourceWith(""), Tokens: NewTokens()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- e.Serve(l) }()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond) // let the endpoint accept it
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	<-served
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("silent connection still open after Shutdown: read returned %v", err)
 	}
 }
