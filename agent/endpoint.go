@@ -72,8 +72,11 @@ type EndpointConfig struct {
 	Source CredentialsSource
 	// Tokens holds the valid tokens. Required.
 	Tokens *Tokens
-	// TLSConfig serves TLS connections (rotate certificates through its
-	// GetCertificate). Nil: TLS connections are closed unanswered.
+	// TLSConfig serves TLS connections; usually certs.ServerTLSConfig with
+	// a rotator's GetCertificate. It is cloned, with NextProtos set to
+	// http/1.1 and MinVersion raised to TLS 1.2 if lower, so rotate
+	// certificates through GetCertificate, not by editing the original.
+	// Nil: TLS connections are closed unanswered.
 	TLSConfig *tls.Config
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
