@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -58,9 +59,12 @@ type Config struct {
 	// the resolved configuration of each hop, first hop first.
 	ProxyJump string
 	Jumps     []*Config
-	// ProxyCommand is not supported (Dial refuses it rather than silently
-	// connecting directly); kept so the refusal can name it.
+	// ProxyCommand, when set, is run (with %h %n %p %r expanded) and SSH
+	// is spoken over its stdin and stdout. It and ProxyJump exclude each
+	// other, as in OpenSSH.
 	ProxyCommand string
+	// ProxyStderr receives the ProxyCommand's stderr; nil discards it.
+	ProxyStderr io.Writer
 
 	// Prompt asks the person at the terminal; nil means nobody can be
 	// asked (as in BatchMode). Not set by Resolve.

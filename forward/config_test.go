@@ -395,14 +395,6 @@ func FuzzExpandPath(f *testing.F) {
 	})
 }
 
-func TestDialRefusesProxyCommand(t *testing.T) {
-	cfg := &Config{Host: "h", HostName: "127.0.0.1", Port: 22, ProxyCommand: "nc %h %p"}
-	_, err := Dial(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), "ProxyCommand is not supported") {
-		t.Fatalf("Dial with ProxyCommand: got %v, want a refusal naming ProxyCommand", err)
-	}
-}
-
 func TestKnownHostsBadLinesSkipped(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, _ := ssh.NewSignerFromKey(priv)

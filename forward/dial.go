@@ -59,9 +59,12 @@ func (e *ConnectTimeoutError) Timeout() bool { return true }
 // connect and the handshake of each hop; ctx cancels either. When
 // ServerAliveInterval is set, keepalives run until Close.
 func Dial(ctx context.Context, cfg *Config) (*Client, error) {
-	for _, h := range append(append([]*Config(nil), cfg.Jumps...), cfg) {
+	if cfg.ProxyCommand != "" && len(cfg.Jumps) > 0 {
+		return nil, fmt.Errorf("forward: %s: ProxyCommand and ProxyJump exclude each other", cfg.Host)
+	}
+	for _, h := range cfg.Jumps {
 		if h.ProxyCommand != "" {
-			return nil, fmt.Errorf("forward: %s: ProxyCommand is not supported (use ProxyJump, or -o ProxyCommand=none)", h.Host)
+			return nil, fmt.Errorf("forward: jump host %s: ProxyCommand on a ProxyJump hop is not supported", h.Host)
 		}
 	}
 	c := &Client{stopAlive: make(chan struct{})}
@@ -135,7 +138,9 @@ func dialHop(ctx context.Context, cfg *Config, via *ssh.Client) (*ssh.Client, er
 		defer cancel()
 	}
 	var conn net.Conn
-	if via == nil {
+	if cfg.ProxyCommand != "" && via == nil {
+		conn, err = dialProxyCommand(dctx, cfg)
+	} else if via == nil {
 		var d net.Dialer
 		conn, err = d.DialContext(dctx, "tcp", addr)
 	} else {

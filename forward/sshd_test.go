@@ -718,3 +718,41 @@ func TestAgentKeyOrder(t *testing.T) {
 		t.Fatal("Dial with MaxAuthTries 2 and the right key third: got success, want too many failures")
 	}
 }
+
+// TestProxyCommand reaches the target through OpenSSH's own `ssh -W` via
+// a jump sshd, the shape of `ProxyCommand aws ssm start-session ...`.
+func TestProxyCommand(t *testing.T) {
+	jump := sshd.Start(t, sshd.Options{})
+	target := sshd.Start(t, sshd.Options{})
+	cfg := baseConfig(t, target)
+	cfg.ProxyCommand = fmt.Sprintf("ssh -F /dev/null -i %s -p %d -o BatchMode=yes -o StrictHostKeyChecking=no "+
+		"-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -W %%h:%%p %s@127.0.0.1", jump.ClientKeyFile, jump.Port, jump.User)
+	c := dialOK(t, cfg)
+	if got := runRemote(t, c.Client, "id -un"); got != target.User {
+		t.Errorf("remote user: got %q, want %q", got, target.User)
+	}
+	if !jump.WaitLog("Accepted publickey for "+jump.User, 5*time.Second) {
+		t.Errorf("the ProxyCommand did not go through the jump host; log:\n%s", jump.Log())
+	}
+
+	// The target's host key is still checked through the command.
+	writeFile(t, cfg.UserKnownHostsFiles[0], jump.KnownHostsLine()+"\n")
+	_, err := Dial(context.Background(), cfg)
+	var unknown *UnknownHostError
+	if !errors.As(err, &unknown) {
+		t.Fatalf("Dial through ProxyCommand to an unknown target: got %v, want *UnknownHostError", err)
+	}
+
+	// A failing command: its stderr reaches ProxyStderr, the error says so.
+	var stderr bytes.Buffer
+	// OpenSSH prefixes "exec ": the failing command must be one process.
+	cfg.ProxyCommand = "sh -c 'echo no route to %h >&2; exit 3'"
+	cfg.ProxyStderr = &stderr
+	_, err = Dial(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "ProxyCommand exited") {
+		t.Errorf("Dial with a failing ProxyCommand: got %v, want an error naming the ProxyCommand", err)
+	}
+	if got := stderr.String(); !strings.Contains(got, "no route to 127.0.0.1") {
+		t.Errorf("ProxyCommand stderr: got %q, want the command's message with %%h expanded", got)
+	}
+}

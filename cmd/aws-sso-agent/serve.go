@@ -228,7 +228,7 @@ func (a *agentControl) Unload(req agent.UnloadRequest) error {
 	}
 	err := a.slots.Unload(req.Slot)
 	if errors.Is(err, agent.ErrNoSlot) {
-		return withHint(fmt.Errorf("slot %s: %w", slotName(req.Slot), err), "see what is loaded with: aws-sso-agent list")
+		return withHint(err, "see what is loaded with: aws-sso-agent list")
 	}
 	return err
 }

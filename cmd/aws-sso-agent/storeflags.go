@@ -115,7 +115,7 @@ func (c *cli) passphrase(s *storeFlags, path string, creating bool) ([]byte, err
 func storeHint(err error) error {
 	var u *store.UnavailableError
 	if errors.As(err, &u) {
-		return withHint(fmt.Errorf("secure store: %s", u.Reason), u.Hint+"\nor keep keys in an encrypted file: aws-sso-agent serve --store file")
+		return withHint(fmt.Errorf("secure store: %s", u.Reason), u.Hint)
 	}
 	return err
 }
