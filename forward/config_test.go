@@ -242,7 +242,7 @@ Host *
 			w.jump, w.jumpUser, w.jumpHost = "other@jumper:2022", "other", "127.0.0.3:2022"
 		}},
 		{name: "ProxyJump none", dest: "alias", o: Options{Options: []string{"ProxyJump=none"}}, edit: func(w *want) { w.jump = "" }},
-		{name: "ProxyCommand kept for refusal", dest: "alias", o: Options{Options: []string{"ProxyCommand=nc %h %p"}}, edit: func(w *want) { w.proxyCommand, w.jump = "nc %h %p", "" }},
+		{name: "-o ProxyCommand excludes the file's ProxyJump", dest: "alias", o: Options{Options: []string{"ProxyCommand=nc %h %p"}}, edit: func(w *want) { w.proxyCommand, w.jump = "nc %h %p", "" }},
 		{name: "Host * defaults", dest: "plain", edit: func(w *want) {
 			*w = want{hostName: "plain", port: 2200, user: "star", strict: "ask", ctimeout: 7 * time.Second}
 		}},

@@ -1,7 +1,8 @@
 // Package forward is the native SSH client of aws-sso-agent: it resolves a
 // host's configuration as OpenSSH does, verifies host keys against
 // known_hosts, authenticates with the user's ssh-agent and key files, dials
-// (through ProxyJump hops when asked) with keepalives, and asks the server
+// (through ProxyJump hops or a ProxyCommand such as `aws ssm
+// start-session`) with keepalives, and asks the server
 // for the loopback remote forward that carries the agent's endpoint.
 //
 // What it protects against:

@@ -1,0 +1,100 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+// dialProxyCommand runs cfg.ProxyCommand and speaks SSH over its stdin and
+// stdout, as OpenSSH does (sshconnect.c ssh_proxy_connect). AWS users meet
+// it as `ProxyCommand aws ssm start-session ...`. The command's stderr goes
+// to cfg.ProxyStderr (the terminal, in the CLI), else it is discarded.
+func dialProxyCommand(ctx context.Context, cfg *Config) (net.Conn, error) {
+	// ssh_config(5): ProxyCommand accepts %%, %h, %n, %p and %r.
+	line, err := expandTokens(cfg.ProxyCommand, tokens{
+		host: cfg.Host, hostName: cfg.HostName, port: cfg.Port, remoteUser: cfg.User,
+	}, "ProxyCommand")
+	if err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
+	}
+	cmd := proxyCommand(line)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("forward: ProxyCommand: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("forward: ProxyCommand: %w", err)
+	}
+	cmd.Stderr = cfg.ProxyStderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("forward: ProxyCommand: start %q: %w", line, err)
+	}
+	c := &commandConn{cmd: cmd, r: stdout, w: stdin, done: make(chan struct{})}
+	go func() { c.waitErr = cmd.Wait(); close(c.done) }()
+	if err := ctx.Err(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// commandConn is a net.Conn over a child process's stdin and stdout.
+// Deadlines are not supported: Dial bounds the handshake by closing the
+// conn, which kills the command.
+type commandConn struct {
+	cmd     *exec.Cmd
+	r       io.ReadCloser
+	w       io.WriteCloser
+	done    chan struct{}
+	waitErr error
+	once    sync.Once
+}
+
+func (c *commandConn) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		// The command exited: say how, once it has.
+		select {
+		case <-c.done:
+			if c.waitErr != nil {
+				return n, fmt.Errorf("forward: ProxyCommand exited: %w", c.waitErr)
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return n, err
+}
+
+func (c *commandConn) Write(p []byte) (int, error) { return c.w.Write(p) }
+
+func (c *commandConn) Close() error {
+	c.once.Do(func() {
+		c.w.Close()
+		if c.cmd.Process != nil {
+			c.cmd.Process.Kill()
+		}
+		<-c.done
+	})
+	return nil
+}
+
+type commandAddr struct{}
+
+func (commandAddr) Network() string { return "proxycommand" }
+func (commandAddr) String() string  { return "proxycommand" }
+
+func (c *commandConn) LocalAddr() net.Addr  { return commandAddr{} }
+func (c *commandConn) RemoteAddr() net.Addr { return commandAddr{} }
+
+var errNoDeadline = errors.New("forward: ProxyCommand connection has no deadlines")
+
+func (c *commandConn) SetDeadline(time.Time) error      { return errNoDeadline }
+func (c *commandConn) SetReadDeadline(time.Time) error  { return errNoDeadline }
+func (c *commandConn) SetWriteDeadline(time.Time) error { return errNoDeadline }
