@@ -40,6 +40,19 @@ func (e *KeepaliveTimeoutError) Error() string {
 		e.Host, e.Missed, e.Interval, e.Missed)
 }
 
+// AuthError reports that the server accepted none of the credentials
+// offered (OpenSSH: "Permission denied (publickey)").
+type AuthError struct {
+	User, Addr string
+	Err        error
+}
+
+func (e *AuthError) Error() string {
+	return fmt.Sprintf("forward: permission denied for %s at %s: %v", e.User, e.Addr, e.Err)
+}
+
+func (e *AuthError) Unwrap() error { return e.Err }
+
 // ConnectTimeoutError reports a TCP connect or SSH handshake that did not
 // finish within ConnectTimeout.
 type ConnectTimeoutError struct {
@@ -188,6 +201,10 @@ func dialHop(ctx context.Context, cfg *Config, via *ssh.Client) (*ssh.Client, er
 			return nil, unknown
 		case errors.As(err, &revoked):
 			return nil, revoked
+		}
+		// x/crypto has no type for this, only the message.
+		if strings.Contains(err.Error(), "ssh: unable to authenticate") {
+			return nil, &AuthError{User: cfg.User, Addr: addr, Err: err}
 		}
 		return nil, fmt.Errorf("forward: ssh handshake with %s as %s: %w", addr, cfg.User, err)
 	}

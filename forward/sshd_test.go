@@ -148,9 +148,10 @@ func TestDialAgent(t *testing.T) {
 	// IdentitiesOnly: the agent's key is not among IdentityFiles, so it
 	// must not be offered.
 	cfg.IdentitiesOnly = true
-	if c, err := Dial(context.Background(), cfg); err == nil {
-		c.Close()
-		t.Fatal("Dial with IdentitiesOnly and an unauthorized file: got success, want auth failure")
+	_, err := Dial(context.Background(), cfg)
+	var authErr *AuthError
+	if !errors.As(err, &authErr) {
+		t.Fatalf("Dial with IdentitiesOnly and an unauthorized file: got %v, want *AuthError", err)
 	}
 }
 
