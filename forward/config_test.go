@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
@@ -429,4 +430,27 @@ func TestKnownHostsBadLinesSkipped(t *testing.T) {
 	if !errors.As(err, &changed) || len(changed.Known) != 1 || changed.Known[0].String() != f+":4" {
 		t.Errorf("changed key: got %v, want *HostKeyChangedError naming %s:4", err, f)
 	}
+}
+
+// FuzzKnownHosts: whatever a known_hosts file holds, loading it never
+// fails (bad lines are skipped, as OpenSSH does) and never panics.
+func FuzzKnownHosts(f *testing.F) {
+	f.Add("[h]:22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
+	f.Add("@cert-authority *.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
+	f.Add("@revoked * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
+	f.Add("|1|c2FsdA==|aGFzaA== ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
+	f.Add("garbage\n\n# comment\nh ssh-foo AAAA\n")
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, content string) {
+		if strings.Count(content, "\n") > 50 {
+			return // each bad line costs a retry; keep executions fast
+		}
+		file := filepath.Join(dir, "known_hosts")
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := loadKnownHosts(&Config{}, []string{file}); err != nil {
+			t.Fatalf("loadKnownHosts(%q): %v", content, err)
+		}
+	})
 }
