@@ -77,8 +77,11 @@ type Server struct {
 	ClientKeyFile string
 	ClientKey     ssh.Signer
 
-	cmd     *exec.Cmd
-	logPath string
+	logPath  string
+	confPath string
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{}
 }
 
 // Require skips (or, when AWS_SSO_AGENT_REQUIRE_PEERS=1, fails) the test
@@ -189,41 +192,19 @@ func Start(t testing.TB, opts Options) *Server {
 			conf = append(conf, hostCertLine)
 		}
 		conf = append(conf, opts.Match...)
-		confPath := filepath.Join(dir, "sshd_config")
-		if err := os.WriteFile(confPath, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
+		s.confPath = filepath.Join(dir, "sshd_config")
+		if err := os.WriteFile(s.confPath, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		logf, err := os.Create(s.logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// -D: stay in the foreground so we own the PID; -e: log to stderr.
-		cmd := exec.Command(SSHDPath, "-D", "-e", "-f", confPath)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			t.Fatalf("sshd: start: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); logf.Close(); close(exited) }()
-		if s.waitListening(exited, 10*time.Second) {
-			s.cmd = cmd
+		if s.launch(t) {
 			t.Cleanup(func() {
-				cmd.Process.Signal(syscall.SIGTERM)
-				select {
-				case <-exited:
-				case <-time.After(5 * time.Second):
-					cmd.Process.Kill()
-					<-exited
-				}
+				s.Stop()
 				if t.Failed() {
 					t.Logf("sshd log (%s):\n%s", s.Addr, s.Log())
 				}
 			})
 			return s
 		}
-		cmd.Process.Kill()
-		<-exited
 		if attempt < 3 && strings.Contains(s.Log(), "Address already in use") {
 			continue
 		}
@@ -231,10 +212,73 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 }
 
-func (s *Server) waitListening(exited <-chan struct{}, timeout time.Duration) bool {
+// launch starts sshd with s.confPath, appending to the log, and reports
+// whether it came to listen.
+func (s *Server) launch(t testing.TB) bool {
+	t.Helper()
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offset := len(s.Log())
+	// -D: stay in the foreground so we own the PID; -e: log to stderr.
+	cmd := exec.Command(SSHDPath, "-D", "-e", "-f", s.confPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("sshd: start: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(exited) }()
+	s.mu.Lock()
+	s.cmd, s.exited = cmd, exited
+	s.mu.Unlock()
+	if s.waitListening(exited, offset, 10*time.Second) {
+		return true
+	}
+	cmd.Process.Kill()
+	<-exited
+	return false
+}
+
+// Stop ends the listening sshd and every connection it serves (SIGTERM
+// to the listener leaves per-connection processes running, as on a real
+// host; tests of reconnection want them gone too).
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	for _, pid := range s.SessionPIDs() {
+		if p, err := os.FindProcess(pid); err == nil {
+			p.Kill()
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// Restart stops sshd and starts it again on the same port, with the same
+// host key and config (a server reboot, as seen by a client).
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	if !s.launch(t) {
+		t.Fatalf("sshd: did not listen again after restart; log:\n%s", s.Log())
+	}
+}
+
+func (s *Server) waitListening(exited <-chan struct{}, offset int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if strings.Contains(s.Log(), "Server listening on") {
+		if l := s.Log(); len(l) > offset && strings.Contains(l[offset:], "Server listening on") {
 			return true
 		}
 		select {
@@ -267,7 +311,11 @@ func (s *Server) WaitLog(substr string, timeout time.Duration) bool {
 }
 
 // PID is the listening sshd's process id.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd.Process.Pid
+}
 
 // SessionPIDs (Linux: it walks /proc) returns the processes serving connections: the descendants
 // of the listening sshd (the per-connection monitor and its unprivileged

@@ -31,3 +31,15 @@ func TestAgent(t *testing.T) {
 		t.Fatal("empty socket path")
 	}
 }
+
+func TestRestart(t *testing.T) {
+	s := Start(t, Options{})
+	port, pid := s.Port, s.PID()
+	s.Restart(t)
+	if s.Port != port || s.PID() == pid {
+		t.Fatalf("after Restart: port %d pid %d, want port %d and a new pid than %d", s.Port, s.PID(), port, pid)
+	}
+	if out, err := s.Run(t, s.ClientKeyFile, "true"); err != nil {
+		t.Fatalf("ssh after restart: %v: %s", err, out)
+	}
+}
