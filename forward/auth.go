@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
 
@@ -41,7 +40,7 @@ func authMethods(cfg *Config) ([]ssh.AuthMethod, io.Closer, error) {
 	}
 
 	if cfg.IdentityAgent != "" {
-		conn, err := net.Dial("unix", cfg.IdentityAgent)
+		conn, err := dialAgent(cfg.IdentityAgent)
 		if err != nil {
 			// OpenSSH carries on without the agent; so do we, but say so.
 			logf(cfg, "ssh-agent unreachable, continuing without it", "socket", cfg.IdentityAgent, "err", err)

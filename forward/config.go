@@ -508,6 +508,9 @@ func (r *Resolver) build(host string, s settings) (*Config, error) {
 	case "none":
 	case "", "SSH_AUTH_SOCK":
 		c.IdentityAgent = r.env("SSH_AUTH_SOCK")
+		if c.IdentityAgent == "" {
+			c.IdentityAgent = defaultAgent
+		}
 	default:
 		if strings.HasPrefix(a, "$") && !strings.HasPrefix(a, "${") {
 			c.IdentityAgent = r.env(a[1:])

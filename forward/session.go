@@ -2,10 +2,10 @@ package forward
 
 import (
 	"errors"
-	"fmt"
+	"io"
+	"sync"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
 )
 
 // ExitStatusConnectionError is the exit status OpenSSH's ssh uses for its
@@ -42,8 +42,53 @@ func ForwardAgent(client *ssh.Client, socket string) error {
 	if socket == "" {
 		return errors.New("forward: forward agent: no ssh-agent (SSH_AUTH_SOCK or IdentityAgent unset)")
 	}
-	if err := agent.ForwardToRemote(client, socket); err != nil {
-		return fmt.Errorf("forward: forward agent %s: %w", socket, err)
+	// agent.ForwardToRemote dials unix sockets only; dialAgent also knows
+	// Windows' named pipe.
+	channels := client.HandleChannelOpen(agentChannelType)
+	if channels == nil {
+		return errors.New("forward: forward agent: already forwarding")
 	}
+	go func() {
+		for ch := range channels {
+			channel, reqs, err := ch.Accept()
+			if err != nil {
+				continue
+			}
+			go ssh.DiscardRequests(reqs)
+			go serveAgentChannel(channel, socket)
+		}
+	}()
 	return nil
+}
+
+// agentChannelType is OpenSSH's channel for agent forwarding (PROTOCOL).
+const agentChannelType = "auth-agent@openssh.com"
+
+func serveAgentChannel(channel ssh.Channel, socket string) {
+	defer channel.Close()
+	conn, err := dialAgent(socket)
+	if err != nil {
+		return // the remote sees the agent vanish, as with OpenSSH
+	}
+	defer conn.Close()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		io.Copy(conn, channel)
+		// The remote is done asking: pass the half-close on where the
+		// transport has one (unix sockets); a Windows pipe has none, so
+		// close it, or the copy below would wait forever.
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		} else {
+			conn.Close()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		io.Copy(channel, conn)
+		channel.CloseWrite()
+	}()
+	wg.Wait()
 }
