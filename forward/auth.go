@@ -86,6 +86,14 @@ func authMethods(cfg *Config) ([]ssh.AuthMethod, io.Closer, error) {
 		if s == nil {
 			continue
 		}
+		// A certificate next to the key (FILE-cert.pub), as OpenSSH
+		// loads it: offered first, then the plain key.
+		if cs := certSigner(cfg, f.path, s); cs != nil {
+			if k := string(cs.PublicKey().Marshal()); !seen[k] {
+				seen[k] = true
+				signers = append(signers, cs)
+			}
+		}
 		k := string(s.PublicKey().Marshal())
 		if !seen[k] {
 			seen[k] = true
@@ -254,4 +262,28 @@ func logf(cfg *Config, msg string, args ...any) {
 	if cfg.Logger != nil {
 		cfg.Logger.Debug(msg, args...)
 	}
+}
+
+// certSigner returns a signer for FILE-cert.pub when it certifies s's key,
+// else nil.
+func certSigner(cfg *Config, file string, s ssh.Signer) ssh.Signer {
+	b, err := os.ReadFile(file + "-cert.pub")
+	if err != nil {
+		return nil
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		logf(cfg, "certificate not usable, skipped", "file", file+"-cert.pub", "err", err)
+		return nil
+	}
+	cert, ok := pub.(*ssh.Certificate)
+	if !ok || cert.CertType != ssh.UserCert || !bytes.Equal(cert.Key.Marshal(), s.PublicKey().Marshal()) {
+		logf(cfg, "certificate does not match its key, skipped", "file", file+"-cert.pub")
+		return nil
+	}
+	cs, err := ssh.NewCertSigner(cert, s)
+	if err != nil {
+		return nil
+	}
+	return cs
 }

@@ -757,3 +757,30 @@ func TestProxyCommand(t *testing.T) {
 		t.Errorf("ProxyCommand stderr: got %q, want the command's message with %%h expanded", got)
 	}
 }
+
+// TestUserCertificate: a key sshd does not list, certified by a CA it
+// trusts, gets in through FILE-cert.pub, as with OpenSSH.
+func TestUserCertificate(t *testing.T) {
+	sshd.Require(t)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "user_ca")
+	sshd.GenerateKey(t, ca, "")
+	if err := os.Chmod(dir, 0o755); err != nil { // sshd reads the CA as root; the key dir stays private enough for a test
+		t.Fatal(err)
+	}
+	s := sshd.Start(t, sshd.Options{Config: []string{"TrustedUserCAKeys " + ca + ".pub"}})
+	key := filepath.Join(dir, "certified")
+	sshd.GenerateKey(t, key, "")
+	if out, err := exec.Command("ssh-keygen", "-q", "-s", ca, "-I", "test-user", "-n", s.User, "-V", "-5m:+1h", key+".pub").CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen -s: %v: %s", err, out)
+	}
+	cfg := baseConfig(t, s)
+	cfg.IdentityFiles = []string{key}
+	c := dialOK(t, cfg)
+	if got := runRemote(t, c.Client, "id -un"); got != s.User {
+		t.Errorf("remote user: got %q, want %q", got, s.User)
+	}
+	if !s.WaitLog("Accepted certificate ID \"test-user\"", 5*time.Second) {
+		t.Errorf("sshd did not log a certificate login:\n%s", s.Log())
+	}
+}
