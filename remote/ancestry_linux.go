@@ -1,0 +1,39 @@
+package remote
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// processAncestors walks /proc/PID/stat up from this process's parent to
+// init, returning the ids parent first.
+func processAncestors() ([]int, error) {
+	return walkAncestors(os.Getpid(), func(pid int) (int, error) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return 0, err
+		}
+		return parseProcStatPPID(b)
+	})
+}
+
+// parseProcStatPPID reads the parent id from /proc/PID/stat: "pid (comm)
+// state ppid ...". comm may hold spaces and parentheses, so the fields are
+// counted from the last ')' (proc(5)).
+func parseProcStatPPID(b []byte) (int, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc stat")
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 2 {
+		return 0, fmt.Errorf("malformed /proc stat")
+	}
+	ppid, err := strconv.Atoi(string(f[1]))
+	if err != nil || ppid < 0 {
+		return 0, fmt.Errorf("malformed /proc stat ppid")
+	}
+	return ppid, nil
+}

@@ -1,0 +1,450 @@
+package remote
+
+import (
+	"bufio"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The proof of the issue 3 protocol, v1 (see docs/ and the agent's
+// session handler, which computes the same).
+const (
+	// ProofPath is the path of the proof request; the nonce is its
+	// "nonce" query parameter, base64url without padding.
+	ProofPath = "/.aws-sso-agent/proof"
+	// ProofLabel is the RFC 5705 exporter label.
+	ProofLabel = "EXPORTER-aws-sso-agent-session-proof"
+	// proofContext starts the HMAC's message, binding it to this
+	// protocol and version.
+	proofContext = "aws-sso-agent proof v1"
+	// proofNonceBytes is the nonce's size: 256 bits, never repeated.
+	proofNonceBytes = 32
+	// ekmBytes is the size of the exported keying material.
+	ekmBytes = 32
+)
+
+// Bounds on what a server may send back: the proof answer is about 100
+// bytes, credentials about 1.5 KB (a session token is up to ~1 KB).
+const (
+	maxProofBody       = 4 << 10
+	maxCredentialsBody = 64 << 10
+)
+
+// ProofMAC computes the session proof over a TLS connection's state: the
+// HMAC-SHA256, under the session's proof key, of
+// "aws-sso-agent proof v1" 0x00 sessionID 0x00 EKM, where EKM is 32 bytes
+// exported from the connection with ProofLabel and the nonce as context.
+// Both ends compute it over their own view of the same connection, so a
+// relay between two TLS connections (or a replay) cannot produce it.
+func ProofMAC(cs *tls.ConnectionState, proofKey []byte, sessionID string, nonce []byte) ([]byte, error) {
+	if cs.Version != tls.VersionTLS13 {
+		// TLS 1.2's exporter is only safe with extended master secret;
+		// the protocol requires 1.3.
+		return nil, errors.New("session proof needs TLS 1.3")
+	}
+	ekm, err := cs.ExportKeyingMaterial(ProofLabel, nonce, ekmBytes)
+	if err != nil {
+		return nil, fmt.Errorf("export keying material: %w", err)
+	}
+	m := hmac.New(sha256.New, proofKey)
+	m.Write([]byte(proofContext))
+	m.Write([]byte{0})
+	m.Write([]byte(sessionID))
+	m.Write([]byte{0})
+	m.Write(ekm)
+	return m.Sum(nil), nil
+}
+
+// Credentials are what the agent serves for a slot.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	// Expires is zero for credentials that do not expire.
+	Expires   time.Time
+	AccountID string
+	RoleARN   string
+}
+
+// credentialsJSON is the container-credentials body.
+type credentialsJSON struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+	Token           string `json:"Token"`
+	Expiration      string `json:"Expiration"`
+	AccountID       string `json:"AccountId"`
+	RoleARN         string `json:"RoleArn"`
+}
+
+// Conn is a TLS connection to the session's port whose server has proved
+// it is the genuine agent of the session. Only on such a connection is the
+// token sent. A Conn is not safe for concurrent use.
+type Conn struct {
+	s   *Session
+	tc  *tls.Conn
+	br  *bufio.Reader
+	bad bool // a request failed part-way: the stream is out of step
+}
+
+// Prove connects to the session's port and proves the server genuine:
+// TLS 1.3 with a certificate chained to the pinned CA and valid for
+// 127.0.0.1, then the nonce challenge bound to the connection. It sends
+// no token. The returned Conn reads credentials over the same connection;
+// close it when done.
+func Prove(ctx context.Context, s *Session) (*Conn, error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		reason := "connect to " + addr
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			reason = "nothing is listening on " + addr
+		}
+		return nil, &Error{Kind: KindNotGenuine, Reason: reason, Err: err,
+			Hint: "the SSH session's forward is gone (session ended, or the agent stopped): reconnect with `aws-sso-agent ssh HOST`"}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(s.CA)
+	tc := tls.Client(raw, &tls.Config{
+		// Only the CA from the session file, delivered over the
+		// authenticated SSH connection: never the system roots.
+		RootCAs:    pool,
+		ServerName: "127.0.0.1", // verified against the certificate's IP SANs
+		MinVersion: tls.VersionTLS13,
+		NextProtos: []string{"http/1.1"},
+	})
+	c := &Conn{s: s, tc: tc, br: bufio.NewReaderSize(tc, 4096)}
+	stop := c.bind(ctx)
+	err = tc.HandshakeContext(ctx)
+	if err == nil {
+		err = c.prove()
+	}
+	if stop() && err != nil {
+		err = fmt.Errorf("%w (%w)", err, ctx.Err())
+	}
+	if err != nil {
+		tc.Close()
+		return nil, classifyProve(addr, err)
+	}
+	return c, nil
+}
+
+// classifyProve turns a failure of Prove into an *Error of the right kind.
+func classifyProve(addr string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) {
+		return &Error{Kind: KindCertificate,
+			Reason: "the server on " + addr + " has a certificate not issued by this session's agent",
+			Err:    err,
+			Hint:   "another process holds the forwarded port (a squatter?): no token was sent; reconnect with `aws-sso-agent ssh HOST`, which forwards a new port"}
+	}
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		return &Error{Kind: KindNotGenuine,
+			Reason: "the server on " + addr + " does not speak TLS (plain HTTP?)",
+			Err:    err,
+			Hint:   "the agent always speaks TLS on a forwarded port, so this is not it: no token was sent; reconnect with `aws-sso-agent ssh HOST`"}
+	}
+	return &Error{Kind: KindNotGenuine,
+		Reason: "TLS 1.3 handshake with " + addr + " failed",
+		Err:    err,
+		Hint:   "the agent speaks TLS 1.3 on a forwarded port, so this is likely not it: no token was sent; reconnect with `aws-sso-agent ssh HOST`"}
+}
+
+// bind applies ctx's deadline and cancellation to the connection until
+// the returned stop is called; stop reports whether ctx ended meanwhile.
+func (c *Conn) bind(ctx context.Context) (stop func() bool) {
+	if d, ok := ctx.Deadline(); ok {
+		c.tc.NetConn().SetDeadline(d)
+	}
+	after := context.AfterFunc(ctx, func() {
+		c.tc.NetConn().SetDeadline(time.Unix(1, 0)) // unblock reads and writes
+	})
+	return func() bool {
+		fired := !after()
+		c.tc.NetConn().SetDeadline(time.Time{})
+		return fired
+	}
+}
+
+// prove runs the nonce challenge on the handshaken connection.
+func (c *Conn) prove() error {
+	var nonce [proofNonceBytes]byte
+	rand.Read(nonce[:])
+	cs := c.tc.ConnectionState()
+	want, err := ProofMAC(&cs, c.s.ProofKey, c.s.ID, nonce[:])
+	if err != nil {
+		return &Error{Kind: KindNotGenuine, Reason: "prepare the proof", Err: err}
+	}
+	target := ProofPath + "?nonce=" + base64.RawURLEncoding.EncodeToString(nonce[:])
+	if err := c.writeGet(target, ""); err != nil {
+		return &Error{Kind: KindNotGenuine, Reason: "send the proof request", Err: err,
+			Hint: "the connection dropped: try again; if it persists, reconnect with `aws-sso-agent ssh HOST`"}
+	}
+	return readProofResponse(c.br, c.s.ID, c.s.Port, want)
+}
+
+// readProofResponse reads and checks the proof answer: 200, JSON
+// {"session","proof"}, session equal to id and proof equal to want
+// (compared in constant time). Anything else is a KindProof error.
+func readProofResponse(br *bufio.Reader, id string, port int, want []byte) error {
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	fail := func(why string, err error) error {
+		return &Error{Kind: KindProof, Reason: "the server on " + addr + " did not prove it is this session's agent: " + why, Err: err,
+			Hint: "its certificate is the agent's, but it is not this session's forward (another session's port, or the session ended): no token was sent; reconnect with `aws-sso-agent ssh HOST`"}
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return fail("bad HTTP answer", err)
+	}
+	body, err := readBody(resp, maxProofBody)
+	if err != nil {
+		return fail("bad HTTP answer", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		why := "status " + strconv.Itoa(resp.StatusCode)
+		if code, msg := parseAPIError(resp, body); code != "" {
+			why += " (" + code + ": " + msg + ")"
+		}
+		return fail(why, nil)
+	}
+	if !isJSON(resp) {
+		return fail("the answer is not JSON", nil)
+	}
+	var p struct {
+		Session string `json:"session"`
+		Proof   string `json:"proof"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return fail("the answer is not the proof JSON", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(p.Session), []byte(id)) != 1 {
+		return fail("it answered for another session", nil)
+	}
+	got, err := base64.RawURLEncoding.Strict().DecodeString(p.Proof)
+	if err != nil || len(got) != sha256.Size {
+		return fail("the proof is not 32 bytes of base64url", nil)
+	}
+	if !hmac.Equal(got, want) {
+		return fail("wrong proof", nil)
+	}
+	if resp.Close {
+		return fail("it closed the connection after the proof", nil)
+	}
+	return nil
+}
+
+// readBody reads a whole response body of at most max bytes, so the
+// connection can carry the next request.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("body longer than %d bytes", max)
+	}
+	return b, nil
+}
+
+func isJSON(resp *http.Response) bool {
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// parseAPIError reads the agent's {"code","message"} error body, made safe
+// to show. Both are "" if the body is not one.
+func parseAPIError(resp *http.Response, body []byte) (code, msg string) {
+	if !isJSON(resp) {
+		return "", ""
+	}
+	var e struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return "", ""
+	}
+	return sanitize(e.Code, 64), sanitize(e.Message, 512)
+}
+
+// writeGet writes a GET request for target, with the token if not empty.
+// It is written by hand: the request is fixed, and net/http's client
+// would open connections of its own, which the proof must not allow.
+func (c *Conn) writeGet(target, token string) error {
+	var b strings.Builder
+	b.WriteString("GET ")
+	b.WriteString(target)
+	b.WriteString(" HTTP/1.1\r\nHost: 127.0.0.1:")
+	b.WriteString(strconv.Itoa(c.s.Port))
+	b.WriteString("\r\nUser-Agent: aws-sso-remote\r\nAccept: application/json\r\n")
+	if token != "" {
+		b.WriteString("Authorization: ")
+		b.WriteString(token)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("\r\n")
+	_, err := io.WriteString(c.tc, b.String())
+	return err
+}
+
+// Credentials sends the session's token on the proven connection and
+// returns the credentials of slot ("" is the default slot). A refusal by
+// the agent is a KindRefused *Error carrying the agent's status, code and
+// message.
+func (c *Conn) Credentials(ctx context.Context, slot string) (Credentials, error) {
+	if c.bad {
+		return Credentials{}, &Error{Kind: KindOther, Reason: "the connection to the agent failed earlier: prove again"}
+	}
+	name := SlotDisplayName(slot)
+	if !c.s.Allows(slot) {
+		return Credentials{}, &Error{Kind: KindRefused, Reason: "slot " + name + " is not granted to this session",
+			Hint: "start the session with `aws-sso-agent ssh --slot NAME HOST` to grant it (granted here: " + slotList(c.s.Slots) + ")"}
+	}
+	stop := c.bind(ctx)
+	creds, err := c.credentials(slot, name)
+	if stop() && err != nil {
+		err = fmt.Errorf("%w (%w)", err, ctx.Err())
+	}
+	return creds, err
+}
+
+func (c *Conn) credentials(slot, name string) (Credentials, error) {
+	target := "/"
+	if slot != "" {
+		target = "/slot/" + url.PathEscape(slot)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(c.s.Port)
+	if err := c.writeGet(target, c.s.Token); err != nil {
+		c.bad = true
+		return Credentials{}, &Error{Kind: KindOther, Reason: "send the credentials request to " + addr, Err: err,
+			Hint: "the connection dropped: try again"}
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err == nil {
+		var body []byte
+		body, err = readBody(resp, maxCredentialsBody)
+		if err == nil {
+			if resp.Close {
+				c.bad = true
+			}
+			return parseCredentialsResponse(resp, body, name)
+		}
+	}
+	c.bad = true
+	return Credentials{}, &Error{Kind: KindOther, Reason: "read the credentials answer from " + addr, Err: err,
+		Hint: "the connection dropped: try again"}
+}
+
+// parseCredentialsResponse turns the agent's answer into credentials or a
+// KindRefused error. Errors never quote the body of a 200 answer.
+func parseCredentialsResponse(resp *http.Response, body []byte, name string) (Credentials, error) {
+	if resp.StatusCode != http.StatusOK {
+		code, msg := parseAPIError(resp, body)
+		e := &Error{Kind: KindRefused, Status: resp.StatusCode, Code: code}
+		switch resp.StatusCode {
+		case http.StatusUnauthorized, http.StatusTooManyRequests:
+			e.Reason = "the agent refused this session's token"
+			e.Hint = "the SSH session has ended or was revoked (`aws-sso-agent sessions`): reconnect with `aws-sso-agent ssh HOST`"
+		case http.StatusForbidden:
+			e.Reason = "the agent refused slot " + name + " to this session"
+			e.Hint = "start the session with access to it: `aws-sso-agent ssh --slot NAME HOST`"
+		default:
+			e.Reason = "the agent has no credentials to serve for slot " + name
+			e.Hint = "on your workstation, load it: `aws-sso-agent load` (see `aws-sso-agent list`)"
+		}
+		if msg != "" {
+			e.Reason += ": " + code + ": " + msg
+		} else {
+			e.Reason += " (HTTP " + strconv.Itoa(resp.StatusCode) + ")"
+		}
+		return Credentials{}, e
+	}
+	bad := func(why string) (Credentials, error) {
+		return Credentials{}, &Error{Kind: KindOther, Reason: "the agent's credentials for slot " + name + " are malformed: " + why,
+			Hint: "update aws-sso-agent and aws-sso-remote to matching versions"}
+	}
+	if !isJSON(resp) {
+		return bad("not JSON")
+	}
+	var j credentialsJSON
+	if err := json.Unmarshal(body, &j); err != nil {
+		return bad("not the credentials JSON")
+	}
+	if j.AccessKeyID == "" || j.SecretAccessKey == "" {
+		return bad("no AccessKeyId or SecretAccessKey")
+	}
+	c := Credentials{
+		AccessKeyID:     j.AccessKeyID,
+		SecretAccessKey: j.SecretAccessKey,
+		SessionToken:    j.Token,
+		AccountID:       j.AccountID,
+		RoleARN:         j.RoleARN,
+	}
+	if j.Expiration != "" {
+		t, err := time.Parse(time.RFC3339, j.Expiration)
+		if err != nil {
+			return bad("Expiration is not RFC 3339")
+		}
+		c.Expires = t.UTC()
+	}
+	return c, nil
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.tc.Close() }
+
+// ConnectionState is the TLS state of the proven connection.
+func (c *Conn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
+
+// Fetch proves the session's port genuine and reads slot's credentials
+// over the proven connection: what `aws-sso-remote credential-process`
+// does.
+func Fetch(ctx context.Context, s *Session, slot string) (Credentials, error) {
+	if !s.Allows(slot) {
+		// Refuse before connecting: nothing to prove for a slot the
+		// session was not granted.
+		return Credentials{}, &Error{Kind: KindRefused, Reason: "slot " + SlotDisplayName(slot) + " is not granted to this session",
+			Hint: "start the session with `aws-sso-agent ssh --slot NAME HOST` to grant it (granted here: " + slotList(s.Slots) + ")"}
+	}
+	c, err := Prove(ctx, s)
+	if err != nil {
+		return Credentials{}, err
+	}
+	defer c.Close()
+	return c.Credentials(ctx, slot)
+}
+
+func slotList(slots []string) string {
+	if len(slots) == 0 {
+		return "none"
+	}
+	names := make([]string, len(slots))
+	for i, s := range slots {
+		names[i] = SlotDisplayName(s)
+	}
+	return strings.Join(names, ", ")
+}
