@@ -29,6 +29,17 @@ const (
 	OpLoad   = "load"
 	OpUnload = "unload"
 	OpStatus = "status"
+
+	// OpSessionOpen starts an SSH session. The connection stays open for
+	// the session's life: the client may send OpSessionPort on it, and the
+	// session ends when either side closes it.
+	OpSessionOpen = "session-open"
+	OpSessionPort = "session-port"
+	// OpSessionStream turns the connection into one forwarded connection
+	// of a session, served by the endpoint on that session's channel.
+	OpSessionStream = "session-stream"
+	OpSessions      = "sessions"
+	OpSessionRevoke = "session-revoke"
 )
 
 // maxControlMessage caps a control message. Real ones are a few hundred
@@ -37,9 +48,19 @@ const maxControlMessage = 64 << 10
 
 // ControlRequest is one message from the CLI to the agent.
 type ControlRequest struct {
-	Op     string         `json:"op"`
-	Load   *LoadRequest   `json:"load,omitempty"`
-	Unload *UnloadRequest `json:"unload,omitempty"`
+	Op      string          `json:"op"`
+	Load    *LoadRequest    `json:"load,omitempty"`
+	Unload  *UnloadRequest  `json:"unload,omitempty"`
+	Session *SessionRequest `json:"session,omitempty"`
+}
+
+// SessionRequest carries the session operations' parameters: Host and
+// Slots to open one, ID to stream, revoke or (with Port) update one.
+type SessionRequest struct {
+	ID    string   `json:"id,omitempty"`
+	Host  string   `json:"host,omitempty"`
+	Slots []string `json:"slots,omitempty"`
+	Port  int      `json:"port,omitempty"`
 }
 
 // LoadRequest asks the agent to load a source into a slot ("" = default).
@@ -65,10 +86,12 @@ type UnloadRequest struct {
 
 // ControlResponse is the agent's answer. Error is empty on success.
 type ControlResponse struct {
-	Error  string       `json:"error,omitempty"`
-	Hint   string       `json:"hint,omitempty"`
-	Slot   *SlotInfo    `json:"slot,omitempty"`
-	Status *AgentStatus `json:"status,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Hint     string        `json:"hint,omitempty"`
+	Slot     *SlotInfo     `json:"slot,omitempty"`
+	Status   *AgentStatus  `json:"status,omitempty"`
+	Session  *SessionGrant `json:"session,omitempty"`
+	Sessions []SessionInfo `json:"sessions,omitempty"`
 }
 
 // SlotInfo describes a loaded slot. It never holds a secret.
@@ -102,7 +125,27 @@ type AgentStatus struct {
 // Validate checks a request before the agent acts on it.
 func (r *ControlRequest) Validate() error {
 	switch r.Op {
-	case OpStatus:
+	case OpStatus, OpSessions:
+		return nil
+	case OpSessionOpen:
+		if r.Session == nil || r.Session.Host == "" {
+			return errors.New("session-open needs the host")
+		}
+		for _, name := range r.Session.Slots {
+			if name != "" {
+				if err := ValidateSlotName(name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	case OpSessionStream, OpSessionRevoke, OpSessionPort:
+		if r.Session == nil || r.Session.ID == "" {
+			return fmt.Errorf("%s needs a session id", r.Op)
+		}
+		if r.Op == OpSessionPort && (r.Session.Port <= 0 || r.Session.Port > 65535) {
+			return fmt.Errorf("session-port: port %d out of range", r.Session.Port)
+		}
 		return nil
 	case OpLoad:
 		l := r.Load
@@ -177,6 +220,9 @@ type ControlServer struct {
 	PeerUID func(conn net.Conn) (int, error)
 	// Timeout bounds one request, including a load that calls STS or SSO.
 	Timeout time.Duration
+	// Sessions and Endpoint serve SSH sessions; nil Sessions refuses them.
+	Sessions *Sessions
+	Endpoint *Endpoint
 
 	wg sync.WaitGroup
 }
@@ -209,7 +255,12 @@ func (s *ControlServer) logger() *slog.Logger {
 }
 
 func (s *ControlServer) serveConn(conn net.Conn) {
-	defer conn.Close()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			conn.Close()
+		}
+	}()
 	timeout := s.Timeout
 	if timeout == 0 {
 		timeout = 2 * time.Minute
@@ -233,15 +284,89 @@ func (s *ControlServer) serveConn(conn net.Conn) {
 		return
 	}
 
-	req, err := DecodeControlRequest(bufio.NewReader(conn))
+	br := bufio.NewReader(conn)
+	req, err := DecodeControlRequest(br)
 	if err != nil {
 		log.Warn("control: bad request", "err", err.Error())
 		writeControl(conn, ControlResponse{Error: err.Error()})
 		return
 	}
+	switch req.Op {
+	case OpSessionOpen:
+		conn.SetDeadline(time.Time{})
+		s.holdSession(conn, br, req.Session)
+		return
+	case OpSessionStream:
+		if s.Sessions == nil {
+			writeControl(conn, ControlResponse{Error: "this agent serves no SSH sessions"})
+			return
+		}
+		if br.Buffered() > 0 {
+			// The client must wait for our answer before it sends the
+			// stream's first byte.
+			writeControl(conn, ControlResponse{Error: "session-stream: data before the answer"})
+			return
+		}
+		if s.Sessions.get(req.Session.ID) == nil {
+			writeControl(conn, errorResponse(fmt.Errorf("session %s: %w", req.Session.ID, ErrNoSession)))
+			return
+		}
+		conn.SetDeadline(time.Time{})
+		writeControl(conn, ControlResponse{})
+		if err := s.Sessions.Attach(req.Session.ID, conn); err == nil {
+			handedOff = true // the endpoint owns it now
+		}
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	writeControl(conn, s.handle(ctx, req))
+}
+
+// holdSession opens a session and keeps it while the connection lives.
+func (s *ControlServer) holdSession(conn net.Conn, br *bufio.Reader, r *SessionRequest) {
+	if s.Sessions == nil || s.Endpoint == nil {
+		writeControl(conn, ControlResponse{Error: "this agent serves no SSH sessions"})
+		return
+	}
+	sess, grant, err := s.Sessions.Open(r.Host, r.Slots)
+	if err != nil {
+		writeControl(conn, errorResponse(err))
+		return
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		s.Endpoint.ServeChannel(sess.Listener(), sess.ID())
+	}()
+	writeControl(conn, ControlResponse{Session: &grant})
+
+	// Updates from the client until it hangs up; a revoke from elsewhere
+	// closes the connection, which the client sees as the end.
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		dec := json.NewDecoder(io.LimitReader(br, maxControlMessage*64))
+		for {
+			var u ControlRequest
+			if err := dec.Decode(&u); err != nil {
+				return
+			}
+			if u.Op == OpSessionPort && u.Session != nil && u.Session.Port > 0 && u.Session.Port <= 65535 {
+				s.Sessions.SetPort(sess.ID(), u.Session.Port)
+			}
+		}
+	}()
+	why := "ssh client disconnected"
+	select {
+	case <-gone:
+	case <-sess.Done():
+		why = "revoked"
+		writeControl(conn, ControlResponse{Error: "session revoked"})
+	}
+	conn.Close()
+	s.Sessions.Close(sess.ID(), why)
+	<-served
 }
 
 func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) ControlResponse {
@@ -260,6 +385,19 @@ func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) Control
 			return errorResponse(err)
 		}
 		log.Info("control: unloaded", "slot", slotLabel(req.Unload.Slot), "all", req.Unload.All)
+		return ControlResponse{}
+	case OpSessions:
+		if s.Sessions == nil {
+			return ControlResponse{}
+		}
+		return ControlResponse{Sessions: s.Sessions.List()}
+	case OpSessionRevoke:
+		if s.Sessions == nil {
+			return errorResponse(ErrNoSession)
+		}
+		if err := s.Sessions.Close(req.Session.ID, "revoked by the user"); err != nil {
+			return errorResponse(err)
+		}
 		return ControlResponse{}
 	default:
 		st := s.Handler.Status()
@@ -317,6 +455,8 @@ func ListenControl(path string) (net.Listener, error) {
 	return l, nil
 }
 
+var timeZero time.Time
+
 // ErrNotRunning means no agent answers on the control socket.
 var ErrNotRunning = errors.New("the agent is not running")
 
@@ -328,13 +468,9 @@ type ControlClient struct {
 // Do sends one request and returns the agent's answer. A response carrying
 // an error comes back as a *HintError.
 func (c ControlClient) Do(ctx context.Context, req ControlRequest) (*ControlResponse, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.Path)
+	conn, err := c.dial(ctx)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || isConnRefused(err) {
-			return nil, fmt.Errorf("%w (no agent on %s)", ErrNotRunning, c.Path)
-		}
-		return nil, fmt.Errorf("agent: connect to %s: %w", c.Path, err)
+		return nil, err
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {

@@ -179,6 +179,10 @@ func FuzzControlRequest(f *testing.F) {
 	f.Add([]byte(`{"op":"status"}`))
 	f.Add([]byte(`{"op":"load"}`))
 	f.Add([]byte(`{"op":"unload","unload":{"slot":"a/b"}}`))
+	f.Add([]byte(`{"op":"session-open","session":{"host":"u@h","slots":["","dev"]}}`))
+	f.Add([]byte(`{"op":"session-stream","session":{"id":"00ff"}}`))
+	f.Add([]byte(`{"op":"session-port","session":{"id":"00ff","port":70000}}`))
+	f.Add([]byte(`{"op":"session-revoke","session":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := DecodeControlRequest(bytes.NewReader(data))
 		if err != nil {
@@ -198,6 +202,10 @@ func FuzzControlRequest(f *testing.F) {
 		case OpUnload:
 			if req.Unload == nil {
 				t.Fatal("unload without parameters accepted")
+			}
+		case OpSessionOpen, OpSessionStream, OpSessionRevoke, OpSessionPort:
+			if req.Session == nil {
+				t.Fatal("session operation without parameters accepted")
 			}
 		}
 	})

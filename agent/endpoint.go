@@ -86,6 +86,9 @@ type EndpointConfig struct {
 	// loopback names and addresses: a public FQDN that resolves to loopback
 	// (SPEC 5). Matched case-insensitively, without port.
 	AllowedHosts []string
+	// Sessions answers the session proof on SSH sessions' channels and
+	// counts what each session is served. Nil: no sessions.
+	Sessions *Sessions
 	// FailureRate and FailureBurst limit failed requests; zero means
 	// DefaultFailureRate and DefaultFailureBurst.
 	FailureRate  rate.Limit
@@ -116,6 +119,7 @@ type EndpointConfig struct {
 type Endpoint struct {
 	source       CredentialsSource
 	tokens       *Tokens
+	sessions     *Sessions
 	tlsConfig    *tls.Config
 	log          *slog.Logger
 	now          func() time.Time
@@ -143,6 +147,7 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 	e := &Endpoint{
 		source:    cfg.Source,
 		tokens:    cfg.Tokens,
+		sessions:  cfg.Sessions,
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		listeners: make(map[*endpointListener]struct{}),

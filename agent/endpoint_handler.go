@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -116,6 +118,9 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 		return fail(http.StatusForbidden, "host_forbidden",
 			"the Host header must be a loopback name or address (localhost, 127.0.0.1, [::1]): use the URL from `aws-sso-agent env`")
 	}
+	if r.URL.Path == ProofPath {
+		return e.prove(w, r, info, fail)
+	}
 	slot, ok := endpointRoute(r.URL)
 	if !ok {
 		return fail(http.StatusNotFound, "not_found",
@@ -166,6 +171,9 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 			"the agent could not get credentials for slot "+endpointSlotName(slot)+": see the agent's log (`aws-sso-agent status`)")
 	}
 
+	if info.channel != "" && e.sessions != nil {
+		e.sessions.served(info.channel)
+	}
 	body := e.bodies.get(slot, &creds)
 	h := w.Header()
 	h["Content-Type"] = endpointJSON
@@ -484,4 +492,36 @@ func endpointAppendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// prove answers aws-sso-remote's question "do you know my session?" before
+// it sends its token (SPEC 3.5): over TLS only, on a session's channel
+// only, with an HMAC of the TLS connection's exported keying material
+// under the session's proof key. The answer is bound to this connection,
+// so it cannot be relayed by a squatter to another one.
+func (e *Endpoint) prove(w http.ResponseWriter, r *http.Request, info *endpointConnInfo, fail func(int, string, string) (int, string, string)) (int, string, string) {
+	if r.TLS == nil || info.channel == "" || e.sessions == nil {
+		return fail(http.StatusNotFound, "not_found",
+			"the session proof is answered only over TLS on an SSH session's forwarded port")
+	}
+	key, ok := e.sessions.proofKey(info.channel)
+	if !ok {
+		return fail(http.StatusNotFound, "no_session", "this SSH session has ended: reconnect with aws-sso-agent ssh")
+	}
+	nonce, err := base64.RawURLEncoding.DecodeString(r.URL.Query().Get("nonce"))
+	if err != nil || len(nonce) != 32 {
+		return fail(http.StatusBadRequest, "bad_nonce", "the proof request needs a nonce of 32 bytes, base64url without padding")
+	}
+	ekm, err := ExportProofKeyingMaterial(r.TLS.ExportKeyingMaterial, nonce)
+	if err != nil {
+		return fail(http.StatusBadRequest, "no_keying_material", "the TLS connection cannot export keying material: use TLS 1.3")
+	}
+	proof := SessionProof(key, info.channel, ekm)
+	body := `{"session":"` + info.channel + `","proof":"` + base64.RawURLEncoding.EncodeToString(proof) + `"}`
+	h := w.Header()
+	h["Content-Type"] = endpointJSON
+	h["Cache-Control"] = endpointNoStore
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, body)
+	return http.StatusOK, "", ""
 }

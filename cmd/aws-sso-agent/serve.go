@@ -100,9 +100,11 @@ func (c *cli) serve(args []string) error {
 
 	slots := agent.NewSlots(agent.SlotsConfig{Margin: *margin, Logger: log})
 	defer slots.Close()
+	sessions := agent.NewSessions(tokens, ca.RootPEM(), log)
 	endpoint, err := agent.NewEndpoint(agent.EndpointConfig{
 		Source:    slots,
 		Tokens:    tokens,
+		Sessions:  sessions,
 		TLSConfig: certs.ServerTLSConfig(rotator.GetCertificate),
 		Logger:    log,
 	})
@@ -137,7 +139,7 @@ func (c *cli) serve(args []string) error {
 		},
 		leafExpires: func() time.Time { return rotator.Current().Leaf.NotAfter },
 	}
-	control := &agent.ControlServer{Handler: handler, Logger: log}
+	control := &agent.ControlServer{Handler: handler, Logger: log, Sessions: sessions, Endpoint: endpoint}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -159,6 +161,7 @@ func (c *cli) serve(args []string) error {
 	stop()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	sessions.CloseAll()
 	endpoint.Shutdown(shutdownCtx)
 	controlL.Close()
 	wg.Wait()

@@ -1,0 +1,146 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+)
+
+// SessionHandle is an open SSH session, held by the client that opened it.
+// The session lives as long as the handle's connection to the agent.
+type SessionHandle struct {
+	Grant SessionGrant
+
+	conn net.Conn
+	mu   sync.Mutex // serialises writes
+	done chan struct{}
+	err  error
+}
+
+// OpenSession asks the agent for a new session for host with access to
+// slots ("" is the default slot).
+func (c ControlClient) OpenSession(ctx context.Context, host string, slots []string) (*SessionHandle, error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	req := ControlRequest{Op: OpSessionOpen, Session: &SessionRequest{Host: host, Slots: slots}}
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("agent: open session: %w", err)
+	}
+	br := bufio.NewReader(conn)
+	dec := json.NewDecoder(br)
+	var resp ControlResponse
+	if err := dec.Decode(&resp); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("agent: open session: %w", err)
+	}
+	if resp.Error != "" || resp.Session == nil {
+		conn.Close()
+		return nil, &HintError{Err: fmt.Errorf("agent: open session: %s", resp.Error), HintText: resp.Hint}
+	}
+	conn.SetDeadline(timeZero)
+	h := &SessionHandle{Grant: *resp.Session, conn: conn, done: make(chan struct{})}
+	go func() {
+		// The agent says nothing more until it ends the session.
+		var end ControlResponse
+		if err := dec.Decode(&end); err == nil && end.Error != "" {
+			h.err = errors.New(end.Error)
+		} else {
+			h.err = errors.New("the agent ended the session")
+		}
+		close(h.done)
+	}()
+	return h, nil
+}
+
+// SetPort tells the agent which remote port the session's forward uses.
+func (h *SessionHandle) SetPort(port int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return json.NewEncoder(h.conn).Encode(ControlRequest{Op: OpSessionPort, Session: &SessionRequest{ID: h.Grant.ID, Port: port}})
+}
+
+// Done is closed when the agent ends the session (revoked, or the agent
+// stopped); Err then says why.
+func (h *SessionHandle) Done() <-chan struct{} { return h.done }
+
+// Err says why the session ended, once Done is closed.
+func (h *SessionHandle) Err() error {
+	<-h.done
+	return h.err
+}
+
+// Close ends the session: the agent revokes its token at once.
+func (h *SessionHandle) Close() error { return h.conn.Close() }
+
+// Stream opens one forwarded connection of session id to the agent's
+// endpoint. Bytes written to it are what the remote client sent.
+func (c ControlClient) Stream(ctx context.Context, id string) (net.Conn, error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if err := json.NewEncoder(conn).Encode(ControlRequest{Op: OpSessionStream, Session: &SessionRequest{ID: id}}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("agent: stream: %w", err)
+	}
+	// Read the answer byte by byte up to its newline: nothing of the stream
+	// that follows may be swallowed by a buffer.
+	line, err := readLine(conn, 4096)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("agent: stream: %w", err)
+	}
+	var resp ControlResponse
+	if err := json.Unmarshal(line, &resp); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("agent: stream: %w", err)
+	}
+	if resp.Error != "" {
+		conn.Close()
+		return nil, fmt.Errorf("agent: stream: %s", resp.Error)
+	}
+	conn.SetDeadline(timeZero)
+	return conn, nil
+}
+
+func readLine(r io.Reader, max int) ([]byte, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for len(line) < max {
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		if b[0] == '\n' {
+			return line, nil
+		}
+		line = append(line, b[0])
+	}
+	return nil, errors.New("answer too long")
+}
+
+func (c ControlClient) dial(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.Path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || isConnRefused(err) {
+			return nil, fmt.Errorf("%w (no agent on %s)", ErrNotRunning, c.Path)
+		}
+		return nil, fmt.Errorf("agent: connect to %s: %w", c.Path, err)
+	}
+	return conn, nil
+}

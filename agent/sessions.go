@@ -1,0 +1,351 @@
+package agent
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// An SSH session (SPEC 3.3) reads the agent's credentials through a port
+// forwarded to the remote host. Each session has its own token, valid only
+// on connections that arrive through that session's forward (the
+// endpoint's channel named by the session id) and only for the slots the
+// session was given, and revoked when the session ends. Forwarded
+// connections reach the agent over the control socket, so only a process
+// of this user can claim to carry a session's traffic.
+//
+// Each session also has a proof key: aws-sso-remote asks the agent to prove,
+// over pinned TLS and before it sends the token, that it knows the session
+// (SessionProof). A process squatting the remote port cannot.
+
+// ErrNoSession is returned for an unknown or ended session.
+var ErrNoSession = errors.New("no such session")
+
+// ProofPath is where aws-sso-remote asks for the session proof.
+const ProofPath = "/.aws-sso-agent/proof"
+
+// proofLabel and proofContext bind the proof to one TLS connection
+// (RFC 5705 exported keying material) and to this protocol's version.
+const (
+	proofLabel   = "EXPORTER-aws-sso-agent-session-proof"
+	proofContext = "aws-sso-agent proof v1"
+)
+
+// SessionProof computes the proof for session id over a TLS connection
+// whose exported keying material for nonce is ekm: HMAC-SHA256 keyed with
+// the session's proof key over the protocol label, the id and ekm.
+// aws-sso-remote computes the same and compares.
+func SessionProof(key []byte, id string, ekm []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(proofContext))
+	m.Write([]byte{0})
+	m.Write([]byte(id))
+	m.Write([]byte{0})
+	m.Write(ekm)
+	return m.Sum(nil)
+}
+
+// ExportProofKeyingMaterial is the RFC 5705 export both sides feed into
+// SessionProof.
+func ExportProofKeyingMaterial(export func(label string, context []byte, length int) ([]byte, error), nonce []byte) ([]byte, error) {
+	return export(proofLabel, nonce, 32)
+}
+
+// SessionGrant is what the SSH client receives for a new session and hands
+// to the remote host. It holds secrets: never log it.
+type SessionGrant struct {
+	ID       string   `json:"id"`
+	Token    string   `json:"token"`
+	ProofKey string   `json:"proof_key"` // base64url, no padding
+	CA       string   `json:"ca"`        // the agent's root certificate, PEM
+	Slots    []string `json:"slots"`
+}
+
+// SessionInfo describes a live session; it holds no secret.
+type SessionInfo struct {
+	ID         string    `json:"id"`
+	Host       string    `json:"host"`
+	RemotePort int       `json:"remote_port,omitempty"`
+	Slots      []string  `json:"slots"`
+	Started    time.Time `json:"started"`
+	Requests   int64     `json:"requests"`
+}
+
+// Sessions holds the live SSH sessions.
+type Sessions struct {
+	tokens *Tokens
+	caPEM  string
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu sync.Mutex
+	m  map[string]*Session
+}
+
+// Session is one live SSH session.
+type Session struct {
+	info     SessionInfo // ID, Host, Slots, Started never change
+	port     atomic.Int64
+	requests atomic.Int64
+	token    string
+	proofKey []byte
+	conns    *SessionListener
+	done     chan struct{}
+	once     sync.Once
+}
+
+// NewSessions returns an empty registry adding its tokens to tokens.
+// caPEM is the root the remote helper pins.
+func NewSessions(tokens *Tokens, caPEM []byte, logger *slog.Logger) *Sessions {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Sessions{tokens: tokens, caPEM: string(caPEM), now: time.Now, log: logger, m: map[string]*Session{}}
+}
+
+// Open starts a session for host that may read slots ("" is the default
+// slot; nil means the default slot only). Serve the session's Listener on
+// the endpoint with ServeChannel(l, id).
+func (s *Sessions) Open(host string, slots []string) (*Session, SessionGrant, error) {
+	if len(slots) == 0 {
+		slots = []string{""}
+	}
+	for _, name := range slots {
+		if name != "" {
+			if err := ValidateSlotName(name); err != nil {
+				return nil, SessionGrant{}, err
+			}
+		}
+	}
+	slots = slices.Clone(slots)
+	var idb [16]byte
+	key := make([]byte, 32)
+	if _, err := rand.Read(idb[:]); err != nil {
+		return nil, SessionGrant{}, fmt.Errorf("agent: session id: %w", err)
+	}
+	if _, err := rand.Read(key); err != nil {
+		return nil, SessionGrant{}, fmt.Errorf("agent: session proof key: %w", err)
+	}
+	token, err := NewToken()
+	if err != nil {
+		return nil, SessionGrant{}, err
+	}
+	id := hex.EncodeToString(idb[:])
+	sess := &Session{
+		info:     SessionInfo{ID: id, Host: host, Slots: slots, Started: s.now()},
+		token:    token,
+		proofKey: key,
+		conns:    newSessionListener(),
+		done:     make(chan struct{}),
+	}
+	s.mu.Lock()
+	s.m[id] = sess
+	s.mu.Unlock()
+	s.tokens.Add(token, Grant{SessionID: id, Slots: slots})
+	s.log.Info("session opened", "session", id, "host", host, "slots", slotLabels(slots))
+	return sess, SessionGrant{
+		ID:       id,
+		Token:    token,
+		ProofKey: base64.RawURLEncoding.EncodeToString(key),
+		CA:       s.caPEM,
+		Slots:    slots,
+	}, nil
+}
+
+// Close ends session id: its token is revoked at once and its forwarded
+// connections are closed.
+func (s *Sessions) Close(id, why string) error {
+	s.mu.Lock()
+	sess, ok := s.m[id]
+	delete(s.m, id)
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("session %s: %w", id, ErrNoSession)
+	}
+	s.tokens.RevokeSession(id)
+	sess.once.Do(func() {
+		close(sess.done)
+		sess.conns.Close()
+	})
+	s.log.Info("session closed", "session", id, "host", sess.info.Host, "why", why, "requests", sess.requests.Load())
+	return nil
+}
+
+// CloseAll ends every session (agent shutdown).
+func (s *Sessions) CloseAll() {
+	for _, info := range s.List() {
+		s.Close(info.ID, "agent stopping")
+	}
+}
+
+// Attach hands a forwarded connection of session id to the endpoint.
+func (s *Sessions) Attach(id string, c net.Conn) error {
+	sess := s.get(id)
+	if sess == nil {
+		return fmt.Errorf("session %s: %w", id, ErrNoSession)
+	}
+	return sess.conns.push(c)
+}
+
+// SetPort records the remote port the session's forward listens on.
+func (s *Sessions) SetPort(id string, port int) {
+	if sess := s.get(id); sess != nil {
+		sess.port.Store(int64(port))
+	}
+}
+
+// List returns the live sessions, oldest first.
+func (s *Sessions) List() []SessionInfo {
+	s.mu.Lock()
+	out := make([]SessionInfo, 0, len(s.m))
+	for _, sess := range s.m {
+		out = append(out, sess.snapshot())
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
+	return out
+}
+
+// proofKey returns the proof key of a live session.
+func (s *Sessions) proofKey(id string) ([]byte, bool) {
+	if sess := s.get(id); sess != nil {
+		return sess.proofKey, true
+	}
+	return nil, false
+}
+
+// served counts a credentials answer given to session id.
+func (s *Sessions) served(id string) {
+	if sess := s.get(id); sess != nil {
+		sess.requests.Add(1)
+	}
+}
+
+func (s *Sessions) get(id string) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[id]
+}
+
+// ID is the session's id.
+func (sess *Session) ID() string { return sess.info.ID }
+
+// Listener yields the session's forwarded connections.
+func (sess *Session) Listener() net.Listener { return sess.conns }
+
+// Done is closed when the session ends.
+func (sess *Session) Done() <-chan struct{} { return sess.done }
+
+func (sess *Session) snapshot() SessionInfo {
+	info := sess.info
+	info.Slots = slices.Clone(info.Slots)
+	info.RemotePort = int(sess.port.Load())
+	info.Requests = sess.requests.Load()
+	return info
+}
+
+func slotLabels(slots []string) []string {
+	out := make([]string, len(slots))
+	for i, s := range slots {
+		out[i] = slotLabel(s)
+	}
+	return out
+}
+
+// SessionListener is a net.Listener fed with connections by Attach. Closing
+// it also closes the connections it handed out, so an ended session's
+// forwarded connections die with it.
+type SessionListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+
+	mu     sync.Mutex
+	given  map[*sessionConn]struct{}
+	closed bool
+}
+
+// sessionConn is a handed-out connection; closing it forgets it.
+type sessionConn struct {
+	net.Conn
+	l    *SessionListener
+	once sync.Once
+}
+
+func (c *sessionConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.given, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+func newSessionListener() *SessionListener {
+	return &SessionListener{conns: make(chan net.Conn), done: make(chan struct{}), given: map[*sessionConn]struct{}{}}
+}
+
+func (l *SessionListener) push(c net.Conn) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return fmt.Errorf("session ended: %w", ErrNoSession)
+	}
+	sc := &sessionConn{Conn: c, l: l}
+	l.given[sc] = struct{}{}
+	l.mu.Unlock()
+	select {
+	case l.conns <- sc:
+		return nil
+	case <-l.done:
+		sc.Close()
+		return fmt.Errorf("session ended: %w", ErrNoSession)
+	}
+}
+
+// Accept returns the next forwarded connection.
+func (l *SessionListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops the listener and closes every connection it handed out.
+func (l *SessionListener) Close() error {
+	l.once.Do(func() {
+		close(l.done)
+		l.mu.Lock()
+		l.closed = true
+		given := make([]*sessionConn, 0, len(l.given))
+		for c := range l.given {
+			given = append(given, c)
+		}
+		l.mu.Unlock()
+		for _, c := range given {
+			c.Close()
+		}
+	})
+	return nil
+}
+
+// Addr is a placeholder: the connections come from the control socket.
+func (l *SessionListener) Addr() net.Addr { return sessionAddr{} }
+
+type sessionAddr struct{}
+
+func (sessionAddr) Network() string { return "session" }
+func (sessionAddr) String() string  { return "ssh-session" }
