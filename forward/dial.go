@@ -202,6 +202,15 @@ func dialHop(ctx context.Context, cfg *Config, via *ssh.Client) (*ssh.Client, er
 		case errors.As(err, &revoked):
 			return nil, revoked
 		}
+		if algos := clientCfg.HostKeyAlgorithms; len(algos) > 0 && strings.Contains(err.Error(), "no common algorithm for host key") {
+			// We offered only the types known_hosts holds for the host
+			// (golang/go#29286); a server without any of them has had its
+			// keys replaced, or is not the host we know.
+			return nil, fmt.Errorf("forward: %s offers none of the host key types known_hosts holds for it (%s): "+
+				"its keys may have been replaced, or this is not the host you know; check with its administrator, "+
+				"then remove the old entry (ssh-keygen -R %s): %w",
+				addr, strings.Join(algos, ", "), checker.name, err)
+		}
 		// x/crypto has no type for this, only the message.
 		if strings.Contains(err.Error(), "ssh: unable to authenticate") {
 			return nil, &AuthError{User: cfg.User, Addr: addr, Err: err}

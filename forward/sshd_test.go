@@ -784,3 +784,21 @@ func TestUserCertificate(t *testing.T) {
 		t.Errorf("sshd did not log a certificate login:\n%s", s.Log())
 	}
 }
+
+// TestKnownKeyTypeGone: known_hosts knows only an ECDSA key and the
+// server has only ed25519. OpenSSH calls this a possible replacement;
+// the error must say so, not just "no common algorithm".
+func TestKnownKeyTypeGone(t *testing.T) {
+	s := sshd.Start(t, sshd.Options{})
+	cfg := baseConfig(t, s)
+	ecdsaFile := filepath.Join(t.TempDir(), "ecdsa")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ecdsaFile).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	pub := readPublicKey(ecdsaFile)
+	writeFile(t, cfg.UserKnownHostsFiles[0], xknownhosts.Line([]string{xknownhosts.Normalize(s.Addr)}, pub)+"\n")
+	_, err := Dial(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "offers none of the host key types known_hosts holds") {
+		t.Fatalf("Dial: got %v, want an error naming the known key types", err)
+	}
+}
