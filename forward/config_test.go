@@ -454,3 +454,18 @@ func FuzzKnownHosts(f *testing.F) {
 		}
 	})
 }
+
+func TestProxyCommandRefusesShellSyntaxInNames(t *testing.T) {
+	for _, name := range []string{"a;touch /tmp/x", "$(id)", "`id`", "-oX", "a b", "a|b"} {
+		cfg := &Config{Host: name, HostName: name, Port: 22, User: "u", ProxyCommand: "nc %h %p"}
+		_, err := Dial(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "characters a shell would interpret") {
+			t.Errorf("ProxyCommand with host %q: got %v, want a refusal", name, err)
+		}
+	}
+	for _, name := range []string{"host.example.org", "10.0.0.1", "::1", "i-0abc123", "user_name"} {
+		if !shellSafe(name) {
+			t.Errorf("shellSafe(%q): got false, want true", name)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 )
@@ -16,6 +17,14 @@ import (
 // it as `ProxyCommand aws ssm start-session ...`. The command's stderr goes
 // to cfg.ProxyStderr (the terminal, in the CLI), else it is discarded.
 func dialProxyCommand(ctx context.Context, cfg *Config) (net.Conn, error) {
+	// The names go into a shell command line: refuse shell syntax in them,
+	// as OpenSSH 9.6 does since CVE-2023-51385 (a hostile name from, say,
+	// a git submodule URL ran commands through %h).
+	for _, v := range []struct{ what, val string }{{"host name", cfg.HostName}, {"host", cfg.Host}, {"user", cfg.User}} {
+		if !shellSafe(v.val) {
+			return nil, fmt.Errorf("forward: ProxyCommand: %s %q has characters a shell would interpret", v.what, v.val)
+		}
+	}
 	// ssh_config(5): ProxyCommand accepts %%, %h, %n, %p and %r.
 	line, err := expandTokens(cfg.ProxyCommand, tokens{
 		host: cfg.Host, hostName: cfg.HostName, port: cfg.Port, remoteUser: cfg.User,
@@ -98,3 +107,12 @@ var errNoDeadline = errors.New("forward: ProxyCommand connection has no deadline
 func (c *commandConn) SetDeadline(time.Time) error      { return errNoDeadline }
 func (c *commandConn) SetReadDeadline(time.Time) error  { return errNoDeadline }
 func (c *commandConn) SetWriteDeadline(time.Time) error { return errNoDeadline }
+
+// shellSafe reports whether s can be pasted into a shell command line
+// without meaning anything but itself.
+func shellSafe(s string) bool {
+	if strings.HasPrefix(s, "-") {
+		return false
+	}
+	return !strings.ContainsAny(s, "'`\"$\\;&|<>(){}*?[]!#~ \t\r\n")
+}
