@@ -183,9 +183,9 @@ func (c *Conn) bind(ctx context.Context) (stop func() bool) {
 		c.tc.NetConn().SetDeadline(time.Unix(1, 0)) // unblock reads and writes
 	})
 	return func() bool {
-		fired := !after()
+		after()
 		c.tc.NetConn().SetDeadline(time.Time{})
-		return fired
+		return ctx.Err() != nil
 	}
 }
 

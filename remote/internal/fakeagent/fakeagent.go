@@ -148,6 +148,9 @@ type Config struct {
 	// SessionID and ProofKey (base64url) are what the server proves with.
 	SessionID string
 	ProofKey  string
+	// ClaimSession is the session id the proof answer claims; "" means
+	// SessionID (a liar claims another session's id).
+	ClaimSession string
 	// Token is the token it accepts, for the slots in Grant (nil = all).
 	Token string
 	Grant []string
@@ -269,8 +272,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusInternalServerError, "proof_error", err.Error())
 			return
 		}
+		claim := s.cfg.ClaimSession
+		if claim == "" {
+			claim = s.cfg.SessionID
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"session": s.cfg.SessionID, "proof": base64.RawURLEncoding.EncodeToString(mac)})
+		json.NewEncoder(w).Encode(map[string]string{"session": claim, "proof": base64.RawURLEncoding.EncodeToString(mac)})
 		return
 	}
 	slot, ok := "", r.URL.EscapedPath() == "/"

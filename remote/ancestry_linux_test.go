@@ -1,0 +1,62 @@
+package remote
+
+import (
+	"errors"
+	"os"
+	"testing"
+)
+
+func TestParseProcStatPPID(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"1234 (bash) S 1200 1234 1234 34816", 1200, true},
+		{"1234 (my (odd) prog) R 99 1 1", 99, true},
+		{"1234 (a) b) S 7 1", 7, true},
+		{"1 (init) S 0 1 1", 0, true},
+		{"1234 bash S 1200", 0, false},
+		{"1234 (bash) S", 0, false},
+		{"1234 (bash) S -5", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseProcStatPPID([]byte(tt.in))
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseProcStatPPID(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestProcessAncestors(t *testing.T) {
+	pids, err := processAncestors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pids) == 0 || pids[0] != os.Getppid() {
+		t.Fatalf("got ancestors %v, want the parent %d first", pids, os.Getppid())
+	}
+}
+
+func TestWalkAncestors(t *testing.T) {
+	tree := map[int]int{10: 9, 9: 5, 5: 1}
+	got, err := walkAncestors(10, func(p int) (int, error) { return tree[p], nil })
+	if err != nil || len(got) != 3 || got[0] != 9 || got[2] != 1 {
+		t.Fatalf("got %v, %v; want [9 5 1]", got, err)
+	}
+	// A process gone mid-walk keeps what was found.
+	got, err = walkAncestors(10, func(p int) (int, error) {
+		if p == 9 {
+			return 0, errors.New("gone")
+		}
+		return tree[p], nil
+	})
+	if err == nil || len(got) != 1 {
+		t.Fatalf("got %v, %v; want [9] and an error", got, err)
+	}
+	// A cycle ends.
+	if _, err := walkAncestors(3, func(p int) (int, error) { return 3, nil }); err == nil {
+		t.Fatal("got no error for a cycle, want one")
+	}
+}

@@ -1,0 +1,4 @@
+package remote
+
+// ReadProofResponse exposes readProofResponse to the fuzz target.
+var ReadProofResponse = readProofResponse

@@ -1,0 +1,170 @@
+package remote_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws-sso-agent/aws-sso-agent/remote"
+	"github.com/aws-sso-agent/aws-sso-agent/remote/internal/fakeagent"
+)
+
+func sessionJSON(t testing.TB, edit func(m map[string]any)) []byte {
+	t.Helper()
+	s := fakeagent.NewSession(t, testCA(t), 41234)
+	b, _ := json.Marshal(s)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	if edit != nil {
+		edit(m)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var sharedCA *fakeagent.CA
+
+func testCA(t testing.TB) *fakeagent.CA {
+	if sharedCA == nil {
+		sharedCA = fakeagent.NewCA(t)
+	}
+	return sharedCA
+}
+
+func TestParseSession(t *testing.T) {
+	ca := testCA(t)
+	other := fakeagent.NewCA(t)
+	leafPEM := "-----BEGIN CERTIFICATE-----\n" + b64(ca.Leaf(t).Certificate[0]) + "\n-----END CERTIFICATE-----\n"
+	tests := []struct {
+		name string
+		edit func(m map[string]any)
+		want string // error substring; "" = valid
+	}{
+		{"valid", nil, ""},
+		{"unknown field ignored", func(m map[string]any) { m["future"] = 1 }, ""},
+		{"no created", func(m map[string]any) { delete(m, "created") }, ""},
+		{"only default slot", func(m map[string]any) { m["slots"] = []string{""} }, ""},
+		{"no slots granted", func(m map[string]any) { m["slots"] = []string{} }, ""},
+		{"no version", func(m map[string]any) { delete(m, "version") }, "no version"},
+		{"version 2", func(m map[string]any) { m["version"] = 2 }, "version 2 is not supported"},
+		{"short id", func(m map[string]any) { m["id"] = "abc" }, "not 32 hex"},
+		{"uppercase id", func(m map[string]any) { m["id"] = strings.Repeat("AB", 16) }, "not lowercase hex"},
+		{"path in id", func(m map[string]any) { m["id"] = "../../../../../../../../../../../x" }, "session id"},
+		{"port 0", func(m map[string]any) { m["port"] = 0 }, "out of range"},
+		{"port 65536", func(m map[string]any) { m["port"] = 65536 }, "out of range"},
+		{"port string", func(m map[string]any) { m["port"] = "80" }, "not valid JSON"},
+		{"no token", func(m map[string]any) { delete(m, "token") }, "token: missing"},
+		{"short token", func(m map[string]any) { m["token"] = "c2hvcnQ" }, "token: 5 bytes, want 32"},
+		{"padded token", func(m map[string]any) { m["token"] = m["token"].(string) + "=" }, "token: not base64url"},
+		{"std base64 token", func(m map[string]any) { m["token"] = strings.Repeat("+", 43) }, "token: not base64url"},
+		{"short proof key", func(m map[string]any) { m["proof_key"] = "AAAA" }, "proof_key: 3 bytes"},
+		{"no ca", func(m map[string]any) { delete(m, "ca") }, "ca: missing"},
+		{"ca not PEM", func(m map[string]any) { m["ca"] = "hello" }, "ca: no PEM block"},
+		{"ca two certs", func(m map[string]any) { m["ca"] = string(ca.RootPEM) + string(other.RootPEM) }, "more than one PEM block"},
+		{"ca is a leaf", func(m map[string]any) { m["ca"] = leafPEM }, "not a CA"},
+		{"ca key block", func(m map[string]any) {
+			m["ca"] = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+		}, `"PRIVATE KEY", want CERTIFICATE`},
+		{"ca garbage DER", func(m map[string]any) {
+			m["ca"] = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+		}, "parse certificate"},
+		{"no slots", func(m map[string]any) { delete(m, "slots") }, "no slots"},
+		{"slot with slash", func(m map[string]any) { m["slots"] = []string{"a/b"} }, "holds '/'"},
+		{"slot default", func(m map[string]any) { m["slots"] = []string{"default"} }, "reserved"},
+		{"slot twice", func(m map[string]any) { m["slots"] = []string{"dev", "dev"} }, "listed twice"},
+		{"slot control", func(m map[string]any) { m["slots"] = []string{"a\x1b[31m"} }, "holds"},
+		{"sshd pid 0", func(m map[string]any) { m["sshd_pid"] = 0 }, "not a process id"},
+		{"host with escape", func(m map[string]any) { m["host"] = "evil\x1b]0;x\x07" }, "host is not a printable"},
+		{"bad created", func(m map[string]any) { m["created"] = "yesterday" }, "created is not"},
+		{"not an object", func(m map[string]any) { clear(m) }, "no version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := sessionJSON(t, tt.edit)
+			s, err := remote.ParseSession(data)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got error %v, want none", err)
+				}
+				if s.CA == nil || len(s.ProofKey) != 32 || s.Port != 41234 {
+					t.Fatalf("got %+v, want a parsed session", s)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+			var m map[string]any
+			json.Unmarshal(data, &m)
+			for _, secret := range []string{"token", "proof_key"} {
+				if v, _ := m[secret].(string); len(v) > 8 && strings.Contains(err.Error(), v) {
+					t.Errorf("error %q shows the %s", err, secret)
+				}
+			}
+		})
+	}
+}
+
+func TestParseSessionNonCanonicalBase64(t *testing.T) {
+	// 32 bytes in base64url take 43 characters, the last carrying 4
+	// padding bits that must be zero: a strict decoder refuses others.
+	data := sessionJSON(t, func(m map[string]any) { m["token"] = strings.Repeat("A", 42) + "B" })
+	if _, err := remote.ParseSession(data); err == nil {
+		t.Fatal("got no error for non-canonical base64, want one")
+	}
+}
+
+func TestParseSessionTooLarge(t *testing.T) {
+	data := sessionJSON(t, func(m map[string]any) { m["pad"] = strings.Repeat("x", 70<<10) })
+	if _, err := remote.ParseSession(data); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Fatalf("got %v, want a size error", err)
+	}
+}
+
+func TestCAFingerprintAndURL(t *testing.T) {
+	s, err := remote.ParseSession(sessionJSON(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp := s.CAFingerprint(); !strings.HasPrefix(fp, "SHA256:") || len(fp) != len("SHA256:")+43 {
+		t.Errorf("got fingerprint %q, want SHA256: and 43 base64 characters", fp)
+	}
+	for _, tt := range []struct {
+		slot string
+		tls  bool
+		want string
+	}{
+		{"", false, "http://127.0.0.1:41234/"},
+		{"dev", true, "https://127.0.0.1:41234/slot/dev"},
+		{"a b?", false, "http://127.0.0.1:41234/slot/a%20b%3F"},
+	} {
+		if got := s.URL(tt.slot, tt.tls); got != tt.want {
+			t.Errorf("URL(%q, %v) = %q, want %q", tt.slot, tt.tls, got, tt.want)
+		}
+	}
+}
+
+func FuzzParseSession(f *testing.F) {
+	f.Add(sessionJSON(f, nil))
+	f.Add(sessionJSON(f, func(m map[string]any) { m["slots"] = []string{"", "a", "b"} }))
+	f.Add([]byte(`{"version":1}`))
+	f.Add([]byte(`{"version":1,"id":"00112233445566778899aabbccddeeff","port":1,"slots":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := remote.ParseSession(data)
+		if err != nil {
+			return
+		}
+		// Whatever parses must satisfy every invariant the helper relies on.
+		if remote.ValidateSessionID(s.ID) != nil || s.Port < 1 || s.Port > 65535 ||
+			len(s.ProofKey) != 32 || s.CA == nil || !s.CA.IsCA || s.SSHDPID < 1 {
+			t.Fatalf("accepted an invalid session: %+v", s)
+		}
+		if strings.ContainsAny(s.Token, " \r\n\t=+/") || len(s.Token) != 43 {
+			t.Fatalf("accepted token of %d bytes with bad characters", len(s.Token))
+		}
+	})
+}
