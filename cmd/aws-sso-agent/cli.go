@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -26,6 +27,9 @@ Usage:
   aws-sso-agent profile
   aws-sso-agent status [--json]
   aws-sso-agent env [--slot NAME] [--shell sh|fish|csh|powershell] [--tls]
+  aws-sso-agent ssh [-p PORT] [-l USER] [-i KEY] [-J JUMP] [-A] [-t|-T] [-o K=V] [--slot NAME] [--remote-port N] [user@]host [-- command]
+  aws-sso-agent forward [ssh flags] [--slot NAME] [user@]host
+  aws-sso-agent sessions [--json] | sessions revoke ID
   aws-sso-agent certs print|status
   aws-sso-agent version
 
@@ -46,15 +50,18 @@ type command func(c *cli, args []string) error
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   (*cli).serve,
-		"load":    (*cli).load,
-		"unload":  (*cli).unload,
-		"list":    (*cli).list,
-		"profile": (*cli).profile,
-		"status":  (*cli).status,
-		"env":     (*cli).env,
-		"certs":   (*cli).certs,
-		"version": func(c *cli, _ []string) error { fmt.Fprintln(c.stdout, "aws-sso-agent", version); return nil },
+		"serve":    (*cli).serve,
+		"load":     (*cli).load,
+		"unload":   (*cli).unload,
+		"list":     (*cli).list,
+		"profile":  (*cli).profile,
+		"status":   (*cli).status,
+		"env":      (*cli).env,
+		"certs":    (*cli).certs,
+		"ssh":      (*cli).ssh,
+		"forward":  (*cli).forward,
+		"sessions": (*cli).sessions,
+		"version":  func(c *cli, _ []string) error { fmt.Fprintln(c.stdout, "aws-sso-agent", version); return nil },
 	}
 }
 
@@ -86,6 +93,13 @@ func (e usageError) Unwrap() error { return e.error }
 func (c *cli) fail(err error) int {
 	if errors.Is(err, pflag.ErrHelp) {
 		return 0
+	}
+	var ec exitCode
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			c.fail(ec.err)
+		}
+		return ec.code
 	}
 	fmt.Fprintf(c.stderr, "aws-sso-agent: error: %v\n", err)
 	var h interface{ Hint() string }
@@ -160,4 +174,15 @@ func (c *cli) agentStatus() (*agent.AgentStatus, error) {
 		return nil, err
 	}
 	return resp.Status, nil
+}
+
+func slogLevel(debug bool) slog.Level {
+	if debug {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
+func newTextLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

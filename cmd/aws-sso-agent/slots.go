@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -126,8 +127,12 @@ func (c *cli) list(args []string) error {
 	return nil
 }
 
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+func joinComma(s []string) string { return strings.Join(s, ",") }
+
 func (c *cli) slotTable(st *agent.AgentStatus) {
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(c.stdout)
 	fmt.Fprintln(tw, "SLOT\tSOURCE\tEXPIRES\tSTATE\tURL")
 	for _, s := range st.Slots {
 		state := "ok"
@@ -228,7 +233,7 @@ func expiry(t time.Time) string {
 	return fmt.Sprintf("%s (in %s)", t.Local().Format(time.RFC3339), left)
 }
 
-func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

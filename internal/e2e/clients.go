@@ -172,5 +172,6 @@ func Run(m *testing.M) int {
 	if goClient.dir != "" {
 		os.RemoveAll(goClient.dir)
 	}
+	cleanShared()
 	return code
 }

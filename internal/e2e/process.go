@@ -66,9 +66,15 @@ type Process struct {
 // and its output is logged if the test failed.
 func StartProcess(t testing.TB, env []string, path string, args ...string) *Process {
 	t.Helper()
+	return startProcess(t, env, nil, path, args...)
+}
+
+func startProcess(t testing.TB, env []string, attr *syscall.SysProcAttr, path string, args ...string) *Process {
+	t.Helper()
 	p := &Process{Name: baseName(path), done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Env = env
+	p.cmd.SysProcAttr = attr
 	p.cmd.Stdout = &captureWriter{p: p, own: &p.stdout}
 	p.cmd.Stderr = &captureWriter{p: p, own: &p.stderr}
 	// A grandchild that keeps our output pipes open must not make Wait hang.

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/crypto/ssh"
+	sshagent "golang.org/x/crypto/ssh/agent"
+	"golang.org/x/term"
+
+	"github.com/aws-sso-agent/aws-sso-agent/forward"
+)
+
+// exitCode ends the command with a status and, if err is set, a message.
+type exitCode struct {
+	code int
+	err  error
+}
+
+func (e exitCode) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e exitCode) Unwrap() error { return e.err }
+
+// sshFlags are OpenSSH's flags this client takes, with OpenSSH's meaning,
+// plus the agent's own.
+type sshFlags struct {
+	opts       forward.Options
+	agentFwd   bool
+	forceTTY   int
+	noTTY      bool
+	slots      []string
+	remotePort int
+	debug      bool
+}
+
+func (f *sshFlags) register(fs *pflag.FlagSet, shell bool) {
+	fs.IntVarP(&f.opts.Port, "port", "p", 0, "port to connect to on the remote host")
+	fs.StringVarP(&f.opts.User, "login", "l", "", "user to log in as")
+	fs.StringArrayVarP(&f.opts.IdentityFiles, "identity", "i", nil, "private key file (repeatable)")
+	fs.StringVarP(&f.opts.ProxyJump, "jump", "J", "", "connect through these jump hosts (ProxyJump)")
+	fs.StringVarP(&f.opts.ConfigFile, "config", "F", "", "ssh config file instead of ~/.ssh/config")
+	fs.StringArrayVarP(&f.opts.Options, "option", "o", nil, "ssh_config option Key=Value (repeatable)")
+	if shell {
+		fs.BoolVarP(&f.agentFwd, "forward-agent", "A", false, "forward the ssh-agent to the remote host")
+		fs.CountVarP(&f.forceTTY, "tty", "t", "ask for a terminal even with a command")
+		fs.BoolVarP(&f.noTTY, "no-tty", "T", false, "never ask for a terminal")
+	}
+	fs.StringArrayVar(&f.slots, "slot", nil, "slot this session may read (repeatable; default: the default slot)")
+	fs.IntVar(&f.remotePort, "remote-port", 0, "remote port to forward (default 0: the server picks a free one)")
+	fs.BoolVarP(&f.debug, "verbose", "v", false, "log connection events")
+}
+
+// tunnelOptions turns flags into what openTunnel needs.
+func (c *cli) tunnelOptions(f *sshFlags, dest string) (tunnelOptions, error) {
+	if f.remotePort < 0 || f.remotePort > 65535 {
+		return tunnelOptions{}, usageError{fmt.Errorf("--remote-port %d is out of range", f.remotePort)}
+	}
+	slots := make([]string, 0, len(f.slots))
+	for _, s := range f.slots {
+		if s == "default" {
+			s = ""
+		}
+		slots = append(slots, s)
+	}
+	level := slogLevel(f.debug)
+	return tunnelOptions{
+		dest:       dest,
+		ssh:        f.opts,
+		slots:      slots,
+		remotePort: f.remotePort,
+		prompt:     c.terminalPrompter(),
+		log:        newTextLogger(c.stderr, level),
+	}, nil
+}
+
+func (c *cli) ssh(args []string) error {
+	fs := c.flags("ssh")
+	fs.SetInterspersed(false) // as in OpenSSH, what follows the host is the command
+	var f sshFlags
+	f.register(fs, true)
+	if err := parse(fs, args); err != nil {
+		return exitCode{255, err}
+	}
+	if fs.NArg() == 0 {
+		return exitCode{255, usageError{errors.New("ssh needs a destination: aws-sso-agent ssh [flags] [user@]host [-- command]")}}
+	}
+	dest, command := fs.Arg(0), strings.Join(fs.Args()[1:], " ")
+	o, err := c.tunnelOptions(&f, dest)
+	if err != nil {
+		return exitCode{255, err}
+	}
+	// Before connecting: is there an agent to serve the forward?
+	if _, err := c.agentStatus(); err != nil {
+		return exitCode{255, err}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	t, err := c.openTunnel(ctx, o)
+	stop()
+	if err != nil {
+		return exitCode{255, err}
+	}
+	defer t.close()
+
+	status, err := c.runRemote(t, &f, command)
+	if err != nil {
+		return exitCode{255, err}
+	}
+	if status != 0 {
+		return exitCode{code: status}
+	}
+	return nil
+}
+
+// runRemote runs the shell or the command and returns its exit status.
+func (c *cli) runRemote(t *tunnel, f *sshFlags, command string) (int, error) {
+	s, err := t.client.NewSession()
+	if err != nil {
+		return 255, err
+	}
+	defer s.Close()
+	if f.agentFwd {
+		sock := os.Getenv("SSH_AUTH_SOCK")
+		if sock == "" {
+			fmt.Fprintln(c.stderr, "aws-sso-agent: warning: -A: no SSH_AUTH_SOCK, no agent to forward")
+		} else if err := forward.ForwardAgent(t.client.Client, sock); err != nil {
+			return 255, err
+		} else if err := sshagent.RequestAgentForwarding(s); err != nil {
+			return 255, fmt.Errorf("agent forwarding refused: %w", err)
+		}
+	}
+
+	stdin, stdinIsTTY := c.stdin.(*os.File)
+	stdinIsTTY = stdinIsTTY && term.IsTerminal(int(stdin.Fd()))
+	wantTTY := (command == "" && stdinIsTTY) || f.forceTTY >= 2 || (f.forceTTY == 1 && stdinIsTTY)
+	if f.noTTY {
+		wantTTY = false
+	}
+	s.Stdin, s.Stdout, s.Stderr = c.stdin, c.stdout, c.stderr
+	if wantTTY {
+		restore, err := c.remoteTerminal(s, stdin, stdinIsTTY)
+		if err != nil {
+			return 255, err
+		}
+		defer restore()
+	}
+	if command == "" {
+		err = s.Shell()
+	} else {
+		err = s.Start(command)
+	}
+	if err != nil {
+		return 255, err
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- s.Wait() }()
+	select {
+	case err = <-done:
+	case <-t.session.Done():
+		t.client.Close()
+		<-done
+		return 255, fmt.Errorf("session ended by the agent: %v", t.session.Err())
+	case <-waitChan(t.client):
+		// The connection died (keepalive timeout, network); the session
+		// cannot report a status any more.
+		select {
+		case err = <-done:
+		case <-time.After(time.Second):
+		}
+		if kerr := t.client.Err(); kerr != nil {
+			return 255, kerr
+		}
+		if err == nil {
+			return 255, errors.New("connection closed")
+		}
+	}
+	var exitErr *ssh.ExitError
+	if err == nil || errors.As(err, &exitErr) {
+		return forward.ExitStatus(err), nil
+	}
+	if kerr := t.client.Err(); kerr != nil {
+		return 255, kerr
+	}
+	return 255, fmt.Errorf("connection to %s closed: %w", t.host, err)
+}
+
+func waitChan(c *forward.Client) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- c.Wait() }()
+	return ch
+}
+
+// remoteTerminal asks for a PTY of the local terminal's size and type,
+// puts the local terminal in raw mode, and follows window resizes.
+func (c *cli) remoteTerminal(s *ssh.Session, stdin *os.File, isTTY bool) (func(), error) {
+	termName := os.Getenv("TERM")
+	if termName == "" {
+		termName = "xterm"
+	}
+	w, h := 80, 24
+	if isTTY {
+		if cw, ch, err := term.GetSize(int(stdin.Fd())); err == nil {
+			w, h = cw, ch
+		}
+	}
+	modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
+	if err := s.RequestPty(termName, h, w, modes); err != nil {
+		return nil, fmt.Errorf("request a terminal: %w", err)
+	}
+	if !isTTY {
+		return func() {}, nil
+	}
+	old, err := term.MakeRaw(int(stdin.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("raw mode: %w", err)
+	}
+	stopResize := followResize(s, stdin)
+	return func() {
+		stopResize()
+		term.Restore(int(stdin.Fd()), old)
+	}, nil
+}
+
+// terminalPrompter asks on /dev/tty, or returns nil (nobody to ask).
+func (c *cli) terminalPrompter() forward.Prompter {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil
+	}
+	return &ttyPrompter{tty: tty}
+}
+
+// ttyPrompter implements forward.Prompter with OpenSSH's questions.
+type ttyPrompter struct{ tty *os.File }
+
+func (p *ttyPrompter) ConfirmHostKey(host string, key ssh.PublicKey, fingerprint string) (bool, error) {
+	fmt.Fprintf(p.tty, "The authenticity of host '%s' can't be established.\r\n%s key fingerprint is %s.\r\n", host, keyTypeName(key), fingerprint)
+	for {
+		fmt.Fprint(p.tty, "Are you sure you want to continue connecting (yes/no)? ")
+		answer, err := p.readLine(true)
+		if err != nil {
+			return false, err
+		}
+		switch strings.ToLower(strings.TrimSpace(answer)) {
+		case "yes":
+			return true, nil
+		case "no":
+			return false, nil
+		}
+		fmt.Fprint(p.tty, "Please type 'yes' or 'no': ")
+	}
+}
+
+func (p *ttyPrompter) Passphrase(file string) ([]byte, error) {
+	fmt.Fprintf(p.tty, "Enter passphrase for key '%s': ", file)
+	b, err := term.ReadPassword(int(p.tty.Fd()))
+	fmt.Fprint(p.tty, "\r\n")
+	return b, err
+}
+
+func (p *ttyPrompter) Password(user, host string) (string, error) {
+	fmt.Fprintf(p.tty, "%s@%s's password: ", user, host)
+	b, err := term.ReadPassword(int(p.tty.Fd()))
+	fmt.Fprint(p.tty, "\r\n")
+	return string(b), err
+}
+
+func (p *ttyPrompter) KeyboardInteractive(user, instruction string, questions []string, echos []bool) ([]string, error) {
+	if instruction != "" {
+		fmt.Fprintf(p.tty, "%s\r\n", instruction)
+	}
+	answers := make([]string, len(questions))
+	for i, q := range questions {
+		fmt.Fprint(p.tty, q)
+		if echos[i] {
+			a, err := p.readLine(true)
+			if err != nil {
+				return nil, err
+			}
+			answers[i] = strings.TrimRight(a, "\r\n")
+		} else {
+			b, err := term.ReadPassword(int(p.tty.Fd()))
+			fmt.Fprint(p.tty, "\r\n")
+			if err != nil {
+				return nil, err
+			}
+			answers[i] = string(b)
+		}
+	}
+	return answers, nil
+}
+
+func (p *ttyPrompter) readLine(echo bool) (string, error) {
+	var sb strings.Builder
+	b := make([]byte, 1)
+	for {
+		n, err := p.tty.Read(b)
+		if n == 1 {
+			if b[0] == '\n' {
+				return sb.String(), nil
+			}
+			sb.WriteByte(b[0])
+		}
+		if err == io.EOF {
+			return sb.String(), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+}
+
+func keyTypeName(k ssh.PublicKey) string {
+	switch t := k.Type(); {
+	case strings.HasPrefix(t, "ssh-ed25519"):
+		return "ED25519"
+	case strings.HasPrefix(t, "ecdsa"):
+		return "ECDSA"
+	case strings.HasPrefix(t, "ssh-rsa"), strings.HasPrefix(t, "rsa"):
+		return "RSA"
+	default:
+		return strings.ToUpper(t)
+	}
+}
