@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
-	"github.com/aws-sso-agent/aws-sso-agent/remote/internal/fakeagent"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
 )
 
 // twoSessions writes two sessions with sshd pids 1001 and 1002.

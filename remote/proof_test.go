@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
-	"github.com/aws-sso-agent/aws-sso-agent/remote/internal/fakeagent"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
 )
 
 var testCreds = remote.Credentials{

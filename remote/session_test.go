@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
-	"github.com/aws-sso-agent/aws-sso-agent/remote/internal/fakeagent"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
 )
 
 func sessionJSON(t testing.TB, edit func(m map[string]any)) []byte {
