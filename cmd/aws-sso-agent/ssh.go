@@ -95,7 +95,14 @@ func (c *cli) ssh(args []string) error {
 	if fs.NArg() == 0 {
 		return exitCode{255, usageError{errors.New("ssh needs a destination: aws-sso-agent ssh [flags] [user@]host [-- command]")}}
 	}
-	dest, command := fs.Arg(0), strings.Join(fs.Args()[1:], " ")
+	rest := fs.Args()[1:]
+	if len(rest) > 0 && rest[0] == "--" {
+		// As in OpenSSH, "--" after the host ends the options.
+		rest = rest[1:]
+	}
+	// As in OpenSSH, the words of the command are joined with spaces and
+	// the remote user's shell parses the result.
+	dest, command := fs.Arg(0), strings.Join(rest, " ")
 	o, err := c.tunnelOptions(&f, dest)
 	if err != nil {
 		return exitCode{255, err}
