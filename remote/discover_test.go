@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
+	"github.com/aws-sso-agent/aws-sso-agent/remote"
 )
 
 // twoSessions writes two sessions with sshd pids 1001 and 1002.

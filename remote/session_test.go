@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
+	"github.com/aws-sso-agent/aws-sso-agent/remote"
 )
 
 func sessionJSON(t testing.TB, edit func(m map[string]any)) []byte {

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
+	"github.com/aws-sso-agent/aws-sso-agent/remote"
 )
 
 var testCreds = remote.Credentials{
