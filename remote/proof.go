@@ -100,8 +100,31 @@ type credentialsJSON struct {
 type Conn struct {
 	s   *Session
 	tc  *tls.Conn
+	lr  *capReader // under br: caps what one answer may make us read
 	br  *bufio.Reader
 	bad bool // a request failed part-way: the stream is out of step
+}
+
+// maxAnswer caps the bytes read for one answer, headers included: net/http's
+// response parser does not bound header lines by itself.
+const maxAnswer = 256 << 10
+
+// capReader reads from r until n bytes have been read, then fails.
+type capReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, errors.New("answer larger than 256 KiB")
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
 }
 
 // Prove connects to the session's port and proves the server genuine:
@@ -131,7 +154,8 @@ func Prove(ctx context.Context, s *Session) (*Conn, error) {
 		MinVersion: tls.VersionTLS13,
 		NextProtos: []string{"http/1.1"},
 	})
-	c := &Conn{s: s, tc: tc, br: bufio.NewReaderSize(tc, 4096)}
+	lr := &capReader{r: tc}
+	c := &Conn{s: s, tc: tc, lr: lr, br: bufio.NewReaderSize(lr, 4096)}
 	stop := c.bind(ctx)
 	err = tc.HandshakeContext(ctx)
 	if err == nil {
@@ -199,6 +223,7 @@ func (c *Conn) prove() error {
 		return &Error{Kind: KindNotGenuine, Reason: "prepare the proof", Err: err}
 	}
 	target := ProofPath + "?nonce=" + base64.RawURLEncoding.EncodeToString(nonce[:])
+	c.lr.n = maxAnswer
 	if err := c.writeGet(target, ""); err != nil {
 		return &Error{Kind: KindNotGenuine, Reason: "send the proof request", Err: err,
 			Hint: "the connection dropped: try again; if it persists, reconnect with `aws-sso-agent ssh HOST`"}
@@ -338,6 +363,7 @@ func (c *Conn) credentials(slot, name string) (Credentials, error) {
 		target = "/slot/" + url.PathEscape(slot)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(c.s.Port)
+	c.lr.n = maxAnswer
 	if err := c.writeGet(target, c.s.Token); err != nil {
 		c.bad = true
 		return Credentials{}, &Error{Kind: KindOther, Reason: "send the credentials request to " + addr, Err: err,
