@@ -161,8 +161,8 @@ func Prove(ctx context.Context, s *Session) (*Conn, error) {
 	if err == nil {
 		err = c.prove()
 	}
-	if stop() && err != nil {
-		err = fmt.Errorf("%w (%w)", err, ctx.Err())
+	if cerr := stop(); cerr != nil && err != nil {
+		err = fmt.Errorf("%w (%w)", err, cerr)
 	}
 	if err != nil {
 		tc.Close()
@@ -186,8 +186,9 @@ func classifyProve(addr string, err error) error {
 	}
 	var rh tls.RecordHeaderError
 	if errors.As(err, &rh) {
+		// What it sent instead tells plain HTTP ("HTTP/") from noise.
 		return &Error{Kind: KindNotGenuine,
-			Reason: "the server on " + addr + " does not speak TLS (plain HTTP?)",
+			Reason: "the server on " + addr + " does not speak TLS (it began its answer with " + strconv.Quote(sanitize(string(rh.RecordHeader[:]), 5)) + ")",
 			Err:    err,
 			Hint:   "the agent always speaks TLS on a forwarded port, so this is not it: no token was sent; reconnect with `aws-sso-agent ssh HOST`"}
 	}
@@ -198,18 +199,27 @@ func classifyProve(addr string, err error) error {
 }
 
 // bind applies ctx's deadline and cancellation to the connection until
-// the returned stop is called; stop reports whether ctx ended meanwhile.
-func (c *Conn) bind(ctx context.Context) (stop func() bool) {
-	if d, ok := ctx.Deadline(); ok {
+// the returned stop is called. stop returns ctx's error if ctx has ended
+// (so a failure is its doing), counting the deadline as passed when the
+// connection's copy of it fired first.
+func (c *Conn) bind(ctx context.Context) (stop func() error) {
+	d, hasDeadline := ctx.Deadline()
+	if hasDeadline {
 		c.tc.NetConn().SetDeadline(d)
 	}
 	after := context.AfterFunc(ctx, func() {
 		c.tc.NetConn().SetDeadline(time.Unix(1, 0)) // unblock reads and writes
 	})
-	return func() bool {
+	return func() error {
 		after()
 		c.tc.NetConn().SetDeadline(time.Time{})
-		return ctx.Err() != nil
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if hasDeadline && !time.Now().Before(d) {
+			return context.DeadlineExceeded
+		}
+		return nil
 	}
 }
 
@@ -351,8 +361,8 @@ func (c *Conn) Credentials(ctx context.Context, slot string) (Credentials, error
 	}
 	stop := c.bind(ctx)
 	creds, err := c.credentials(slot, name)
-	if stop() && err != nil {
-		err = fmt.Errorf("%w (%w)", err, ctx.Err())
+	if cerr := stop(); cerr != nil && err != nil {
+		err = fmt.Errorf("%w (%w)", err, cerr)
 	}
 	return creds, err
 }
