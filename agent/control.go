@@ -178,17 +178,41 @@ func (r *ControlRequest) Validate() error {
 	}
 }
 
-// DecodeControlRequest reads and validates one request.
-func DecodeControlRequest(r io.Reader) (*ControlRequest, error) {
+// DecodeControlRequest parses and validates one request.
+func DecodeControlRequest(line []byte) (*ControlRequest, error) {
 	var req ControlRequest
-	dec := json.NewDecoder(io.LimitReader(r, maxControlMessage))
-	if err := dec.Decode(&req); err != nil {
+	if err := json.Unmarshal(line, &req); err != nil {
 		return nil, fmt.Errorf("agent: bad control message: %w", err)
 	}
 	if err := req.Validate(); err != nil {
 		return nil, fmt.Errorf("agent: bad control message: %w", err)
 	}
 	return &req, nil
+}
+
+// readControlLine reads one request: a line of JSON of at most
+// maxControlMessage bytes. It reads nothing past the newline that the
+// reader has not buffered, so what follows (a stream's first bytes) stays
+// in br.
+func readControlLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > maxControlMessage {
+			return nil, errors.New("agent: bad control message: longer than 64 KiB")
+		}
+		switch {
+		case err == nil:
+			return line, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(line) > 0:
+			return line, nil
+		default:
+			return nil, fmt.Errorf("agent: bad control message: %w", err)
+		}
+	}
 }
 
 // ControlHandler carries out control requests. Errors that implement
@@ -285,7 +309,11 @@ func (s *ControlServer) serveConn(conn net.Conn) {
 	}
 
 	br := bufio.NewReader(conn)
-	req, err := DecodeControlRequest(br)
+	line, err := readControlLine(br)
+	var req *ControlRequest
+	if err == nil {
+		req, err = DecodeControlRequest(line)
+	}
 	if err != nil {
 		log.Warn("control: bad request", "err", err.Error())
 		writeControl(conn, ControlResponse{Error: err.Error()})
@@ -297,23 +325,14 @@ func (s *ControlServer) serveConn(conn net.Conn) {
 		s.holdSession(conn, br, req.Session)
 		return
 	case OpSessionStream:
-		if s.Sessions == nil {
-			writeControl(conn, ControlResponse{Error: "this agent serves no SSH sessions"})
-			return
-		}
-		if br.Buffered() > 0 {
-			// The client must wait for our answer before it sends the
-			// stream's first byte.
-			writeControl(conn, ControlResponse{Error: "session-stream: data before the answer"})
-			return
-		}
-		if s.Sessions.get(req.Session.ID) == nil {
-			writeControl(conn, errorResponse(fmt.Errorf("session %s: %w", req.Session.ID, ErrNoSession)))
+		// No answer: the client sends the stream's first bytes right
+		// behind its request, saving a round trip on every forwarded
+		// connection; a stream for no live session is simply closed.
+		if s.Sessions == nil || s.Sessions.get(req.Session.ID) == nil {
 			return
 		}
 		conn.SetDeadline(time.Time{})
-		writeControl(conn, ControlResponse{})
-		if err := s.Sessions.Attach(req.Session.ID, conn); err == nil {
+		if err := s.Sessions.Attach(req.Session.ID, &bufferedConn{Conn: conn, r: br}); err == nil {
 			handedOff = true // the endpoint owns it now
 		}
 		return
@@ -456,6 +475,14 @@ func ListenControl(path string) (net.Listener, error) {
 }
 
 var timeZero time.Time
+
+// bufferedConn is a connection whose first bytes were read ahead into r.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // ErrNotRunning means no agent answers on the control socket.
 var ErrNotRunning = errors.New("the agent is not running")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -85,7 +84,9 @@ func (h *SessionHandle) Err() error {
 func (h *SessionHandle) Close() error { return h.conn.Close() }
 
 // Stream opens one forwarded connection of session id to the agent's
-// endpoint. Bytes written to it are what the remote client sent.
+// endpoint. Bytes written to it are what the remote client sent. The agent
+// does not answer the request: if the session has ended, it closes the
+// connection, which the caller sees as EOF.
 func (c ControlClient) Stream(ctx context.Context, id string) (net.Conn, error) {
 	conn, err := c.dial(ctx)
 	if err != nil {
@@ -98,39 +99,8 @@ func (c ControlClient) Stream(ctx context.Context, id string) (net.Conn, error) 
 		conn.Close()
 		return nil, fmt.Errorf("agent: stream: %w", err)
 	}
-	// Read the answer byte by byte up to its newline: nothing of the stream
-	// that follows may be swallowed by a buffer.
-	line, err := readLine(conn, 4096)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("agent: stream: %w", err)
-	}
-	var resp ControlResponse
-	if err := json.Unmarshal(line, &resp); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("agent: stream: %w", err)
-	}
-	if resp.Error != "" {
-		conn.Close()
-		return nil, fmt.Errorf("agent: stream: %s", resp.Error)
-	}
 	conn.SetDeadline(timeZero)
 	return conn, nil
-}
-
-func readLine(r io.Reader, max int) ([]byte, error) {
-	var line []byte
-	b := make([]byte, 1)
-	for len(line) < max {
-		if _, err := io.ReadFull(r, b); err != nil {
-			return nil, err
-		}
-		if b[0] == '\n' {
-			return line, nil
-		}
-		line = append(line, b[0])
-	}
-	return nil, errors.New("answer too long")
 }
 
 func (c ControlClient) dial(ctx context.Context) (net.Conn, error) {

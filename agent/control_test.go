@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -184,7 +183,7 @@ func FuzzControlRequest(f *testing.F) {
 	f.Add([]byte(`{"op":"session-port","session":{"id":"00ff","port":70000}}`))
 	f.Add([]byte(`{"op":"session-revoke","session":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		req, err := DecodeControlRequest(bytes.NewReader(data))
+		req, err := DecodeControlRequest(data)
 		if err != nil {
 			if req != nil {
 				t.Fatal("request returned with an error")

@@ -233,8 +233,16 @@ func TestSessionEndsWithItsConnection(t *testing.T) {
 	if _, err := open.Read(make([]byte, 1)); err == nil || isTimeout(err) {
 		t.Errorf("forwarded connection still open after the session ended: %v", err)
 	}
-	if _, err := env.client.Stream(context.Background(), h.Grant.ID); err == nil {
-		t.Error("stream of an ended session accepted")
+	// A stream for the ended session is closed without an answer.
+	late, err := env.client.Stream(context.Background(), h.Grant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	late.Write([]byte("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+	late.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := late.Read(make([]byte, 64)); err == nil || isTimeout(err) {
+		t.Errorf("stream of an ended session answered: %d bytes, %v", n, err)
 	}
 	if _, ok := env.tokens.Lookup(h.Grant.Token); ok {
 		t.Error("token still valid after the session ended")

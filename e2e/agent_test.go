@@ -19,7 +19,7 @@ import (
 
 // agentUnderTest is a running `aws-sso-agent serve` with its own home.
 type agentUnderTest struct {
-	t    *testing.T
+	t    testing.TB
 	home string
 	env  []string // what the CLI runs with: its home, the AWS config
 	proc *e2e.Process
@@ -32,7 +32,7 @@ type agentOptions struct {
 	extra []string // more environment
 }
 
-func startAgent(t *testing.T, o agentOptions) *agentUnderTest {
+func startAgent(t testing.TB, o agentOptions) *agentUnderTest {
 	t.Helper()
 	home := o.home
 	if home == "" {
@@ -68,7 +68,7 @@ func (a *agentUnderTest) cli(extraEnv []string, args ...string) (string, string,
 	return runCLI(a.t, e2e.MergeEnv(a.env, extraEnv...), args...)
 }
 
-func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
+func runCLI(t testing.TB, env []string, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(agentBin, args...)
 	cmd.Env = env
@@ -95,7 +95,7 @@ func (a *agentUnderTest) mustCLI(extraEnv []string, args ...string) string {
 
 // exports reads `env`'s sh output back into NAME=value pairs by letting a
 // real shell evaluate it.
-func exports(t *testing.T, shOut string) []string {
+func exports(t testing.TB, shOut string) []string {
 	t.Helper()
 	cmd := exec.Command("sh", "-c", `eval "$1" && env`, "sh", shOut)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
@@ -123,7 +123,7 @@ func (a *agentUnderTest) status() map[string]any {
 
 // clientEnv is what an SDK client on this machine runs with after
 // eval "$(aws-sso-agent env)": nothing of the machine, moto as STS.
-func clientEnv(t *testing.T, moto *e2e.Moto, vars []string) []string {
+func clientEnv(t testing.TB, moto *e2e.Moto, vars []string) []string {
 	return e2e.MergeEnv(e2e.CleanEnv(t), append(moto.STSEnv(), vars...)...)
 }
 

@@ -29,10 +29,11 @@ type remoteHost struct {
 	moto       *e2e.Moto
 	remoteBin  string // aws-sso-remote, runnable by the remote user
 	knownHosts string
+	sshConfig  string
 	want       string // the ARN of the loaded role
 }
 
-func startRemote(t *testing.T, sshdOpts sshd.Options) *remoteHost {
+func startRemote(t testing.TB, sshdOpts sshd.Options) *remoteHost {
 	t.Helper()
 	sshd.Require(t)
 	moto := e2e.StartMoto(t)
@@ -40,33 +41,40 @@ func startRemote(t *testing.T, sshdOpts sshd.Options) *remoteHost {
 	a := startAgent(t, agentOptions{})
 	a.mustCLI(cfg.Env(), "load", "--profile", e2e.DefaultRoleProfile.Name)
 	srv := sshd.Start(t, sshdOpts)
-	kh := filepath.Join(t.TempDir(), "known_hosts")
+	// The throwaway user's home is shared by every test: start clean.
+	e2e.RunAs(t, srv.User, nil, "rm", "-rf", ".aws-sso-agent")
+	dir := t.TempDir()
+	kh := filepath.Join(dir, "known_hosts")
 	os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	// OpenSSH does not pass -o options to jump hosts: the shared settings
+	// go in a config file, as a user would have them.
+	config := filepath.Join(dir, "ssh_config")
+	os.WriteFile(config, []byte(fmt.Sprintf("Host *\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n  IdentitiesOnly yes\n  IdentityFile %s\n", kh, srv.ClientKeyFile)), 0o600)
 	return &remoteHost{
 		agent: a, sshd: srv, moto: moto,
 		remoteBin:  e2e.SharedBinary(t, remotePkg),
 		knownHosts: kh,
+		sshConfig:  config,
 		want:       e2e.DefaultRoleProfile.AssumedRoleARN(),
 	}
 }
 
 // sshArgs are the client flags for this host, OpenSSH style.
 func (r *remoteHost) sshArgs(extra ...string) []string {
-	args := []string{"ssh", "-F", "/dev/null", "-p", strconv.Itoa(r.sshd.Port), "-i", r.sshd.ClientKeyFile,
-		"-o", "UserKnownHostsFile=" + r.knownHosts, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"}
+	args := []string{"ssh", "-F", r.sshConfig, "-p", strconv.Itoa(r.sshd.Port)}
 	args = append(args, extra...)
 	return append(args, r.sshd.User+"@127.0.0.1")
 }
 
 // ssh runs `aws-sso-agent ssh HOST -- command` and returns its output.
-func (r *remoteHost) ssh(t *testing.T, command string, extra ...string) (string, string, int) {
+func (r *remoteHost) ssh(t testing.TB, command string, extra ...string) (string, string, int) {
 	t.Helper()
 	args := append(r.sshArgs(extra...), "--", command)
 	return r.agent.cli(nil, args...)
 }
 
 // awsCLI is the remote command that runs the AWS CLI against moto.
-func (r *remoteHost) awsCLI(t *testing.T) string {
+func (r *remoteHost) awsCLI(t testing.TB) string {
 	python, pythonPath := e2e.RemotePython(t)
 	return fmt.Sprintf("AWS_ENDPOINT_URL_STS=%s AWS_DEFAULT_REGION=%s PYTHONPATH=%s %s -m awscli sts get-caller-identity --query Arn --output text",
 		r.moto.Endpoint, e2e.Region, pythonPath, python)
@@ -320,6 +328,8 @@ func TestProxyJump(t *testing.T) {
 	jump := sshd.Start(t, sshd.Options{})
 	kh, _ := os.ReadFile(r.knownHosts)
 	os.WriteFile(r.knownHosts, append(kh, []byte(jump.KnownHostsLine()+"\n")...), 0o600)
+	cfg, _ := os.ReadFile(r.sshConfig)
+	os.WriteFile(r.sshConfig, append(cfg, []byte("  IdentityFile "+jump.ClientKeyFile+"\n")...), 0o600)
 	jumpSpec := fmt.Sprintf("%s@127.0.0.1:%d", jump.User, jump.Port)
 	out, errOut, code := r.ssh(t, r.remoteBin+" check", "-J", jumpSpec)
 	if code != 0 {

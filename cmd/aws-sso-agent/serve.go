@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	runtimedebug "runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -77,6 +78,9 @@ func (c *cli) serve(args []string) error {
 		}
 		return storeHint(err)
 	}
+	// The file store's scrypt (age's default, N=2^18, r=8) takes 256 MiB
+	// for a moment; hand it back rather than idle at that size.
+	runtimedebug.FreeOSMemory()
 	rotator, err := certs.NewLeafRotator(ca, certs.RotatorConfig{Logger: log})
 	if err != nil {
 		return err

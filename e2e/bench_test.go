@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/sshd"
+)
+
+// Benchmarks of the whole product against OpenSSH and its baseline, each
+// in the same run (the machine is shared and noisy: only ratios mean
+// something). Run with `make bench`.
+
+// rssBytes reads a process's resident set size from /proc.
+func rssBytes(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Skipf("no /proc: %v", err)
+	}
+	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(data)
+	if m == nil {
+		b.Fatal("no VmRSS")
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb * 1024
+}
+
+// BenchmarkAgentMemory reports the idle agent's RSS (target: at most
+// 20 MB) and what each live SSH session adds (target: under 1 MB). A
+// session here is what an `aws-sso-agent ssh` costs the agent: its
+// registry entry, token, channel and the held control connection.
+func BenchmarkAgentMemory(b *testing.B) {
+	home := b.TempDir()
+	env := e2e.MergeEnv([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}, "AWS_SSO_AGENT_HOME="+home)
+	pass := home + "/pass"
+	os.WriteFile(pass, []byte("bench passphrase"), 0o600)
+	p := e2e.StartProcess(b, env, agentBin, "serve", "--port", "0", "--store", "file", "--passphrase-file", pass)
+	p.WaitForOutput(b, "serving credentials", 30*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	idle := rssBytes(b, p.PID())
+
+	ctl := agent.ControlClient{Path: home + "/run/control.sock"}
+	const sessions = 200
+	var handles []*agent.SessionHandle
+	for i := range sessions {
+		h, err := ctl.OpenSession(context.Background(), fmt.Sprintf("bench@host-%d", i), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		handles = append(handles, h)
+	}
+	time.Sleep(500 * time.Millisecond)
+	busy := rssBytes(b, p.PID())
+	for _, h := range handles {
+		h.Close()
+	}
+	b.ReportMetric(float64(idle)/(1<<20), "idle-RSS-MB")
+	b.ReportMetric(float64(busy-idle)/sessions/1024, "KB/session")
+}
+
+// benchRemote starts what the SSH benchmarks share.
+func benchRemote(b *testing.B) (*remoteHost, []string) {
+	sshd.Require(b)
+	r := startRemote(b, sshd.Options{})
+	// OpenSSH's own client with the same settings.
+	openssh := []string{"-F", r.sshConfig, "-p", strconv.Itoa(r.sshd.Port), r.sshd.User + "@127.0.0.1"}
+	return r, openssh
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkSSHTrue compares `aws-sso-agent ssh host -- true` with OpenSSH's
+// `ssh host true`, alternating runs (target: at most 0.8x). Ours also
+// opens an agent session, forwards a port and installs the session file.
+func BenchmarkSSHTrue(b *testing.B) {
+	r, openssh := benchRemote(b)
+	var ours, theirs []time.Duration
+	for i := 0; i < max(b.N, 5); i++ {
+		start := time.Now()
+		if _, errOut, code := r.agent.cli(nil, append(r.sshArgs(), "--", "true")...); code != 0 {
+			b.Fatalf("aws-sso-agent ssh: exit %d %s", code, errOut)
+		}
+		ours = append(ours, time.Since(start))
+		start = time.Now()
+		if out, err := exec.Command("ssh", append(openssh, "true")...).CombinedOutput(); err != nil {
+			b.Fatalf("ssh: %v %s", err, out)
+		}
+		theirs = append(theirs, time.Since(start))
+	}
+	b.ReportMetric(float64(median(ours).Microseconds())/1000, "ours-ms")
+	b.ReportMetric(float64(median(theirs).Microseconds())/1000, "openssh-ms")
+	b.ReportMetric(float64(median(ours))/float64(median(theirs)), "ratio")
+}
+
+// BenchmarkForwardedGET compares a new connection plus a credentials GET
+// through our forward with the same through `ssh -N -R` to the agent's
+// port (target p50: at most 1.0x).
+func BenchmarkForwardedGET(b *testing.B) {
+	r, openssh := benchRemote(b)
+	st := r.agent.status()
+	agentAddr := strings.TrimPrefix(strings.TrimSuffix(st["url"].(string), "/"), "http://")
+	localToken, _ := os.ReadFile(st["token_file"].(string))
+
+	// OpenSSH: ssh -N -R 0:AGENT, which prints the port it was given.
+	cmd := exec.Command("ssh", append([]string{"-N", "-o", "ExitOnForwardFailure=yes", "-R", "127.0.0.1:0:" + agentAddr}, openssh...)...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, _ := bufio.NewReader(stderr).ReadString('\n')
+	m := regexp.MustCompile(`Allocated port (\d+)`).FindStringSubmatch(line)
+	if m == nil {
+		b.Fatalf("ssh -R said %q", line)
+	}
+	opensshPort := m[1]
+
+	// Ours: forward, then the session's port and token from its file.
+	fwd := e2e.StartProcess(b, r.agent.env, agentBin, append([]string{"forward"}, r.sshArgs()[1:]...)...)
+	fwd.WaitForOutput(b, "forward: connected", 20*time.Second)
+	res := e2e.RunAs(b, r.sshd.User, nil, "sh", "-c", "cat ~/.aws-sso-agent/sessions/*/session.json")
+	var f struct {
+		Port  int
+		Token string
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &f); err != nil {
+		b.Fatalf("session file: %v %q", err, res.Stdout)
+	}
+
+	getOnce := func(port string, token string) time.Duration {
+		start := time.Now()
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nAuthorization: %s\r\nConnection: close\r\n\r\n", port, token)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 {
+			b.Fatalf("GET through port %s: %d", port, resp.StatusCode)
+		}
+		return time.Since(start)
+	}
+	var ours, theirs []time.Duration
+	for i := 0; i < max(b.N, 50); i++ {
+		ours = append(ours, getOnce(strconv.Itoa(f.Port), f.Token))
+		theirs = append(theirs, getOnce(opensshPort, string(localToken)))
+	}
+	b.ReportMetric(float64(median(ours).Microseconds()), "ours-p50-us")
+	b.ReportMetric(float64(median(theirs).Microseconds()), "openssh-p50-us")
+	b.ReportMetric(float64(median(ours))/float64(median(theirs)), "ratio")
+}
+
+// BenchmarkRemoteEnv times `aws-sso-remote env` on the remote host: session
+// discovery, pinned TLS through the forward, the proof and the token check
+// (target: a median of at most 20 ms).
+func BenchmarkRemoteEnv(b *testing.B) {
+	r, _ := benchRemote(b)
+	fwd := e2e.StartProcess(b, r.agent.env, agentBin, append([]string{"forward"}, r.sshArgs()[1:]...)...)
+	fwd.WaitForOutput(b, "forward: connected", 20*time.Second)
+	var times []time.Duration
+	for i := 0; i < max(b.N, 20); i++ {
+		start := time.Now()
+		res := e2e.RunAs(b, r.sshd.User, nil, r.remoteBin, "env")
+		times = append(times, time.Since(start))
+		if res.Code != 0 {
+			b.Fatalf("env: exit %d %s", res.Code, res.Stderr)
+		}
+	}
+	b.ReportMetric(float64(median(times).Microseconds())/1000, "median-ms")
+}
