@@ -88,19 +88,36 @@ func (h *SessionHandle) Close() error { return h.conn.Close() }
 // does not answer the request: if the session has ended, it closes the
 // connection, which the caller sees as EOF.
 func (c ControlClient) Stream(ctx context.Context, id string) (net.Conn, error) {
-	conn, err := c.dial(ctx)
+	conn, err := c.DialStream(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	if err := json.NewEncoder(conn).Encode(ControlRequest{Op: OpSessionStream, Session: &SessionRequest{ID: id}}); err != nil {
+	if err := StartStream(conn, id); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("agent: stream: %w", err)
+		return nil, err
 	}
-	conn.SetDeadline(timeZero)
 	return conn, nil
+}
+
+// DialStream connects to the agent for a stream that StartStream will
+// name. Dialing ahead takes the connect and the agent's peer check off the
+// path of the forwarded connection that later uses it; the agent waits
+// for the request up to its control timeout (2 minutes).
+func (c ControlClient) DialStream(ctx context.Context) (net.Conn, error) {
+	return c.dial(ctx)
+}
+
+// StartStream turns a connection from DialStream into a stream of session
+// id.
+func StartStream(conn net.Conn, id string) error {
+	b, err := json.Marshal(ControlRequest{Op: OpSessionStream, Session: &SessionRequest{ID: id}})
+	if err != nil {
+		return err
+	}
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("agent: stream: %w", err)
+	}
+	return nil
 }
 
 func (c ControlClient) dial(ctx context.Context) (net.Conn, error) {

@@ -113,20 +113,72 @@ func (c *cli) openTunnel(ctx context.Context, o tunnelOptions) (_ *tunnel, err e
 	return t, nil
 }
 
+// spareTTL is how long a connection dialed ahead to the agent is used:
+// well under the agent's 2-minute wait for the request.
+const spareTTL = time.Minute
+
+type spareConn struct {
+	conn net.Conn
+	at   time.Time
+}
+
 // serve hands each forwarded connection to the agent as a session stream.
+// One connection to the agent is kept dialed ahead, so a forwarded
+// connection costs no connect: OpenSSH's `ssh -R` pays one TCP connect per
+// forwarded connection, and this keeps us at or under that.
 func (t *tunnel) serve(ctl agent.ControlClient) {
+	spares := make(chan spareConn, 1)
+	refill := func() {
+		c, err := ctl.DialStream(context.Background())
+		if err != nil {
+			return
+		}
+		select {
+		case spares <- spareConn{c, time.Now()}:
+		default:
+			c.Close()
+		}
+	}
+	go refill()
+	defer func() {
+		select {
+		case s := <-spares:
+			s.conn.Close()
+		default:
+		}
+	}()
 	for {
 		remote, err := t.listener.Accept()
 		if err != nil {
 			return
 		}
+		var local net.Conn
+		select {
+		case s := <-spares:
+			if time.Since(s.at) < spareTTL {
+				local = s.conn
+			} else {
+				s.conn.Close()
+			}
+		default:
+		}
 		go func() {
 			defer remote.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			local, err := ctl.Stream(ctx, t.session.Grant.ID)
-			cancel()
+			var err error
+			if local == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				local, err = ctl.DialStream(ctx)
+				cancel()
+			}
+			go refill()
+			if err == nil {
+				err = agent.StartStream(local, t.session.Grant.ID)
+			}
 			if err != nil {
 				t.log.Warn("forwarded connection not served", "err", err)
+				if local != nil {
+					local.Close()
+				}
 				return
 			}
 			defer local.Close()
