@@ -37,3 +37,20 @@ func parseProcStatPPID(b []byte) (int, error) {
 	}
 	return ppid, nil
 }
+
+// processDead reports a process that has exited but not been reaped: a
+// zombie (Z) or dead (X) entry still answers kill(pid, 0). An SSH
+// connection's sshd killed while its parent is gone can stay a zombie for
+// as long as nobody reaps it, and its session must not count as live.
+func processDead(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	f := bytes.Fields(b[i+1:])
+	return len(f) > 0 && (string(f[0]) == "Z" || string(f[0]) == "X")
+}

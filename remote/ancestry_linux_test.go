@@ -3,7 +3,9 @@ package remote
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"testing"
+	"time"
 )
 
 func TestParseProcStatPPID(t *testing.T) {
@@ -58,5 +60,28 @@ func TestWalkAncestors(t *testing.T) {
 	// A cycle ends.
 	if _, err := walkAncestors(3, func(p int) (int, error) { return 3, nil }); err == nil {
 		t.Fatal("got no error for a cycle, want one")
+	}
+}
+
+func TestProcessDeadSeesZombie(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	// Not waited for yet: once it exits it is our zombie.
+	deadline := time.Now().Add(5 * time.Second)
+	for !processDead(pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("an exited, unreaped child is not seen as dead")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if processAlive(pid) {
+		t.Error("processAlive says a zombie is alive")
+	}
+	cmd.Wait()
+	if !processAlive(os.Getpid()) || processDead(os.Getpid()) {
+		t.Error("this process is not seen alive")
 	}
 }

@@ -28,11 +28,12 @@ func checkOwner(fi fs.FileInfo) error {
 }
 
 // processAlive reports whether pid exists: kill(pid, 0) succeeds, or fails
-// only because the process belongs to another user.
+// only because the process belongs to another user, and it is not a
+// zombie.
 func processAlive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
 	err := unix.Kill(pid, 0)
-	return err == nil || err == unix.EPERM
+	return (err == nil || err == unix.EPERM) && !processDead(pid)
 }
