@@ -29,8 +29,7 @@ type sessionTestEnv struct {
 func sessionTestStart(t *testing.T) *sessionTestEnv {
 	t.Helper()
 	sessions := NewSessions(NewTokens(), []byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), nil)
-	var env *endpointTestEnv
-	env = endpointTestStart(t, func(c *EndpointConfig) {
+	env := endpointTestStart(t, func(c *EndpointConfig) {
 		c.Sessions = sessions
 		sessions.tokens = c.Tokens
 	})

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -125,8 +124,6 @@ func TestRemoteScenario(t *testing.T) {
 		t.Errorf("session directories left on the remote host: %s", res.Stdout)
 	}
 }
-
-var sessionIDRe = regexp.MustCompile(`"id":\s*"([0-9a-f]{32})"`)
 
 // TestRevokedAfterSession is SPEC 7.6: a token captured on the remote host
 // during the session is refused everywhere once the session has ended.

@@ -225,6 +225,7 @@ func TestWriteFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkPrivateFile(t, p, e.sess.Token)
 	// Twice: the second write replaces the first atomically.
 	if p, err = e.sess.WriteTokenFile(); err != nil {
 		t.Fatal(err)
