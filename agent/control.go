@@ -248,13 +248,18 @@ type ControlServer struct {
 	Sessions *Sessions
 	Endpoint *Endpoint
 
-	wg sync.WaitGroup
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{} // not yet answered, closed when Serve ends
 }
 
-// Serve accepts connections until l is closed, then waits for the
+// Serve accepts connections until l is closed. It then closes the
+// connections that have not sent their request (an ssh client keeps one
+// dialed ahead for its next forwarded connection) and waits for the
 // requests in flight.
 func (s *ControlServer) Serve(l net.Listener) error {
 	defer s.wg.Wait()
+	defer s.closeWaiting()
 	for {
 		conn, err := l.Accept()
 		if err != nil {
@@ -263,11 +268,33 @@ func (s *ControlServer) Serve(l net.Listener) error {
 			}
 			return fmt.Errorf("agent: control socket: %w", err)
 		}
+		s.track(conn, true)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.serveConn(conn)
 		}()
+	}
+}
+
+func (s *ControlServer) track(c net.Conn, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		s.conns = map[net.Conn]struct{}{}
+	}
+	if add {
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+}
+
+func (s *ControlServer) closeWaiting() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
 	}
 }
 
@@ -307,9 +334,11 @@ func (s *ControlServer) serveConn(conn net.Conn) {
 		writeControl(conn, ControlResponse{Error: fmt.Sprintf("refused: peer uid %d is not the agent's uid %d", uid, os.Getuid())})
 		return
 	}
+	defer s.track(conn, false)
 
 	br := bufio.NewReader(conn)
 	line, err := readControlLine(br)
+	s.track(conn, false)
 	var req *ControlRequest
 	if err == nil {
 		req, err = DecodeControlRequest(line)

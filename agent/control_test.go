@@ -238,3 +238,30 @@ func TestValidateSlotName(t *testing.T) {
 		}
 	}
 }
+
+// TestControlServeEndsWithIdleConnections: an ssh client keeps a
+// connection dialed ahead; stopping the agent must not wait for it.
+func TestControlServeEndsWithIdleConnections(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run", "control.sock")
+	l, err := ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- (&ControlServer{Handler: &fakeControl{}}).Serve(l) }()
+	idle, err := ControlClient{Path: path}.DialStream(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	time.Sleep(50 * time.Millisecond) // accepted, waiting for its request
+	l.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve waited for an idle connection")
+	}
+}
