@@ -1,0 +1,280 @@
+package certs_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
+)
+
+// The real peers of the ACME tests: Let's Encrypt's Pebble, an ACME server
+// for tests, and Knot, an authoritative DNS server taking TSIG-signed RFC
+// 2136 updates, which Pebble asks for the DNS-01 records.
+// scripts/install-test-peers installs both.
+
+// pebbleDirEnv names a directory holding the pebble binary, for machines
+// where it is neither on PATH nor in the test cache directory.
+const pebbleDirEnv = "AWS_SSO_AGENT_PEBBLE_DIR"
+
+// testZone is the zone Knot serves; testFQDN is the name certificates are
+// for.
+const (
+	testZone = "acme.test"
+	testFQDN = "agent." + testZone
+	tsigName = "acme-update-key."
+)
+
+// lookPeer finds a peer's binary on PATH, in $AWS_SSO_AGENT_PEBBLE_DIR or
+// in the cache directory install-test-peers fills.
+func lookPeer(t *testing.T, name, hint string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	var dirs []string
+	if d := os.Getenv(pebbleDirEnv); d != "" {
+		dirs = append(dirs, d)
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		dirs = append(dirs, filepath.Join(d, "aws-sso-agent-test", "pebble"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	e2e.PeerMissing(t, "%s not found on PATH or in %s (%s)", name, strings.Join(dirs, ", "), hint)
+	return ""
+}
+
+// knot is a running knotd serving testZone.
+type knot struct {
+	Addr       string // 127.0.0.1:PORT
+	TSIGSecret string // base64
+	Algorithm  string
+}
+
+// startKnot runs knotd on a free port with testZone, which accepts updates
+// signed with a fresh TSIG key.
+func startKnot(t *testing.T) *knot {
+	t.Helper()
+	bin := lookPeer(t, "knotd", "apt-get install knot")
+	dir := t.TempDir()
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	k := &knot{TSIGSecret: base64.StdEncoding.EncodeToString(secret), Algorithm: "hmac-sha256"}
+	zone := fmt.Sprintf(`$ORIGIN %[1]s.
+$TTL 60
+@ SOA ns.%[1]s. hostmaster.%[1]s. 1 3600 600 86400 60
+@ NS ns
+ns A 127.0.0.1
+agent A 127.0.0.1
+`, testZone)
+	if err := os.WriteFile(filepath.Join(dir, testZone+".zone"), []byte(zone), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		port := e2e.FreePort(t)
+		conf := fmt.Sprintf(`server:
+    listen: 127.0.0.1@%[1]d
+    rundir: %[2]s
+database:
+    storage: %[2]s
+key:
+  - id: %[3]s
+    algorithm: %[4]s
+    secret: %[5]s
+acl:
+  - id: acme-update
+    key: %[3]s
+    action: update
+template:
+  - id: default
+    storage: %[2]s
+    file: "%%s.zone"
+zone:
+  - domain: %[6]s
+    acl: acme-update
+log:
+  - target: stderr
+    any: info
+`, port, dir, tsigName, k.Algorithm, k.TSIGSecret, testZone)
+		cf := filepath.Join(dir, "knot.conf")
+		if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p := e2e.StartProcess(t, e2e.CleanEnv(t), bin, "-c", cf)
+		k.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) && p.Running() {
+			if addrs, err := resolverAt(k.Addr).LookupHost(context.Background(), "ns."+testZone); err == nil && len(addrs) > 0 {
+				return k
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		out := p.Output()
+		_ = p.Stop()
+		if strings.Contains(out, "Address already in use") {
+			continue
+		}
+		t.Fatalf("knotd did not serve %s: output:\n%s", testZone, out)
+	}
+	t.Fatal("knotd: every free port was taken before it bound it")
+	return nil
+}
+
+// resolverAt returns a resolver asking only addr.
+func resolverAt(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
+// pebble is a running Pebble.
+type pebble struct {
+	Directory string       // ACME directory URL
+	Client    *http.Client // trusts Pebble's HTTPS certificate
+	mgmt      string       // management API base URL
+}
+
+// startPebble runs Pebble on free ports, validating DNS-01 through dns,
+// without its random validation delays (PEBBLE_VA_NOSLEEP) and without
+// reusing authorizations, so every order proves control of the name again.
+func startPebble(t *testing.T, dns string) *pebble {
+	t.Helper()
+	bin := lookPeer(t, "pebble", "go install github.com/letsencrypt/pebble/v2/cmd/pebble@latest")
+	dir := t.TempDir()
+	certFile, keyFile, pool := pebbleTLS(t, dir)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	env := e2e.CleanEnv(t,
+		"PEBBLE_VA_NOSLEEP=1",
+		"PEBBLE_AUTHZREUSE=0",
+		// No injected bad nonces: lego retries them, but they make the
+		// timing of a test less predictable.
+		"PEBBLE_WFE_NONCEREJECT=0",
+	)
+	for range 5 {
+		port, mport := e2e.FreePort(t), e2e.FreePort(t)
+		conf := fmt.Sprintf(`{"pebble": {
+  "listenAddress": "127.0.0.1:%d",
+  "managementListenAddress": "127.0.0.1:%d",
+  "certificate": %q, "privateKey": %q,
+  "httpPort": 5002, "tlsPort": 5001, "ocspResponderURL": "",
+  "externalAccountBindingRequired": false,
+  "retryAfter": {"authz": 1, "order": 1},
+  "keyAlgorithm": "ecdsa",
+  "profiles": {"default": {"description": "90 days, as Let's Encrypt", "validityPeriod": 7776000}}
+}}`, port, mport, certFile, keyFile)
+		cf := filepath.Join(dir, "pebble.json")
+		if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p := e2e.StartProcess(t, env, bin, "-config", cf, "-dnsserver", dns)
+		pb := &pebble{
+			Directory: fmt.Sprintf("https://127.0.0.1:%d/dir", port),
+			mgmt:      fmt.Sprintf("https://127.0.0.1:%d", mport),
+			Client:    client,
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) && p.Running() {
+			if resp, err := client.Get(pb.Directory); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return pb
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		out := p.Output()
+		_ = p.Stop()
+		if strings.Contains(out, "address already in use") {
+			continue
+		}
+		t.Fatalf("pebble did not start: output:\n%s", out)
+	}
+	t.Fatal("pebble: every free port was taken before it bound it")
+	return nil
+}
+
+// Root returns the root Pebble issues under (made anew at each start),
+// from its management API.
+func (p *pebble) Root(t *testing.T) *x509.Certificate {
+	t.Helper()
+	resp, err := p.Client.Get(p.mgmt + "/roots/0")
+	if err != nil {
+		t.Fatalf("pebble root: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("pebble root: %s, %v", resp.Status, err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("pebble root: no PEM in %q", b)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatalf("pebble root: %v", err)
+	}
+	return c
+}
+
+// pebbleTLS makes a self-signed certificate for Pebble's HTTPS listeners.
+func pebbleTLS(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "pebble test listener"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "tls-cert.pem"), filepath.Join(dir, "tls-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(c)
+	return certFile, keyFile, pool
+}
