@@ -120,6 +120,19 @@ type AgentStatus struct {
 	LeafExpires   time.Time  `json:"leaf_expires"`
 	Store         string     `json:"store"`
 	Slots         []SlotInfo `json:"slots"`
+
+	// The public certificate (SPEC 5), when a public name is configured.
+	// PublicURL is https://FQDN:PORT/ while the public certificate is
+	// served for the name, "" otherwise: what `env --tls` exports.
+	PublicFQDN        string    `json:"public_fqdn,omitempty"`
+	PublicURL         string    `json:"public_url,omitempty"`
+	PublicCertExpires time.Time `json:"public_cert_expires,omitzero"`
+	// PublicDNSCheck is "ok" when the name resolved to loopback only at
+	// PublicDNSChecked, else what it resolved to or why the lookup failed.
+	PublicDNSCheck   string    `json:"public_dns_check,omitempty"`
+	PublicDNSChecked time.Time `json:"public_dns_checked,omitzero"`
+	// PublicNotServed says why the public name is not served, if it is not.
+	PublicNotServed string `json:"public_not_served,omitempty"`
 }
 
 // Validate checks a request before the agent acts on it.

@@ -70,6 +70,11 @@ type SessionGrant struct {
 	ProofKey string   `json:"proof_key"` // base64url, no padding
 	CA       string   `json:"ca"`        // the agent's root certificate, PEM
 	Slots    []string `json:"slots"`
+	// FQDN is the public name the agent serves a publicly trusted
+	// certificate for (SPEC 5), "" if none: the remote helper exports
+	// https://FQDN:PORT/ after checking that the name resolves to loopback
+	// there too.
+	FQDN string `json:"fqdn,omitempty"`
 }
 
 // SessionInfo describes a live session; it holds no secret.
@@ -89,9 +94,17 @@ type Sessions struct {
 	now    func() time.Time
 	log    *slog.Logger
 
+	fqdn atomic.Pointer[string] // SetFQDN
+
 	mu sync.Mutex
 	m  map[string]*Session
 }
+
+// SetFQDN sets the public name new sessions are given in their grant
+// ("" for none); the agent calls it whenever it starts or stops serving
+// its public certificate. Sessions already open keep what they were
+// given: their helper checks DNS before it uses the name.
+func (s *Sessions) SetFQDN(name string) { s.fqdn.Store(&name) }
 
 // Session is one live SSH session.
 type Session struct {
@@ -160,7 +173,15 @@ func (s *Sessions) Open(host string, slots []string) (*Session, SessionGrant, er
 		ProofKey: base64.RawURLEncoding.EncodeToString(key),
 		CA:       s.caPEM,
 		Slots:    slots,
+		FQDN:     s.publicName(),
 	}, nil
+}
+
+func (s *Sessions) publicName() string {
+	if p := s.fqdn.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Close ends session id: its token is revoked at once and its forwarded

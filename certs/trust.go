@@ -2,7 +2,6 @@ package certs
 
 import (
 	"context"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -85,15 +84,6 @@ func TrustFileName(root *x509.Certificate) string {
 // changes nothing itself.
 func PlanTrust(ctx context.Context, rootFile string, root *x509.Certificate, uninstall bool) (*TrustPlan, error) {
 	return planTrust(ctx, rootFile, root, uninstall)
-}
-
-// sha1Hex is the upper-case SHA-1 of the certificate, the identifier
-// macOS's security tool and Windows' certutil print and accept. SHA-1 here
-// only names a certificate the store already holds; nothing relies on its
-// collision resistance.
-func sha1Hex(c *x509.Certificate) string {
-	sum := sha1.Sum(c.Raw)
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
 // shellWord quotes a word for a POSIX shell when it needs quoting.

@@ -27,7 +27,7 @@ func (c *cli) env(args []string) error {
 	fs := c.flags("env")
 	slot := fs.String("slot", "", "a named slot instead of the default one")
 	shell := fs.String("shell", "sh", "syntax of the exports: sh, fish, csh or powershell")
-	useTLS := fs.Bool("tls", false, "export the https URL and the trust variables (Go and Node only: see docs/sdk-compatibility.md)")
+	useTLS := fs.Bool("tls", false, "export the https URL: https://FQDN:PORT/ when the agent serves a public certificate (every SDK), else the loopback one with the trust variables (Go and Node only: see docs/sdk-compatibility.md)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -48,7 +48,16 @@ func (c *cli) env(args []string) error {
 		return err
 	}
 	vars := [][2]string{}
-	if *useTLS {
+	switch {
+	case *useTLS && st.PublicURL != "":
+		// A publicly trusted certificate for a name the agent has checked
+		// resolves to loopback: every SDK verifies it with its own roots
+		// (SPEC 4), so no trust variable is needed.
+		vars = append(vars, [2]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI", slotURL(st.PublicURL, *slot)})
+	case *useTLS:
+		if st.PublicFQDN != "" && st.PublicNotServed != "" {
+			fmt.Fprintf(c.stderr, "aws-sso-agent: not using %s: %s\n", st.PublicFQDN, st.PublicNotServed)
+		}
 		d, err := c.dirs()
 		if err != nil {
 			return err
@@ -58,7 +67,7 @@ func (c *cli) env(args []string) error {
 			[2]string{"SSL_CERT_FILE", d.CABundle()},
 			[2]string{"NODE_EXTRA_CA_CERTS", d.CARoot()},
 		)
-	} else {
+	default:
 		vars = append(vars, [2]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI", slotURL(st.URL, *slot)})
 	}
 	vars = append(vars, [2]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", st.TokenFile})

@@ -105,12 +105,17 @@ func (c *cli) serve(args []string) error {
 	slots := agent.NewSlots(agent.SlotsConfig{Margin: *margin, Logger: log})
 	defer slots.Close()
 	sessions := agent.NewSessions(tokens, ca.RootPEM(), log)
+	public, err := newPublicServing(&certs.Public{Store: st, Dir: filepath.Join(d.Config, "public")}, rotator, sessions, log)
+	if err != nil {
+		return err
+	}
 	endpoint, err := agent.NewEndpoint(agent.EndpointConfig{
-		Source:    slots,
-		Tokens:    tokens,
-		Sessions:  sessions,
-		TLSConfig: certs.ServerTLSConfig(rotator.GetCertificate),
-		Logger:    log,
+		Source:       slots,
+		Tokens:       tokens,
+		Sessions:     sessions,
+		TLSConfig:    certs.ServerTLSConfig(public.server.GetCertificate),
+		AllowedHosts: public.allowedHosts(),
+		Logger:       log,
 	})
 	if err != nil {
 		return err
@@ -142,17 +147,20 @@ func (c *cli) serve(args []string) error {
 			Store:         sf.describe(d),
 		},
 		leafExpires: func() time.Time { return rotator.Current().Leaf.NotAfter },
+		public:      public,
+		port:        actualPort,
 	}
 	control := &agent.ControlServer{Handler: handler, Logger: log, Sessions: sessions, Endpoint: endpoint}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-	wg.Add(3)
+	errc := make(chan error, 4)
+	wg.Add(4)
 	go func() { defer wg.Done(); errc <- ignoreClosed(endpoint.Serve(tcpL)) }()
 	go func() { defer wg.Done(); errc <- control.Serve(controlL) }()
 	go func() { defer wg.Done(); errc <- ignoreCanceled(rotator.Run(ctx)) }()
+	go func() { defer wg.Done(); errc <- ignoreCanceled(public.server.Run(ctx)) }()
 	log.Info("serving credentials", "url", handler.status.URL, "tls_url", handler.status.TLSURL,
 		"token_file", d.TokenFile(), "control", d.ControlSocket(), "ca", ca.Fingerprint())
 
@@ -206,6 +214,8 @@ type agentControl struct {
 	slots       *agent.Slots
 	status      agent.AgentStatus
 	leafExpires func() time.Time
+	public      *publicServing
+	port        int // the endpoint's port, for the public URL
 }
 
 func (a *agentControl) Load(ctx context.Context, req agent.LoadRequest) (agent.SlotInfo, error) {
@@ -243,6 +253,9 @@ func (a *agentControl) Unload(req agent.UnloadRequest) error {
 func (a *agentControl) Status() agent.AgentStatus {
 	st := a.status
 	st.LeafExpires = a.leafExpires()
+	if a.public != nil {
+		a.public.fillStatus(&st, a.port)
+	}
 	for _, s := range a.slots.List() {
 		st.Slots = append(st.Slots, slotInfo(s))
 	}

@@ -57,6 +57,7 @@ type sessionFile struct {
 	SSHDPID  int      `json:"sshd_pid"`
 	Host     string   `json:"host"`
 	Created  string   `json:"created"`
+	FQDN     string   `json:"fqdn,omitempty"` // the public name, when the agent serves one
 }
 
 // openTunnel connects, forwards, and installs the session on the remote
@@ -252,7 +253,7 @@ func (t *tunnel) installSession(ctx context.Context) error {
 	f := sessionFile{
 		Version: 1, ID: g.ID, Port: t.port, Token: g.Token, ProofKey: g.ProofKey,
 		CA: g.CA, Slots: g.Slots, SSHDPID: pid, Host: host,
-		Created: time.Now().UTC().Format(time.RFC3339),
+		Created: time.Now().UTC().Format(time.RFC3339), FQDN: g.FQDN,
 	}
 	if err := json.NewEncoder(stdin).Encode(f); err != nil {
 		return err

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
+	"github.com/aws-sso-agent/aws-sso-agent/certs"
+)
+
+// publicServing is the agent's public certificate (SPEC 5): which name it
+// was started with, and the PublicServer choosing per handshake between
+// the public certificate and the local leaf.
+type publicServing struct {
+	server *certs.PublicServer
+	// startFQDN is the public name configured when the agent started:
+	// the endpoint accepts it as a Host from then on (its allowed hosts
+	// are fixed at start), so a name set later needs a restart.
+	startFQDN string
+}
+
+// newPublicServing reads the configured public name and prepares to serve
+// its certificate. Nothing is served for the name until the PublicServer
+// has loaded the certificate and checked DNS (in its Run). Sessions opened
+// while the name is served carry it in their grant.
+func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *agent.Sessions, log *slog.Logger) (*publicServing, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	name, err := pub.FQDN()
+	if err != nil {
+		// A damaged name file must not stop the agent: it serves its
+		// loopback URLs, and `status` shows why the name is not used.
+		log.Warn("cannot read the public name; serving loopback names only", "err", err)
+		name = ""
+	}
+	p := &publicServing{startFQDN: name}
+	p.server, err = certs.NewPublicServer(certs.PublicServerConfig{
+		Public: pub,
+		Dir:    pub.Dir,
+		Local:  rotator.GetCertificate,
+		Logger: log,
+		Accept: p.accept,
+		OnChange: func(st certs.PublicStatus) {
+			if st.Serving {
+				sessions.SetFQDN(st.FQDN)
+			} else {
+				sessions.SetFQDN("")
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *publicServing) accept(fqdn string) error {
+	switch p.startFQDN {
+	case fqdn:
+		return nil
+	case "":
+		return fmt.Errorf("the agent started without a public name: restart it to serve %s", fqdn)
+	default:
+		return fmt.Errorf("the agent started with the public name %s: restart it to serve %s", p.startFQDN, fqdn)
+	}
+}
+
+// allowedHosts are the endpoint's Host names besides loopback.
+func (p *publicServing) allowedHosts() []string {
+	if p.startFQDN == "" {
+		return nil
+	}
+	return []string{p.startFQDN}
+}
+
+// fillStatus adds the public certificate's state to st.
+func (p *publicServing) fillStatus(st *agent.AgentStatus, port int) {
+	ps := p.server.Status()
+	if ps.FQDN == "" {
+		return
+	}
+	st.PublicFQDN = ps.FQDN
+	st.PublicCertExpires = ps.NotAfter
+	st.PublicDNSChecked = ps.DNSChecked
+	switch {
+	case ps.DNSChecked.IsZero():
+		st.PublicDNSCheck = "not checked yet"
+	case ps.DNSError == "":
+		st.PublicDNSCheck = "ok"
+	default:
+		st.PublicDNSCheck = ps.DNSError
+	}
+	if ps.Serving {
+		st.PublicURL = "https://" + ps.FQDN + ":" + strconv.Itoa(port) + "/"
+	} else {
+		st.PublicNotServed = ps.Reason
+	}
+}

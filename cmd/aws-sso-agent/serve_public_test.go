@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
+	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/store"
+)
+
+// fakeAgent answers status on a control socket, as the running agent does.
+type fakeAgent struct{ status agent.AgentStatus }
+
+func (f *fakeAgent) Load(context.Context, agent.LoadRequest) (agent.SlotInfo, error) {
+	return agent.SlotInfo{}, nil
+}
+func (f *fakeAgent) Unload(agent.UnloadRequest) error { return nil }
+func (f *fakeAgent) Status() agent.AgentStatus        { return f.status }
+
+func startFakeAgent(t *testing.T, st agent.AgentStatus) agent.Dirs {
+	t.Helper()
+	t.Setenv(agent.HomeEnv, t.TempDir())
+	d, err := agent.DefaultDirs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.EnsurePrivateDir(d.Runtime); err != nil {
+		t.Fatal(err)
+	}
+	l, err := agent.ListenControl(d.ControlSocket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &agent.ControlServer{Handler: &fakeAgent{status: st}}
+	go srv.Serve(l)
+	t.Cleanup(func() { l.Close() })
+	return d
+}
+
+func TestEnvTLSPublicCert(t *testing.T) {
+	base := agent.AgentStatus{
+		URL:       "http://127.0.0.1:4144/",
+		TLSURL:    "https://127.0.0.1:4144/",
+		TokenFile: "/run/token",
+	}
+	served := base
+	served.PublicFQDN = "agent.example.test"
+	served.PublicURL = "https://agent.example.test:4144/"
+	notServed := base
+	notServed.PublicFQDN = "agent.example.test"
+	notServed.PublicNotServed = "DNS check failed: agent.example.test resolves to 192.0.2.1"
+
+	for _, tc := range []struct {
+		name       string
+		st         agent.AgentStatus
+		args       []string
+		want       []string
+		notWant    []string
+		wantStderr string
+	}{
+		{"no public cert, --tls", base, []string{"--tls"},
+			[]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI='https://127.0.0.1:4144/'", "SSL_CERT_FILE=", "NODE_EXTRA_CA_CERTS="}, nil, ""},
+		{"public cert, --tls", served, []string{"--tls"},
+			[]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI='https://agent.example.test:4144/'", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='/run/token'"},
+			[]string{"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "127.0.0.1"}, ""},
+		{"public cert, --tls, slot", served, []string{"--tls", "--slot", "dev"},
+			[]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI='https://agent.example.test:4144/slot/dev'"}, nil, ""},
+		{"public cert, no --tls", served, nil,
+			[]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI='http://127.0.0.1:4144/'"}, []string{"agent.example.test"}, ""},
+		{"public name not served, --tls", notServed, []string{"--tls"},
+			[]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI='https://127.0.0.1:4144/'", "SSL_CERT_FILE="}, []string{"agent.example.test"},
+			"not using agent.example.test: DNS check failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			startFakeAgent(t, tc.st)
+			var stdout, stderr bytes.Buffer
+			if code := run(append([]string{"env"}, tc.args...), nil, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			out := stdout.String()
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(out, "export "+w) || strings.Contains(out, w+"=") || (w == "127.0.0.1" || w == "agent.example.test") && strings.Contains(out, w) {
+					t.Errorf("output has %q:\n%s", w, out)
+				}
+			}
+			if tc.wantStderr != "" && !strings.Contains(stderr.String(), tc.wantStderr) {
+				t.Errorf("stderr lacks %q: %s", tc.wantStderr, stderr.String())
+			}
+		})
+	}
+}
+
+func TestPublicServingStatus(t *testing.T) {
+	p := &publicServing{startFQDN: "agent.example.test"}
+	if err := p.accept("agent.example.test"); err != nil {
+		t.Errorf("accept the start name: %v", err)
+	}
+	if err := p.accept("other.example.test"); err == nil || !strings.Contains(err.Error(), "restart") {
+		t.Errorf("accept another name: %v, want a restart needed", err)
+	}
+	if got := p.allowedHosts(); len(got) != 1 || got[0] != "agent.example.test" {
+		t.Errorf("allowedHosts = %q", got)
+	}
+	if got := (&publicServing{}).allowedHosts(); got != nil {
+		t.Errorf("allowedHosts without a name = %q, want none", got)
+	}
+	if err := (&publicServing{}).accept("x.example.test"); err == nil || !strings.Contains(err.Error(), "without a public name") {
+		t.Errorf("accept with no start name: %v", err)
+	}
+
+	// fillStatus on a server that has never loaded leaves status alone.
+	ca, err := certs.LoadOrCreateCA(store.NewMemory(), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := certs.NewLeafRotator(ca, certs.RotatorConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := agent.NewSessions(agent.NewTokens(), ca.RootPEM(), nil)
+	ps, err := newPublicServing(&certs.Public{Store: store.NewMemory(), Dir: t.TempDir()}, rot, sessions, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st agent.AgentStatus
+	ps.fillStatus(&st, 4144)
+	if st.PublicFQDN != "" || st.PublicURL != "" || !st.PublicCertExpires.Equal(time.Time{}) {
+		t.Errorf("no public name: status %+v, want no public fields", st)
+	}
+}
