@@ -67,6 +67,9 @@ type Session struct {
 	Created time.Time
 	// Dir is the session's directory ("" if parsed from bytes alone).
 	Dir string
+	// FQDN is the agent's public name, "" if it serves none: see
+	// PublicURL and CheckLoopbackDNS.
+	FQDN string
 }
 
 // sessionFile is the JSON shape of session.json.
@@ -81,6 +84,7 @@ type sessionFile struct {
 	SSHDPID  int       `json:"sshd_pid"`
 	Host     string    `json:"host"`
 	Created  string    `json:"created"`
+	FQDN     string    `json:"fqdn"`
 }
 
 // ParseSession parses and validates a session.json. It is strict about
@@ -145,6 +149,11 @@ func ParseSession(data []byte) (*Session, error) {
 	if len(f.Host) > maxHost || !printable(f.Host) {
 		return nil, errors.New("session host is not a printable name of at most 255 bytes")
 	}
+	if f.FQDN != "" {
+		if err := validateFQDN(f.FQDN); err != nil {
+			return nil, err
+		}
+	}
 	var created time.Time
 	if f.Created != "" {
 		created, err = time.Parse(time.RFC3339, f.Created)
@@ -163,6 +172,7 @@ func ParseSession(data []byte) (*Session, error) {
 		SSHDPID:  f.SSHDPID,
 		Host:     f.Host,
 		Created:  created,
+		FQDN:     f.FQDN,
 	}, nil
 }
 

@@ -153,6 +153,9 @@ func FuzzParseSession(f *testing.F) {
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`{"version":1,"id":"00112233445566778899aabbccddeeff","port":1,"slots":null}`))
 	f.Add([]byte(`[]`))
+	f.Add(sessionJSON(f, func(m map[string]any) { m["fqdn"] = "agent.example.com" }))
+	f.Add(sessionJSON(f, func(m map[string]any) { m["fqdn"] = "127.0.0.1" }))
+	f.Add(sessionJSON(f, func(m map[string]any) { m["fqdn"] = "evil.example.com/path?x=" }))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := remote.ParseSession(data)
 		if err != nil {
@@ -162,6 +165,9 @@ func FuzzParseSession(f *testing.F) {
 		if remote.ValidateSessionID(s.ID) != nil || s.Port < 1 || s.Port > 65535 ||
 			len(s.ProofKey) != 32 || s.CA == nil || !s.CA.IsCA || s.SSHDPID < 1 {
 			t.Fatalf("accepted an invalid session: %+v", s)
+		}
+		if s.FQDN != "" && (strings.ContainsAny(s.FQDN, ":/?#@[] ") || strings.ToLower(s.FQDN) != s.FQDN) {
+			t.Fatalf("accepted fqdn %q", s.FQDN)
 		}
 		if strings.ContainsAny(s.Token, " \r\n\t=+/") || len(s.Token) != 43 {
 			t.Fatalf("accepted token of %d bytes with bad characters", len(s.Token))

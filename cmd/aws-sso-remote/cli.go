@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -39,6 +40,11 @@ Commands:
                       unsetting the variables that would override them. With
                       --tls: the https URL, SSL_CERT_FILE (system roots and the
                       agent's CA) and NODE_EXTRA_CA_CERTS (Go and Node only).
+                      When the agent serves a public name (certs fqdn/acme), the
+                      URL is https://FQDN:PORT/, which every SDK verifies, once
+                      the name resolves to loopback only on this host and the
+                      port's certificate for it is trusted here; else the
+                      loopback URL, saying why on stderr.
                       On any failure it prints no export at all.
   check               the same proof, reported (--json for scripts)
   credential-process  credentials in the credential_process JSON format, for
@@ -76,6 +82,11 @@ type cli struct {
 	// --tls bundle and where they came from.
 	systemRoots func(getenv func(string) string, sessionsDir string) ([]byte, string, error)
 	timeout     time.Duration
+	// resolver checks the session's public name (nil: the system's);
+	// publicRoots verify the agent's public certificate (nil: the
+	// system's roots).
+	resolver    remote.Resolver
+	publicRoots *x509.CertPool
 }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -277,8 +288,14 @@ func (c *cli) env(args []string) error {
 	if err != nil {
 		return err
 	}
+	publicURL := c.publicURL(s, slotFlag(*slot))
 	vars := [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", s.URL(slotFlag(*slot), *useTLS)}}
-	if *useTLS {
+	switch {
+	case publicURL != "":
+		// Every SDK verifies the public certificate with its own roots
+		// (SPEC 4): no trust variable, with or without --tls.
+		vars[0][1] = publicURL
+	case *useTLS:
 		sdir, _ := c.finder.SessionsDir()
 		roots, from, err := c.systemRoots(c.getenv, sdir)
 		if err != nil {
@@ -310,6 +327,29 @@ func (c *cli) env(args []string) error {
 	}
 	_, err = c.stdout.Write(out.Bytes())
 	return err
+}
+
+// publicURL is the session's https://FQDN:PORT/ URL for slot when the
+// agent gave the session a public name, the name resolves to loopback
+// only on this host, and the port presents a certificate for it that this
+// host trusts; "" otherwise, saying why on stderr. The proof has already
+// pinned the agent's CA on this port; these checks are about what the
+// SDKs will see when they use the name.
+func (c *cli) publicURL(s *remote.Session, slot string) string {
+	if s.FQDN == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	err := remote.CheckLoopbackDNS(ctx, c.resolver, s.FQDN)
+	if err == nil {
+		err = remote.CheckPublicCert(ctx, s, c.publicRoots)
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "aws-sso-remote: not using https://%s: %v; exporting the loopback URL instead\n", s.FQDN, err)
+		return ""
+	}
+	return s.PublicURL(slot)
 }
 
 // checkReport is the output of `check --json`.

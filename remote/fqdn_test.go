@@ -1,0 +1,83 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/aws-sso-agent/aws-sso-agent/remote"
+)
+
+// fakeResolver answers every lookup with addrs, or err.
+type fakeResolver struct {
+	addrs []string
+	err   error
+}
+
+func (r fakeResolver) LookupNetIP(_ context.Context, network, host string) ([]netip.Addr, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	var out []netip.Addr
+	for _, a := range r.addrs {
+		out = append(out, netip.MustParseAddr(a))
+	}
+	return out, nil
+}
+
+func TestCheckLoopbackDNS(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    fakeResolver
+		ok   bool
+		msg  string
+	}{
+		{"v4 loopback", fakeResolver{addrs: []string{"127.0.0.1"}}, true, ""},
+		{"both loopbacks", fakeResolver{addrs: []string{"127.0.0.1", "::1", "127.0.1.1"}}, true, ""},
+		{"mapped loopback", fakeResolver{addrs: []string{"::ffff:127.0.0.1"}}, true, ""},
+		{"poisoned", fakeResolver{addrs: []string{"203.0.113.7"}}, false, "resolves to 203.0.113.7"},
+		{"one bad of two", fakeResolver{addrs: []string{"127.0.0.1", "2001:db8::1"}}, false, "2001:db8::1"},
+		{"nothing", fakeResolver{}, false, "no address"},
+		{"lookup fails", fakeResolver{err: errors.New("server misbehaving")}, false, "does not resolve"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := remote.CheckLoopbackDNS(context.Background(), tc.r, "agent.example.com")
+			if (err == nil) != tc.ok {
+				t.Fatalf("got %v, want ok %v", err, tc.ok)
+			}
+			var de *remote.DNSError
+			if err != nil && (!errors.As(err, &de) || !strings.Contains(err.Error(), tc.msg)) {
+				t.Errorf("got %v, want a *DNSError saying %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+func TestSessionFQDN(t *testing.T) {
+	s, err := remote.ParseSession(sessionJSON(t, func(m map[string]any) { m["fqdn"] = "agent.example.com" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.FQDN != "agent.example.com" {
+		t.Fatalf("FQDN = %q", s.FQDN)
+	}
+	if got, want := s.PublicURL(""), "https://agent.example.com:41234/"; got != want {
+		t.Errorf("PublicURL = %q, want %q", got, want)
+	}
+	if got, want := s.PublicURL("a b"), "https://agent.example.com:41234/slot/a%20b"; got != want {
+		t.Errorf("PublicURL(slot) = %q, want %q", got, want)
+	}
+	// Without the field: no name, as before the field existed.
+	s, err = remote.ParseSession(sessionJSON(t, nil))
+	if err != nil || s.FQDN != "" || s.PublicURL("") != "" {
+		t.Errorf("without fqdn: %+v, %v; want no public name", s, err)
+	}
+	for _, bad := range []string{"127.0.0.1", "localhost", "x.localhost", "Agent.Example.com", "agent", "agent.example.com.",
+		"evil.com/x", "evil.com:1", "a..b", "-a.example.com", "a.example.123", "user@example.com", strings.Repeat("a.", 130) + "com"} {
+		if _, err := remote.ParseSession(sessionJSON(t, func(m map[string]any) { m["fqdn"] = bad })); err == nil || !strings.Contains(err.Error(), "fqdn") {
+			t.Errorf("fqdn %q: got %v, want refused", bad, err)
+		}
+	}
+}
