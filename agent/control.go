@@ -133,6 +133,10 @@ type AgentStatus struct {
 	PublicDNSChecked time.Time `json:"public_dns_checked,omitzero"`
 	// PublicNotServed says why the public name is not served, if it is not.
 	PublicNotServed string `json:"public_not_served,omitempty"`
+	// PublicRenewAt is the next renewal attempt of a certificate from
+	// ACME, PublicRenewError the last attempt's failure ("" if none).
+	PublicRenewAt    time.Time `json:"public_renew_at,omitzero"`
+	PublicRenewError string    `json:"public_renew_error,omitempty"`
 }
 
 // Validate checks a request before the agent acts on it.

@@ -105,7 +105,7 @@ func (c *cli) serve(args []string) error {
 	slots := agent.NewSlots(agent.SlotsConfig{Margin: *margin, Logger: log})
 	defer slots.Close()
 	sessions := agent.NewSessions(tokens, ca.RootPEM(), log)
-	public, err := newPublicServing(&certs.Public{Store: st, Dir: filepath.Join(d.Config, "public")}, rotator, sessions, log)
+	public, err := newPublicServing(&certs.Public{Store: st, Dir: filepath.Join(d.Config, "public")}, rotator, sessions, log, nil)
 	if err != nil {
 		return err
 	}
@@ -161,6 +161,10 @@ func (c *cli) serve(args []string) error {
 	go func() { defer wg.Done(); errc <- control.Serve(controlL) }()
 	go func() { defer wg.Done(); errc <- ignoreCanceled(rotator.Run(ctx)) }()
 	go func() { defer wg.Done(); errc <- ignoreCanceled(public.server.Run(ctx)) }()
+	if public.startRenewer(ctx, log) {
+		wg.Add(1)
+		go func() { defer wg.Done(); public.renewer.Run(ctx) }()
+	}
 	log.Info("serving credentials", "url", handler.status.URL, "tls_url", handler.status.TLSURL,
 		"token_file", d.TokenFile(), "control", d.ControlSocket(), "ca", ca.Fingerprint())
 

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
@@ -14,6 +17,10 @@ import (
 // the public certificate and the local leaf.
 type publicServing struct {
 	server *certs.PublicServer
+	pub    *certs.Public
+	// renewer renews a certificate from `certs acme`; nil for one loaded
+	// by hand (the user renews it) or none.
+	renewer *certs.Renewer
 	// startFQDN is the public name configured when the agent started:
 	// the endpoint accepts it as a Host from then on (its allowed hosts
 	// are fixed at start), so a name set later needs a restart.
@@ -24,7 +31,9 @@ type publicServing struct {
 // its certificate. Nothing is served for the name until the PublicServer
 // has loaded the certificate and checked DNS (in its Run). Sessions opened
 // while the name is served carry it in their grant.
-func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *agent.Sessions, log *slog.Logger) (*publicServing, error) {
+// checkDNS is the DNS check (nil: certs.CheckLoopbackDNS with the
+// system's resolver).
+func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *agent.Sessions, log *slog.Logger, checkDNS func(context.Context, string) error) (*publicServing, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -35,13 +44,14 @@ func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *a
 		log.Warn("cannot read the public name; serving loopback names only", "err", err)
 		name = ""
 	}
-	p := &publicServing{startFQDN: name}
+	p := &publicServing{pub: pub, startFQDN: name}
 	p.server, err = certs.NewPublicServer(certs.PublicServerConfig{
-		Public: pub,
-		Dir:    pub.Dir,
-		Local:  rotator.GetCertificate,
-		Logger: log,
-		Accept: p.accept,
+		Public:   pub,
+		Dir:      pub.Dir,
+		Local:    rotator.GetCertificate,
+		Logger:   log,
+		Accept:   p.accept,
+		CheckDNS: checkDNS,
 		OnChange: func(st certs.PublicStatus) {
 			if st.Serving {
 				sessions.SetFQDN(st.FQDN)
@@ -54,6 +64,23 @@ func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *a
 		return nil, err
 	}
 	return p, nil
+}
+
+// startRenewer prepares the ACME renewer when the certificate came from
+// `certs acme`, and reports whether there is one to Run. Each renewed
+// certificate is served at once (PublicServer.Renewed), with no restart.
+func (p *publicServing) startRenewer(ctx context.Context, log *slog.Logger) bool {
+	r, err := certs.ACMERenewer(ctx, p.pub, log, p.server.Renewed)
+	switch {
+	case err == nil:
+		p.renewer = r
+		return true
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, certs.ErrNoPublicCert):
+		return false // not from ACME, or no certificate: nothing to renew
+	default:
+		log.Warn("cannot renew the public certificate automatically", "err", err)
+		return false
+	}
 }
 
 func (p *publicServing) accept(fqdn string) error {
@@ -91,6 +118,11 @@ func (p *publicServing) fillStatus(st *agent.AgentStatus, port int) {
 		st.PublicDNSCheck = "ok"
 	default:
 		st.PublicDNSCheck = ps.DNSError
+	}
+	if p.renewer != nil {
+		rs := p.renewer.Status()
+		st.PublicRenewAt = rs.NextAttempt
+		st.PublicRenewError = rs.LastError
 	}
 	if ps.Serving {
 		st.PublicURL = "https://" + ps.FQDN + ":" + strconv.Itoa(port) + "/"

@@ -129,7 +129,7 @@ func TestPublicServingStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	sessions := agent.NewSessions(agent.NewTokens(), ca.RootPEM(), nil)
-	ps, err := newPublicServing(&certs.Public{Store: store.NewMemory(), Dir: t.TempDir()}, rot, sessions, nil)
+	ps, err := newPublicServing(&certs.Public{Store: store.NewMemory(), Dir: t.TempDir()}, rot, sessions, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
