@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -78,10 +76,10 @@ type ACMEConfig struct {
 	// HTTPClient talks to the ACME server; nil means one trusting the
 	// system's roots. Tests pass one trusting their own ACME server.
 	HTTPClient *http.Client
-	// Nameservers ("host:port") are asked for the challenge record before
-	// the CA is told to look, until each serves it. Empty means lego's
-	// check: every authoritative nameserver of the zone, found through the
-	// system's resolver.
+	// Nameservers ("host:port", port 53 if none) are asked for the
+	// challenge record before the CA is told to look, until each serves
+	// it. Empty means lego's check: every authoritative nameserver of the
+	// zone, found through the system's resolver.
 	Nameservers []string
 	// PropagationTimeout and PollingInterval bound that wait; zero means
 	// DefaultPropagationTimeout and DefaultPollingInterval.
@@ -152,6 +150,11 @@ func ObtainACME(ctx context.Context, cfg ACMEConfig) (*PublicCert, error) {
 	var opts []dns01.ChallengeOption
 	if len(cfg.Nameservers) > 0 {
 		servers := slices.Clone(cfg.Nameservers)
+		for i, ns := range servers {
+			if _, _, err := net.SplitHostPort(ns); err != nil {
+				servers[i] = net.JoinHostPort(ns, "53")
+			}
+		}
 		opts = append(opts, dns01.WrapPreCheck(func(_, fqdn, value string, _ dns01.PreCheckFunc) (bool, error) {
 			return txtServed(ctx, servers, fqdn, value)
 		}))
@@ -183,7 +186,7 @@ func ObtainACME(ctx context.Context, cfg ACMEConfig) (*PublicCert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: acme: obtain a certificate for %s: %w", fqdn, ctxErr(ctx, err))
 	}
-	chain, err := parseChainPEM(res.Certificate)
+	chain, err := ParseChainPEM(res.Certificate)
 	if err != nil {
 		return nil, fmt.Errorf("certs: acme: certificate from %s: %w", dir, err)
 	}
@@ -195,20 +198,13 @@ func ObtainACME(ctx context.Context, cfg ACMEConfig) (*PublicCert, error) {
 	return c, nil
 }
 
-// acmeFQDN checks that name is one DNS name a CA can issue for: no
-// wildcard (a DNS-01 wildcard would cover names the agent never serves),
-// no IP address, at least two labels.
+// acmeFQDN checks that name is one DNS name a CA can issue for and the
+// agent can serve (ValidateFQDN): no wildcard, which a DNS-01 order could
+// get but would cover names the agent never serves.
 func acmeFQDN(name string) (string, error) {
-	fqdn := strings.ToLower(strings.TrimSuffix(name, "."))
-	switch {
-	case fqdn == "":
-		return "", errors.New("certs: acme: no FQDN")
-	case strings.Contains(fqdn, "*"):
-		return "", fmt.Errorf("certs: acme: %q: wildcard names are not issued here", name)
-	case net.ParseIP(fqdn) != nil:
-		return "", fmt.Errorf("certs: acme: %q: an IP address, not a DNS name", name)
-	case !strings.Contains(fqdn, ".") || len(fqdn) > 253:
-		return "", fmt.Errorf("certs: acme: %q: not a fully qualified DNS name", name)
+	fqdn, err := ValidateFQDN(name)
+	if err != nil {
+		return "", fmt.Errorf("certs: acme: %w", err)
 	}
 	return fqdn, nil
 }
@@ -370,30 +366,6 @@ func ctxErr(ctx context.Context, err error) error {
 		return fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
 	return err
-}
-
-// parseChainPEM parses a PEM bundle of certificates, leaf first.
-func parseChainPEM(data []byte) ([]*x509.Certificate, error) {
-	var chain []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse certificate %d: %w", len(chain)+1, err)
-		}
-		chain = append(chain, c)
-	}
-	if len(chain) == 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	return chain, nil
 }
 
 // checkIssued checks that c's leaf is for its key and name and valid at

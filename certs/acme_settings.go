@@ -32,6 +32,9 @@ type ACMESettings struct {
 	DNS       string           `json:"dns"` // DNSRFC2136 or DNSRoute53
 	RFC2136   *RFC2136Settings `json:"rfc2136,omitempty"`
 	Route53   *Route53Settings `json:"route53,omitempty"`
+	// Nameservers are ACMEConfig.Nameservers: where to wait for the
+	// challenge record; empty means the zone's authoritative servers.
+	Nameservers []string `json:"check_nameservers,omitempty"`
 }
 
 // RFC2136Settings are RFC2136Config without the secret.
@@ -131,12 +134,13 @@ func (s *ACMESettings) ACMEConfig(ctx context.Context, st store.Store) (ACMEConf
 	if err != nil {
 		return ACMEConfig{}, err
 	}
-	return ACMEConfig{Directory: s.Directory, Email: s.Email, FQDN: s.FQDN, DNS: p, Store: st}, nil
+	return ACMEConfig{Directory: s.Directory, Email: s.Email, FQDN: s.FQDN, DNS: p, Store: st, Nameservers: s.Nameservers}, nil
 }
 
 // ACMERenewer is how the running agent renews a certificate from `certs
 // acme`: it reads the settings in pub.Dir and returns a Renewer for the
-// certificate pub has. If the certificate did not come from `certs acme`
+// certificate pub has, logging to log and calling onRenew (may be nil)
+// after each renewal. If the certificate did not come from `certs acme`
 // the error wraps os.ErrNotExist; if there is no certificate, it wraps
 // ErrNoPublicCert.
 func ACMERenewer(ctx context.Context, pub *Public, log *slog.Logger, onRenew func(*PublicCert)) (*Renewer, error) {
@@ -144,11 +148,28 @@ func ACMERenewer(ctx context.Context, pub *Public, log *slog.Logger, onRenew fun
 	if err != nil {
 		return nil, err
 	}
+	return s.Renewer(ctx, pub, RenewerConfig{ACME: ACMEConfig{Logger: log}, OnRenew: onRenew})
+}
+
+// Renewer returns a Renewer for the certificate pub has, renewing as s
+// says. From opts it takes OnRenew, CheckInterval, Timeout and, of
+// opts.ACME, HTTPClient, the propagation wait, Now (default pub.Now) and
+// Logger, and Nameservers if set; the rest comes from s.
+func (s *ACMESettings) Renewer(ctx context.Context, pub *Public, opts RenewerConfig) (*Renewer, error) {
 	cfg, err := s.ACMEConfig(ctx, pub.Store)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Now = pub.Now
-	cfg.Logger = log
-	return NewRenewer(RenewerConfig{ACME: cfg, Public: pub, OnRenew: onRenew})
+	o := opts.ACME
+	cfg.HTTPClient, cfg.Now, cfg.Logger = o.HTTPClient, o.Now, o.Logger
+	cfg.PropagationTimeout, cfg.PollingInterval = o.PropagationTimeout, o.PollingInterval
+	if len(o.Nameservers) > 0 {
+		cfg.Nameservers = o.Nameservers
+	}
+	if cfg.Now == nil {
+		cfg.Now = pub.Now
+	}
+	opts.ACME = cfg
+	opts.Public = pub
+	return NewRenewer(opts)
 }

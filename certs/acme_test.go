@@ -23,21 +23,29 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/acmetest"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
+// The names of the test zone.
+const (
+	testZone = acmetest.Zone
+	testFQDN = acmetest.FQDN
+	tsigName = acmetest.TSIGKeyName
+)
+
 // acmeEnv is a Knot serving testZone and a Pebble validating against it.
 type acmeEnv struct {
-	knot   *knot
-	pebble *pebble
+	knot   *acmetest.Knot
+	pebble *acmetest.Pebble
 	roots  *x509.CertPool // Pebble's root
 }
 
 func startACME(t *testing.T) *acmeEnv {
 	t.Helper()
-	k := startKnot(t)
-	p := startPebble(t, k.Addr)
+	k := acmetest.StartKnot(t)
+	p := acmetest.StartPebble(t, k.Addr)
 	roots := x509.NewCertPool()
 	roots.AddCert(p.Root(t))
 	return &acmeEnv{knot: k, pebble: p, roots: roots}
@@ -113,7 +121,7 @@ func TestObtainACMERFC2136(t *testing.T) {
 	}
 
 	// The record is gone again: CleanUp ran.
-	if txt, err := resolverAt(env.knot.Addr).LookupTXT(ctx, "_acme-challenge."+testFQDN); err == nil {
+	if txt, err := acmetest.ResolverAt(env.knot.Addr).LookupTXT(ctx, "_acme-challenge."+testFQDN); err == nil {
 		t.Errorf("challenge record still served after issuance: %q", txt)
 	}
 

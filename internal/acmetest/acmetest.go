@@ -1,4 +1,10 @@
-package certs_test
+// Package acmetest runs the real peers of the ACME tests: Let's Encrypt's
+// Pebble, an ACME server for tests, and Knot, an authoritative DNS server
+// taking TSIG-signed RFC 2136 updates, which Pebble asks for the DNS-01
+// records. scripts/install-test-peers installs both. A test whose peer is
+// missing is skipped, or fails under AWS_SSO_AGENT_REQUIRE_PEERS=1
+// (e2e.PeerMissing).
+package acmetest
 
 import (
 	"context"
@@ -26,32 +32,30 @@ import (
 	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 )
 
-// The real peers of the ACME tests: Let's Encrypt's Pebble, an ACME server
-// for tests, and Knot, an authoritative DNS server taking TSIG-signed RFC
-// 2136 updates, which Pebble asks for the DNS-01 records.
-// scripts/install-test-peers installs both.
+// PebbleDirEnv names a directory holding the pebble binary, for machines
+// where it is neither on PATH nor in the test cache directory
+// (os.UserCacheDir()/aws-sso-agent-test/pebble, where install-test-peers
+// puts it).
+const PebbleDirEnv = "AWS_SSO_AGENT_PEBBLE_DIR"
 
-// pebbleDirEnv names a directory holding the pebble binary, for machines
-// where it is neither on PATH nor in the test cache directory.
-const pebbleDirEnv = "AWS_SSO_AGENT_PEBBLE_DIR"
-
-// testZone is the zone Knot serves; testFQDN is the name certificates are
-// for.
+// Zone is the zone Knot serves, FQDN the name certificates are for (it has
+// an A record 127.0.0.1), and TSIGKeyName the name of the key that may
+// update the zone.
 const (
-	testZone = "acme.test"
-	testFQDN = "agent." + testZone
-	tsigName = "acme-update-key."
+	Zone        = "acme.test"
+	FQDN        = "agent." + Zone
+	TSIGKeyName = "acme-update-key."
 )
 
 // lookPeer finds a peer's binary on PATH, in $AWS_SSO_AGENT_PEBBLE_DIR or
 // in the cache directory install-test-peers fills.
-func lookPeer(t *testing.T, name, hint string) string {
+func lookPeer(t testing.TB, name, hint string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
 	var dirs []string
-	if d := os.Getenv(pebbleDirEnv); d != "" {
+	if d := os.Getenv(PebbleDirEnv); d != "" {
 		dirs = append(dirs, d)
 	}
 	if d, err := os.UserCacheDir(); err == nil {
@@ -67,30 +71,30 @@ func lookPeer(t *testing.T, name, hint string) string {
 	return ""
 }
 
-// knot is a running knotd serving testZone.
-type knot struct {
+// Knot is a running knotd serving Zone.
+type Knot struct {
 	Addr       string // 127.0.0.1:PORT
 	TSIGSecret string // base64
-	Algorithm  string
+	Algorithm  string // hmac-sha256
 }
 
-// startKnot runs knotd on a free port with testZone, which accepts updates
-// signed with a fresh TSIG key.
-func startKnot(t *testing.T) *knot {
+// StartKnot runs knotd on a free port with Zone, which accepts updates
+// signed with a fresh TSIG key (TSIGKeyName). It is stopped in t.Cleanup.
+func StartKnot(t testing.TB) *Knot {
 	t.Helper()
 	bin := lookPeer(t, "knotd", "apt-get install knot")
 	dir := t.TempDir()
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	k := &knot{TSIGSecret: base64.StdEncoding.EncodeToString(secret), Algorithm: "hmac-sha256"}
+	k := &Knot{TSIGSecret: base64.StdEncoding.EncodeToString(secret), Algorithm: "hmac-sha256"}
 	zone := fmt.Sprintf(`$ORIGIN %[1]s.
 $TTL 60
 @ SOA ns.%[1]s. hostmaster.%[1]s. 1 3600 600 86400 60
 @ NS ns
 ns A 127.0.0.1
 agent A 127.0.0.1
-`, testZone)
-	if err := os.WriteFile(filepath.Join(dir, testZone+".zone"), []byte(zone), 0o600); err != nil {
+`, Zone)
+	if err := os.WriteFile(filepath.Join(dir, Zone+".zone"), []byte(zone), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
@@ -118,7 +122,7 @@ zone:
 log:
   - target: stderr
     any: info
-`, port, dir, tsigName, k.Algorithm, k.TSIGSecret, testZone)
+`, port, dir, TSIGKeyName, k.Algorithm, k.TSIGSecret, Zone)
 		cf := filepath.Join(dir, "knot.conf")
 		if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
@@ -127,7 +131,7 @@ log:
 		k.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		deadline := time.Now().Add(10 * time.Second)
 		for time.Now().Before(deadline) && p.Running() {
-			if addrs, err := resolverAt(k.Addr).LookupHost(context.Background(), "ns."+testZone); err == nil && len(addrs) > 0 {
+			if addrs, err := ResolverAt(k.Addr).LookupHost(context.Background(), "ns."+Zone); err == nil && len(addrs) > 0 {
 				return k
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -137,35 +141,41 @@ log:
 		if strings.Contains(out, "Address already in use") {
 			continue
 		}
-		t.Fatalf("knotd did not serve %s: output:\n%s", testZone, out)
+		t.Fatalf("knotd did not serve %s: output:\n%s", Zone, out)
 	}
 	t.Fatal("knotd: every free port was taken before it bound it")
 	return nil
 }
 
-// resolverAt returns a resolver asking only addr.
-func resolverAt(addr string) *net.Resolver {
+// ResolverAt returns a resolver asking only addr.
+func ResolverAt(addr string) *net.Resolver {
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
 }
 
-// pebble is a running Pebble.
-type pebble struct {
+// Pebble is a running Pebble.
+type Pebble struct {
 	Directory string       // ACME directory URL
 	Client    *http.Client // trusts Pebble's HTTPS certificate
+	TLSCert   []byte       // PEM of Pebble's HTTPS certificate
 	mgmt      string       // management API base URL
 }
 
-// startPebble runs Pebble on free ports, validating DNS-01 through dns,
-// without its random validation delays (PEBBLE_VA_NOSLEEP) and without
-// reusing authorizations, so every order proves control of the name again.
-func startPebble(t *testing.T, dns string) *pebble {
+// StartPebble runs Pebble on free ports, validating DNS-01 through the DNS
+// server at dns (host:port), without its random validation delays
+// (PEBBLE_VA_NOSLEEP) and without reusing authorizations, so every order
+// proves control of the name again. It is stopped in t.Cleanup.
+func StartPebble(t testing.TB, dns string) *Pebble {
 	t.Helper()
 	bin := lookPeer(t, "pebble", "go install github.com/letsencrypt/pebble/v2/cmd/pebble@latest")
 	dir := t.TempDir()
 	certFile, keyFile, pool := pebbleTLS(t, dir)
+	tlsPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	env := e2e.CleanEnv(t,
 		"PEBBLE_VA_NOSLEEP=1",
@@ -191,10 +201,11 @@ func startPebble(t *testing.T, dns string) *pebble {
 			t.Fatal(err)
 		}
 		p := e2e.StartProcess(t, env, bin, "-config", cf, "-dnsserver", dns)
-		pb := &pebble{
+		pb := &Pebble{
 			Directory: fmt.Sprintf("https://127.0.0.1:%d/dir", port),
 			mgmt:      fmt.Sprintf("https://127.0.0.1:%d", mport),
 			Client:    client,
+			TLSCert:   tlsPEM,
 		}
 		deadline := time.Now().Add(15 * time.Second)
 		for time.Now().Before(deadline) && p.Running() {
@@ -217,9 +228,9 @@ func startPebble(t *testing.T, dns string) *pebble {
 	return nil
 }
 
-// Root returns the root Pebble issues under (made anew at each start),
-// from its management API.
-func (p *pebble) Root(t *testing.T) *x509.Certificate {
+// RootPEM returns the root Pebble issues under (made anew at each start),
+// in PEM, from its management API.
+func (p *Pebble) RootPEM(t testing.TB) []byte {
 	t.Helper()
 	resp, err := p.Client.Get(p.mgmt + "/roots/0")
 	if err != nil {
@@ -230,6 +241,13 @@ func (p *pebble) Root(t *testing.T) *x509.Certificate {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("pebble root: %s, %v", resp.Status, err)
 	}
+	return b
+}
+
+// Root returns the root Pebble issues under.
+func (p *Pebble) Root(t testing.TB) *x509.Certificate {
+	t.Helper()
+	b := p.RootPEM(t)
 	block, _ := pem.Decode(b)
 	if block == nil {
 		t.Fatalf("pebble root: no PEM in %q", b)
@@ -242,7 +260,7 @@ func (p *pebble) Root(t *testing.T) *x509.Certificate {
 }
 
 // pebbleTLS makes a self-signed certificate for Pebble's HTTPS listeners.
-func pebbleTLS(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+func pebbleTLS(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
