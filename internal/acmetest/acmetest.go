@@ -47,14 +47,15 @@ const (
 	TSIGKeyName = "acme-update-key."
 )
 
-// lookPeer finds a peer's binary on PATH, in $AWS_SSO_AGENT_PEBBLE_DIR or
-// in the cache directory install-test-peers fills.
+// lookPeer finds a peer's binary on PATH, in $AWS_SSO_AGENT_PEBBLE_DIR, in
+// the cache directory install-test-peers fills, or in /usr/sbin, where
+// Debian puts knotd and which a user's PATH often lacks.
 func lookPeer(t testing.TB, name, hint string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	var dirs []string
+	dirs := []string{"/usr/sbin"}
 	if d := os.Getenv(PebbleDirEnv); d != "" {
 		dirs = append(dirs, d)
 	}
