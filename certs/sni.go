@@ -238,11 +238,10 @@ func (s *PublicServer) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		s.mu.Lock()
-		err := s.reload(ctx, false)
+		// A load error is logged by reload, and what was loaded before
+		// stays in service.
+		_ = s.reload(ctx, false)
 		s.mu.Unlock()
-		if err != nil && ctx.Err() != nil {
-			return nil
-		}
 	}
 }
 
@@ -311,6 +310,10 @@ func (s *PublicServer) publish(name string) {
 	if c != nil {
 		st.NotAfter = c.NotAfter()
 	}
+	var refused error
+	if s.cfg.Accept != nil && name != "" {
+		refused = s.cfg.Accept(name)
+	}
 	switch {
 	case name == "":
 	case c == nil:
@@ -319,8 +322,8 @@ func (s *PublicServer) publish(name string) {
 		st.Reason = "the public certificate is for " + c.FQDN + ", not " + name
 	case !s.now().Before(c.NotAfter()):
 		st.Reason = "the public certificate expired on " + c.NotAfter().UTC().Format(time.RFC3339)
-	case s.cfg.Accept != nil && s.cfg.Accept(name) != nil:
-		st.Reason = s.cfg.Accept(name).Error()
+	case refused != nil:
+		st.Reason = refused.Error()
 	case !s.dnsOK && s.dnsAt.IsZero():
 		st.Reason = "DNS not checked yet"
 	case !s.dnsOK:

@@ -57,7 +57,7 @@ func (c *cli) certsTrust(args []string) error {
 	for i, s := range plan.Steps {
 		fmt.Fprintf(c.stdout, "  %d. %s\n     %s\n", i+1, s.Why, s.String())
 	}
-	run, err := c.trustRunner(plan)
+	run, err := c.trustRunner(plan, os.Geteuid() == 0)
 	if err != nil {
 		return err
 	}
@@ -77,13 +77,13 @@ func (c *cli) certsTrust(args []string) error {
 // privileges are needed or we have them, through sudo when a person is at
 // the terminal to answer it, and otherwise not at all: the commands are
 // printed for the user to run as root.
-func (c *cli) trustRunner(plan *certs.TrustPlan) (certs.Runner, error) {
+func (c *cli) trustRunner(plan *certs.TrustPlan, isRoot bool) (certs.Runner, error) {
 	direct := func(ctx context.Context, argv []string) error {
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Stdout, cmd.Stderr = c.stderr, c.stderr
 		return cmd.Run()
 	}
-	if !plan.NeedsAdmin || os.Geteuid() == 0 {
+	if !plan.NeedsAdmin || isRoot {
 		return direct, nil
 	}
 	sudo, sudoErr := exec.LookPath("sudo")
