@@ -1,0 +1,63 @@
+package certs_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/store"
+)
+
+// A certificate for a name under a zone on a BIND or Knot server that
+// takes TSIG-signed updates, installed for the agent to serve.
+func ExampleObtainACME() {
+	ctx := context.Background()
+	st := store.NewKeyring("aws-sso-agent")
+	secret, err := os.ReadFile("/etc/aws-sso-agent/tsig.secret") // never argv
+	if err != nil {
+		log.Fatal(err)
+	}
+	dns, err := certs.NewRFC2136Provider(certs.RFC2136Config{
+		Nameserver: "ns1.example.com:53",
+		TSIGKey:    "acme-update.",
+		TSIGSecret: string(secret),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	pc, err := certs.ObtainACME(ctx, certs.ACMEConfig{
+		Directory: certs.LetsEncryptStagingDirectory, // try the setup on staging first
+		FQDN:      "agent.example.com",
+		DNS:       dns,
+		Store:     st,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	pub := &certs.Public{Store: st, Dir: "/home/me/.config/aws-sso-agent/public"}
+	if err := pub.Install(pc); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("valid until", pc.NotAfter())
+}
+
+// The running agent renews what `certs acme` set up, and serves each new
+// certificate at once.
+func ExampleRenewer() {
+	ctx := context.Background()
+	pub := &certs.Public{Store: store.NewKeyring("aws-sso-agent"), Dir: "/home/me/.config/aws-sso-agent/public"}
+	r, err := certs.ACMERenewer(ctx, pub, nil, func(pc *certs.PublicCert) {
+		fmt.Println("renewed, valid until", pc.NotAfter())
+	})
+	if err != nil {
+		log.Fatal(err) // os.ErrNotExist: not from `certs acme`, nothing to renew
+	}
+	go r.Run(ctx)
+	// In tls.Config.GetCertificate, for the public name:
+	_ = r.TLSCertificate()
+	// For `certs status`:
+	s := r.Status()
+	fmt.Println("renews from", s.RenewAt, "last error:", s.LastError)
+}
