@@ -1,73 +1,625 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
-const certsUsage = `usage: aws-sso-agent certs print|status
+const certsUsage = `usage: aws-sso-agent certs COMMAND [flags]
 
-  print   the local CA's root certificate, in PEM
-  status  the CA's fingerprint and the served leaf's expiry
+The local CA (names localhost, 127.0.0.1, ::1):
+  print                         the public certificate chain if one is installed,
+                                else the local CA's root, in PEM
+  status                        which certificate is served for which name, expiry,
+                                and the public name's DNS check
+  trust [--uninstall]           install the local CA's root in the OS trust store
+
+A public name (a DNS name under a zone you control that resolves to 127.0.0.1),
+with a certificate every SDK trusts:
+  fqdn [NAME]                   show or set the public name
+  export-csr --fqdn NAME [--out FILE]
+                                make a key in the secure store, write only the CSR
+  load FILE                     install the chain a CA signed for that CSR
+  save --cert FILE --key FILE   install a certificate and key you already have;
+                                the key moves into the secure store
+  acme --fqdn NAME --dns PROVIDER
+                                get a certificate from an ACME CA (Let's Encrypt)
+  delete [--yes]                remove the public certificate, its keys and the name
+
+Commands that use keys take --store, --store-file and --passphrase-file, as serve does.
 `
+
+// ExtraRootsEnv is a TEST HOOK, not a user setting: it names a PEM file of
+// root certificates trusted, besides the system's, when `certs load` and
+// `certs save` verify a chain. Tests sign chains with a CA of their own
+// (and the e2e suite with Pebble's), which no system trusts; Go caches the
+// system roots per process, so SSL_CERT_FILE cannot be changed between
+// in-process tests. It only widens what may be installed, never what
+// clients trust.
+const ExtraRootsEnv = "AWS_SSO_AGENT_EXTRA_ROOTS"
+
+// publicExpiryWarning is when status warns about the public certificate.
+// The issue asks for a warning under 14 days: Let's Encrypt certificates
+// live 90 days and ACME clients renew with 30 days left, so one with less
+// than 14 has missed renewals, and a hand-loaded one needs a person now.
+const publicExpiryWarning = 14 * 24 * time.Hour
+
+// maxInputFile bounds the chain and key files read: they are a few KB;
+// the limit keeps a wrong path (a device, a huge file) from eating memory.
+const maxInputFile = 64 << 10
 
 func (c *cli) certs(args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(c.stderr, certsUsage)
 		return usageError{errors.New("certs needs a subcommand")}
 	}
-	fs := c.flags("certs " + args[0])
-	if err := parse(fs, args[1:]); err != nil {
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "-h", "--help", "help":
+		fmt.Fprint(c.stdout, certsUsage)
+		return nil
+	case "print":
+		return c.certsPrint(rest)
+	case "status":
+		return c.certsStatus(rest)
+	case "fqdn":
+		return c.certsFQDN(rest)
+	case "export-csr":
+		return c.certsExportCSR(rest)
+	case "load":
+		return c.certsLoad(rest)
+	case "save":
+		return c.certsSave(rest)
+	case "delete":
+		return c.certsDelete(rest)
+	case "trust":
+		return c.certsTrust(rest)
+	case "acme":
+		// certs_acme.go defines certsACME; looked up through an interface
+		// so that this file builds before and after it lands.
+		if a, ok := any(c).(interface{ certsACME([]string) error }); ok {
+			return a.certsACME(rest)
+		}
+		return errors.New("certs acme is not available in this build")
+	default:
+		fmt.Fprint(c.stderr, certsUsage)
+		return usageError{fmt.Errorf("unknown certs subcommand %q", sub)}
+	}
+}
+
+// certsFlags parses the flags of `certs SUB`, with the store flags if st
+// is not nil.
+func (c *cli) certsFlags(sub string, args []string, st *certsStore, define func(*pflag.FlagSet)) ([]string, error) {
+	fs := c.flags("certs " + sub)
+	if define != nil {
+		define(fs)
+	}
+	if st != nil {
+		st.register(fs)
+	}
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	return fs.Args(), nil
+}
+
+func (c *cli) publicFor(d agent.Dirs, st store.Store) (*certs.Public, error) {
+	p := &certs.Public{Store: st, Dir: publicDir(d)}
+	roots, err := extraRoots()
+	if err != nil {
+		return nil, err
+	}
+	p.ExtraRoots = roots
+	return p, nil
+}
+
+// publicDir is where the public certificate's files live (certs.Public.Dir).
+func publicDir(d agent.Dirs) string { return filepath.Join(d.Config, "public") }
+
+// extraRoots reads the roots named by ExtraRootsEnv (the test hook), or
+// returns nil when it is unset.
+func extraRoots() (*x509.CertPool, error) {
+	path := os.Getenv(ExtraRootsEnv)
+	if path == "" {
+		return nil, nil
+	}
+	data, err := readInputFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ExtraRootsEnv, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: no PEM certificate in %s", ExtraRootsEnv, path)
+	}
+	return pool, nil
+}
+
+func (c *cli) certsPrint(args []string) error {
+	rest, err := c.certsFlags("print", args, nil, nil)
+	if err != nil {
 		return err
 	}
-	if err := noArgs(fs); err != nil {
-		return err
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", rest[0])}
 	}
 	d, err := c.dirs()
 	if err != nil {
 		return err
 	}
-	switch args[0] {
-	case "print":
-		root, pemBytes, err := readRoot(d)
-		if err != nil {
-			return err
+	p := &certs.Public{Dir: publicDir(d)}
+	fqdn, chain, err := p.CurrentChain()
+	switch {
+	case err == nil:
+		fmt.Fprintf(c.stderr, "# public certificate for %s, %d certificates, valid until %s\n", fqdn, len(chain), chain[0].NotAfter.Format(time.DateOnly))
+		for _, x := range chain {
+			if err := pem.Encode(c.stdout, &pem.Block{Type: "CERTIFICATE", Bytes: x.Raw}); err != nil {
+				return err
+			}
 		}
-		fmt.Fprintf(c.stderr, "# local CA %s, valid until %s\n", certs.Fingerprint(root), root.NotAfter.Format(time.DateOnly))
-		_, err = c.stdout.Write(pemBytes)
+		return nil
+	case !errors.Is(err, certs.ErrNoPublicCert):
 		return err
-	case "status":
+	}
+	root, pemBytes, err := readRoot(d)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "# no public certificate: the local CA's root %s, valid until %s\n", certs.Fingerprint(root), root.NotAfter.Format(time.DateOnly))
+	_, err = c.stdout.Write(pemBytes)
+	return err
+}
+
+func (c *cli) certsStatus(args []string) error {
+	rest, err := c.certsFlags("status", args, nil, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", rest[0])}
+	}
+	d, err := c.dirs()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(d.Config, "ca", certs.RootCertFile)); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(c.stdout, "local CA:  none yet (the agent makes one when it first starts: aws-sso-agent serve)")
+	} else {
 		root, _, err := readRoot(d)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "local CA:  %s\n", certs.Fingerprint(root))
 		fmt.Fprintf(c.stdout, "           %s, valid until %s\n", root.Subject.CommonName, root.NotAfter.Format(time.DateOnly))
-		if inter, err := readCertFile(filepath.Join(d.Config, "ca", certs.IntermediateCertFile)); err == nil {
-			fmt.Fprintf(c.stdout, "issuer:    %s, valid until %s, names limited to localhost, 127.0.0.0/8, ::1\n", inter.Subject.CommonName, inter.NotAfter.Format(time.DateOnly))
+	}
+	if inter, err := readCertFile(filepath.Join(d.Config, "ca", certs.IntermediateCertFile)); err == nil {
+		fmt.Fprintf(c.stdout, "issuer:    %s, valid until %s, names limited to localhost, 127.0.0.0/8, ::1\n", inter.Subject.CommonName, inter.NotAfter.Format(time.DateOnly))
+	}
+	st, err := c.agentStatus()
+	switch {
+	case errors.Is(err, agent.ErrNotRunning):
+		fmt.Fprintln(c.stdout, "leaf:      none (the agent is not running; it issues its leaf when it starts)")
+	case err != nil:
+		return err
+	default:
+		fmt.Fprintf(c.stdout, "leaf:      localhost, 127.0.0.1, ::1; expires %s (rotated automatically)\n", expiry(st.LeafExpires))
+	}
+	return c.publicStatus(d)
+}
+
+// publicStatus prints the public name's part of `certs status`: the name,
+// its certificate and expiry, the DNS check, and which certificate is
+// served for which name. It reads files only: no secure store, no prompt.
+func (c *cli) publicStatus(d agent.Dirs) error {
+	p := &certs.Public{Dir: publicDir(d)}
+	w := c.stdout
+	fqdn, err := p.FQDN()
+	if err != nil {
+		fmt.Fprintf(w, "public:    unusable: %v\n", err)
+		fmt.Fprintln(w, "serving:   localhost, 127.0.0.1, ::1 -> the local CA's leaf")
+		return nil
+	}
+	if csr, err := p.PendingCSR(); err == nil {
+		fmt.Fprintf(w, "pending:   a CSR for %s waits for its signed chain (aws-sso-agent certs load FILE)\n", csr.DNSNames[0])
+	}
+	if fqdn == "" {
+		fmt.Fprintln(w, "public:    no public name (set one with: aws-sso-agent certs fqdn NAME)")
+		fmt.Fprintln(w, "serving:   localhost, 127.0.0.1, ::1 -> the local CA's leaf")
+		return nil
+	}
+	fmt.Fprintf(w, "public:    %s\n", fqdn)
+
+	var why []string // why the public certificate is not served
+	_, chain, err := p.CurrentChain()
+	switch {
+	case errors.Is(err, certs.ErrNoPublicCert):
+		fmt.Fprintln(w, "           no certificate (get one with certs acme, certs export-csr and load, or certs save)")
+		why = append(why, "no certificate")
+	case err != nil:
+		fmt.Fprintf(w, "           certificate unusable: %v\n", err)
+		why = append(why, "certificate unusable")
+	default:
+		leaf := chain[0]
+		fmt.Fprintf(w, "           certificate from %s, expires %s\n", issuerName(leaf), expiry(leaf.NotAfter))
+		left := time.Until(leaf.NotAfter)
+		switch {
+		case left <= 0:
+			fmt.Fprintf(w, "           WARNING: the certificate expired on %s; it is not served\n", leaf.NotAfter.Local().Format(time.RFC3339))
+			why = append(why, "certificate expired")
+		case left < publicExpiryWarning:
+			fmt.Fprintf(w, "           WARNING: the certificate expires in %d days; renew it (certs acme, or export-csr and load)\n", int(left.Hours()/24))
 		}
-		st, err := c.agentStatus()
-		if errors.Is(err, agent.ErrNotRunning) {
-			fmt.Fprintln(c.stdout, "leaf:      none (the agent is not running; it issues its leaf when it starts)")
-			return nil
-		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := certs.CheckLoopbackDNS(ctx, nil, fqdn); err != nil {
+		fmt.Fprintf(w, "           DNS: FAILED: %v\n", err)
+		why = append(why, "DNS check failed")
+	} else {
+		fmt.Fprintf(w, "           DNS: ok, %s resolves to loopback addresses only\n", fqdn)
+	}
+	if len(why) == 0 {
+		fmt.Fprintf(w, "serving:   %s -> the public certificate\n", fqdn)
+	} else {
+		fmt.Fprintf(w, "serving:   %s -> not served (%s); clients use the loopback URL\n", fqdn, strings.Join(why, ", "))
+	}
+	fmt.Fprintln(w, "           localhost, 127.0.0.1, ::1 -> the local CA's leaf")
+	return nil
+}
+
+// issuerName is the issuing CA's name as people know it.
+func issuerName(c *x509.Certificate) string {
+	if len(c.Issuer.Organization) > 0 && c.Issuer.CommonName != "" {
+		return c.Issuer.Organization[0] + " (" + c.Issuer.CommonName + ")"
+	}
+	if c.Issuer.CommonName != "" {
+		return c.Issuer.CommonName
+	}
+	return c.Issuer.String()
+}
+
+func (c *cli) certsFQDN(args []string) error {
+	rest, err := c.certsFlags("fqdn", args, nil, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 1 {
+		return usageError{fmt.Errorf("unexpected argument %q", rest[1])}
+	}
+	d, err := c.dirs()
+	if err != nil {
+		return err
+	}
+	p := &certs.Public{Dir: publicDir(d)}
+	if len(rest) == 0 {
+		fqdn, err := p.FQDN()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "leaf:      localhost, 127.0.0.1, ::1; expires %s (rotated automatically)\n", expiry(st.LeafExpires))
+		if fqdn == "" {
+			fmt.Fprintln(c.stderr, "no public name is set")
+			return nil
+		}
+		fmt.Fprintln(c.stdout, fqdn)
 		return nil
-	default:
-		fmt.Fprint(c.stderr, certsUsage)
-		return usageError{fmt.Errorf("unknown certs subcommand %q", args[0])}
 	}
+	if err := p.SetFQDN(rest[0]); err != nil {
+		return publicHint(err)
+	}
+	fqdn, _ := p.FQDN()
+	fmt.Fprintf(c.stdout, "public name: %s\n", fqdn)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := certs.CheckLoopbackDNS(ctx, nil, fqdn); err != nil {
+		fmt.Fprintf(c.stderr, "warning: %v\n", err)
+		fmt.Fprintf(c.stderr, "hint: add an A record %s -> 127.0.0.1 (and AAAA -> ::1 if you like) in your DNS zone; until then the agent does not serve the name\n", fqdn)
+	}
+	fmt.Fprintln(c.stderr, "a running agent serves a new name after a restart")
+	return nil
+}
+
+func (c *cli) certsExportCSR(args []string) error {
+	var sf certsStore
+	var fqdn, out string
+	rest, err := c.certsFlags("export-csr", args, &sf, func(fs *pflag.FlagSet) {
+		fs.StringVar(&fqdn, "fqdn", "", "the public name the certificate is for")
+		fs.StringVar(&out, "out", "", "write the CSR to this file (default: standard output)")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", rest[0])}
+	}
+	if fqdn == "" {
+		return usageError{errors.New("export-csr needs --fqdn NAME")}
+	}
+	if _, err := certs.ValidateFQDN(fqdn); err != nil {
+		return publicHint(err)
+	}
+	p, err := c.openPublic(&sf)
+	if err != nil {
+		return err
+	}
+	csr, err := p.ExportCSR(fqdn)
+	if err != nil {
+		return publicHint(storeHint(err))
+	}
+	name, _ := certs.ValidateFQDN(fqdn)
+	if out == "" {
+		if _, err := c.stdout.Write(csr); err != nil {
+			return err
+		}
+	} else if err := writePublicOutput(out, csr); err != nil {
+		return err
+	}
+	where := "above"
+	if out != "" {
+		where = "in " + out
+	}
+	fmt.Fprintf(c.stderr, "the CSR for %s is %s; its key stays in the secure store (%s)\n", name, where, certs.PublicPendingKeyName)
+	fmt.Fprintln(c.stderr, "next: have a CA sign it, then: aws-sso-agent certs load CHAIN.pem")
+	return nil
+}
+
+func (c *cli) certsLoad(args []string) error {
+	var sf certsStore
+	rest, err := c.certsFlags("load", args, &sf, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError{errors.New("load needs one FILE: the signed certificate chain, leaf first")}
+	}
+	data, err := readInputFile(rest[0])
+	if err != nil {
+		return err
+	}
+	p, err := c.openPublic(&sf)
+	if err != nil {
+		return err
+	}
+	pc, err := p.LoadChain(data)
+	if err != nil {
+		return publicHint(storeHint(err))
+	}
+	c.installed(pc)
+	return nil
+}
+
+func (c *cli) certsSave(args []string) error {
+	var sf certsStore
+	var certFile, keyFile string
+	rest, err := c.certsFlags("save", args, &sf, func(fs *pflag.FlagSet) {
+		fs.StringVar(&certFile, "cert", "", "the certificate chain, PEM, leaf first")
+		fs.StringVar(&keyFile, "key", "", "the leaf's private key, PEM, unencrypted (readable by you only)")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", rest[0])}
+	}
+	if certFile == "" || keyFile == "" {
+		return usageError{errors.New("save needs --cert FILE and --key FILE")}
+	}
+	certPEM, err := readInputFile(certFile)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := certs.ReadKeyFile(keyFile)
+	if err != nil {
+		return publicHint(err)
+	}
+	p, err := c.openPublic(&sf)
+	if err != nil {
+		return err
+	}
+	pc, err := p.Import(certPEM, keyPEM)
+	if err != nil {
+		return publicHint(storeHint(err))
+	}
+	c.installed(pc)
+	fmt.Fprintf(c.stderr, "the key is now in the secure store (%s); delete the key file: rm %s\n", certs.PublicKeyName, keyFile)
+	return nil
+}
+
+// installed reports a certificate that load or save installed.
+func (c *cli) installed(pc *certs.PublicCert) {
+	leaf := pc.Chain[0]
+	fmt.Fprintf(c.stdout, "installed the certificate for %s from %s, valid until %s\n", pc.FQDN, issuerName(leaf), leaf.NotAfter.Format(time.DateOnly))
+	fmt.Fprintln(c.stderr, "a running agent picks it up at its next check; see: aws-sso-agent certs status")
+}
+
+func (c *cli) certsDelete(args []string) error {
+	var sf certsStore
+	var yes bool
+	rest, err := c.certsFlags("delete", args, &sf, func(fs *pflag.FlagSet) {
+		fs.BoolVar(&yes, "yes", false, "do not ask for confirmation (needed without a terminal)")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", rest[0])}
+	}
+	d, err := c.dirs()
+	if err != nil {
+		return err
+	}
+	fqdn, err := (&certs.Public{Dir: publicDir(d)}).FQDN()
+	if err != nil {
+		// A damaged name file is one more thing delete removes.
+		fqdn = ""
+	}
+	if !yes {
+		if err := c.confirmDelete(fqdn); err != nil {
+			return err
+		}
+	}
+	p, err := c.openPublic(&sf)
+	if err != nil {
+		return err
+	}
+	if err := p.Delete(); err != nil {
+		return storeHint(err)
+	}
+	if fqdn != "" {
+		fmt.Fprintf(c.stdout, "deleted the public certificate, its keys and the name %s\n", fqdn)
+	} else {
+		fmt.Fprintln(c.stdout, "deleted the public certificate and its keys")
+	}
+	fmt.Fprintln(c.stderr, "a running agent stops serving it at its next check")
+	return nil
+}
+
+// confirmDelete asks, on a terminal, to type the public name (or "delete"
+// when none is set). Without a terminal it refuses: --yes says it.
+func (c *cli) confirmDelete(fqdn string) error {
+	tty, ok := c.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(tty.Fd())) {
+		return withHint(errors.New("certs delete asks for confirmation and there is no terminal to ask on"),
+			"pass --yes to delete without asking")
+	}
+	word := fqdn
+	if word == "" {
+		word = "delete"
+	}
+	fmt.Fprintf(c.stderr, "This removes the public certificate, its private keys from the secure store, and the public name.\nType %q to confirm: ", word)
+	line, err := bufio.NewReader(tty).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read confirmation: %w", err)
+	}
+	if strings.TrimSpace(line) != word {
+		return errors.New("not confirmed; nothing was deleted")
+	}
+	return nil
+}
+
+// certsStore is the store flags of the certs commands that use keys, plus
+// a hidden TEST HOOK: --test-scrypt-work-factor sets the file store's
+// scrypt work factor (log2 N) when it writes, so in-process CLI tests,
+// which open the store once per command, do not spend seconds per open
+// under the race detector. It weakens the store's encryption; it is not
+// for users, and so not shown in the help.
+type certsStore struct {
+	storeFlags
+	scryptLogN int
+}
+
+func (s *certsStore) register(fs *pflag.FlagSet) {
+	s.storeFlags.register(fs)
+	fs.IntVar(&s.scryptLogN, "test-scrypt-work-factor", 0, "test hook: scrypt work factor of the file store")
+	_ = fs.MarkHidden("test-scrypt-work-factor")
+}
+
+// openPublic opens the secure store and returns the Public on it.
+func (c *cli) openPublic(sf *certsStore) (*certs.Public, error) {
+	d, err := c.dirs()
+	if err != nil {
+		return nil, err
+	}
+	var st store.Store
+	if sf.scryptLogN != 0 && sf.backend == "file" {
+		// openStore without a prompt and with the test work factor.
+		if sf.passphraseFile == "" {
+			return nil, usageError{errors.New("--test-scrypt-work-factor needs --passphrase-file")}
+		}
+		pass, perr := store.PassphraseFromFile(sf.passphraseFile)
+		if perr != nil {
+			return nil, perr
+		}
+		st, err = store.OpenFile(sf.path(d), pass, store.WithScryptWorkFactor(sf.scryptLogN))
+	} else {
+		st, err = c.openStore(&sf.storeFlags, d)
+	}
+	if err != nil {
+		return nil, storeHint(err)
+	}
+	return c.publicFor(d, st)
+}
+
+// publicHint adds what to do next to the refusals of certs.Public.
+func publicHint(err error) error {
+	var hint string
+	switch {
+	case errors.Is(err, certs.ErrNoPendingKey):
+		hint = "export a CSR first: aws-sso-agent certs export-csr --fqdn NAME (with the same --store as here), have it signed, then load the chain"
+	case errors.Is(err, certs.ErrKeyMismatch):
+		hint = "load the chain a CA issued for the latest CSR: each export-csr makes a new key; for a key of your own use certs save"
+	case errors.Is(err, certs.ErrWrongName):
+		hint = "the certificate must name the public name (aws-sso-agent certs fqdn shows it)"
+	case errors.Is(err, certs.ErrNotValidNow):
+		hint = "get a fresh certificate, or check this machine's clock"
+	case errors.Is(err, certs.ErrUntrustedChain):
+		hint = "put the intermediate certificates after the leaf in the file; the chain must lead to a root this system trusts"
+	case errors.Is(err, certs.ErrMalformedPEM):
+		hint = "the file must hold PEM blocks (-----BEGIN CERTIFICATE----- ...), as CAs hand them out"
+	case errors.Is(err, certs.ErrInvalidFQDN):
+		hint = "a public name is a DNS name under a zone you control that resolves to 127.0.0.1, e.g. agent.example.com"
+	case errors.Is(err, certs.ErrKeyFilePermissions):
+		hint = "ssh refuses such key files too"
+	default:
+		return err
+	}
+	return withHint(err, hint)
+}
+
+// readInputFile reads a chain or certificate file the user names.
+func readInputFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxInputFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > maxInputFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes; not a certificate chain", path, maxInputFile)
+	}
+	return data, nil
+}
+
+// writePublicOutput writes a CSR for the user: 0644 (it is public),
+// replaced atomically so a half-written CSR is never sent to a CA.
+func writePublicOutput(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 func readRoot(d agent.Dirs) (*x509.Certificate, []byte, error) {
