@@ -330,26 +330,30 @@ func (c *cli) env(args []string) error {
 }
 
 // publicURL is the session's https://FQDN:PORT/ URL for slot when the
-// agent gave the session a public name, the name resolves to loopback
-// only on this host, and the port presents a certificate for it that this
-// host trusts; "" otherwise, saying why on stderr. The proof has already
-// pinned the agent's CA on this port; these checks are about what the
-// SDKs will see when they use the name.
+// agent gave the session a public name and checkPublic passes; "" otherwise,
+// saying why on stderr.
 func (c *cli) publicURL(s *remote.Session, slot string) string {
 	if s.FQDN == "" {
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	err := remote.CheckLoopbackDNS(ctx, c.resolver, s.FQDN)
-	if err == nil {
-		err = remote.CheckPublicCert(ctx, s, c.publicRoots)
-	}
-	if err != nil {
+	if err := c.checkPublic(s); err != nil {
 		fmt.Fprintf(c.stderr, "aws-sso-remote: not using https://%s: %v; exporting the loopback URL instead\n", s.FQDN, err)
 		return ""
 	}
 	return s.PublicURL(slot)
+}
+
+// checkPublic checks the session's public name on this host: it resolves
+// to loopback only, and the port presents a certificate for it that this
+// host trusts. The proof has already pinned the agent's CA on the port;
+// these checks are about what the SDKs will see when they use the name.
+func (c *cli) checkPublic(s *remote.Session) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	if err := remote.CheckLoopbackDNS(ctx, c.resolver, s.FQDN); err != nil {
+		return err
+	}
+	return remote.CheckPublicCert(ctx, s, c.publicRoots)
 }
 
 // checkReport is the output of `check --json`.
@@ -366,6 +370,12 @@ type checkReport struct {
 	Hint     string `json:"hint,omitempty"`
 	Warning  string `json:"warning,omitempty"`
 	ExitCode int    `json:"exit_code"`
+	// FQDN is the agent's public name, if the session has one;
+	// PublicURL is what env exports for it, or PublicError why env
+	// exports the loopback URL instead.
+	FQDN        string `json:"fqdn,omitempty"`
+	PublicURL   string `json:"public_url,omitempty"`
+	PublicError string `json:"public_error,omitempty"`
 }
 
 func (c *cli) check(args []string) int {
@@ -403,6 +413,14 @@ func (c *cli) check(args []string) int {
 	if p != nil && p.warning != nil {
 		r.Warning = message(p.warning)
 	}
+	if err == nil && p.sess.FQDN != "" {
+		r.FQDN = p.sess.FQDN
+		if perr := c.checkPublic(p.sess); perr != nil {
+			r.PublicError = perr.Error()
+		} else {
+			r.PublicURL = p.sess.PublicURL("")
+		}
+	}
 	r.ExitCode = remote.ExitCode(err)
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
@@ -416,6 +434,12 @@ func (c *cli) check(args []string) int {
 		fmt.Fprintf(c.stdout, "port     127.0.0.1:%d\n", r.Port)
 		fmt.Fprintf(c.stdout, "ca       %s\n", r.CAFingerprint)
 		fmt.Fprintf(c.stdout, "slots    %s\n", strings.Join(r.Slots, ", "))
+	}
+	switch {
+	case r.PublicURL != "":
+		fmt.Fprintf(c.stdout, "public   %s (resolves to loopback here, certificate trusted here)\n", r.PublicURL)
+	case r.PublicError != "":
+		fmt.Fprintf(c.stdout, "public   %s not used: %s\n", r.FQDN, r.PublicError)
 	}
 	if err != nil {
 		fmt.Fprintf(c.stdout, "result   FAILED (exit %d): %s\n", r.ExitCode, r.Result)

@@ -196,3 +196,19 @@ func TestEnvPublicName(t *testing.T) {
 		t.Errorf("GET %s: status %d, want 200", req.URL, resp.StatusCode)
 	}
 }
+
+func TestCheckPublicName(t *testing.T) {
+	f := newPublicFixture(t)
+	out, stderr, code := f.runWith(t, answers("127.0.0.1"), f.roots, "check", "--json")
+	var r checkReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 {
+		t.Fatalf("check --json: exit %d, %v: %s %s", code, err, out, stderr)
+	}
+	if want := "https://" + testFQDN + ":" + itoa(f.server.Port) + "/"; r.FQDN != testFQDN || r.PublicURL != want || r.PublicError != "" {
+		t.Errorf("report %+v, want fqdn %s and public URL %s", r, testFQDN, want)
+	}
+	out, _, code = f.runWith(t, answers("203.0.113.9"), f.roots, "check")
+	if code != 0 || !strings.Contains(out, "public   "+testFQDN+" not used: ") || !strings.Contains(out, "203.0.113.9") {
+		t.Errorf("check with poisoned DNS: exit %d:\n%s", code, out)
+	}
+}
