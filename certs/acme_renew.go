@@ -179,6 +179,18 @@ func (r *Renewer) RenewIfDue(ctx context.Context) (renewed bool, err error) {
 	if !r.due() { // renewed by another caller meanwhile
 		return false, nil
 	}
+	// A later `certs acme` may have installed a newer certificate since
+	// this one was loaded: adopt it rather than renew early.
+	if pc, err := r.cfg.Public.Current(); err == nil && pc.NotAfter().After(r.Current().NotAfter()) {
+		r.log.Info("certs: a newer public certificate was installed; renewing that one when it is due", "not_after", pc.NotAfter())
+		r.set(pc)
+		if r.cfg.OnRenew != nil {
+			r.cfg.OnRenew(pc)
+		}
+		if !r.due() {
+			return false, nil
+		}
+	}
 	return true, r.renew(ctx)
 }
 

@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -442,3 +445,62 @@ type nopDNS struct{}
 
 func (nopDNS) Present(domain, token, keyAuth string) error { return errors.New("nop") }
 func (nopDNS) CleanUp(domain, token, keyAuth string) error { return nil }
+
+// TestRenewerAdoptsNewerInstall: a certificate installed by a later `certs
+// acme` while the agent runs is taken over when the old one falls due,
+// instead of a renewal.
+func TestRenewerAdoptsNewerInstall(t *testing.T) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test root"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	issue := func(serial int64, life time.Duration) *certs.PublicCert {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), DNSNames: []string{testFQDN},
+			NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(life),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return &certs.PublicCert{FQDN: testFQDN, Chain: []*x509.Certificate{c}, Key: k}
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	st := store.NewMemory()
+	pub := &certs.Public{Store: st, Dir: t.TempDir(), ExtraRoots: roots}
+	first, second := issue(2, 90*24*time.Hour), issue(3, 180*24*time.Hour)
+	if err := pub.Install(first); err != nil {
+		t.Fatal(err)
+	}
+	now := first.NotAfter().Add(-24 * time.Hour) // first is due, second is not
+	var seen *certs.PublicCert
+	r, err := certs.NewRenewer(certs.RenewerConfig{
+		ACME:    certs.ACMEConfig{FQDN: testFQDN, DNS: nopDNS{}, Store: st, Now: func() time.Time { return now }},
+		Public:  pub,
+		OnRenew: func(pc *certs.PublicCert) { seen = pc },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Install(second); err != nil {
+		t.Fatal(err)
+	}
+	renewed, err := r.RenewIfDue(context.Background())
+	if renewed || err != nil {
+		t.Errorf("RenewIfDue = %v, %v; want no renewal", renewed, err)
+	}
+	if !r.Current().Chain[0].Equal(second.Chain[0]) || seen == nil || !seen.Chain[0].Equal(second.Chain[0]) {
+		t.Error("the newer installed certificate was not adopted and announced")
+	}
+	if s := r.Status(); !s.NotAfter.Equal(second.NotAfter()) || !s.RenewAt.After(now) {
+		t.Errorf("Status = %+v, want the newer certificate's schedule", s)
+	}
+}
