@@ -287,9 +287,9 @@ func (s *PublicServer) reload(ctx context.Context, force bool) error {
 			s.dnsOK, s.dnsErr = true, ""
 		case s.noAnswer:
 			// No answer: keep the last verdict, but say why.
-			s.dnsErr = err.Error()
+			s.dnsErr = strings.TrimPrefix(err.Error(), "certs: ")
 		default:
-			s.dnsOK, s.dnsErr = false, err.Error()
+			s.dnsOK, s.dnsErr = false, strings.TrimPrefix(err.Error(), "certs: ")
 		}
 	}
 	s.publish(name)
@@ -342,6 +342,8 @@ func (s *PublicServer) publish(name string) {
 		s.log.Info("serving a new public certificate", "fqdn", name, "not_after", st.NotAfter.UTC())
 	case !st.Serving && was.Serving:
 		s.log.Warn("stopped serving the public certificate: clients get the loopback URL", "fqdn", name, "why", st.Reason)
+	case !st.Serving && name != "" && st.Reason != was.Reason && !s.dnsOK && s.dnsErr != "":
+		s.log.Warn("not serving the public certificate", "fqdn", name, "why", st.Reason)
 	case !st.Serving && name != "" && st.Reason != was.Reason:
 		s.log.Info("not serving the public certificate", "fqdn", name, "why", st.Reason)
 	}
