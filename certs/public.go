@@ -238,7 +238,7 @@ func (p *Public) ExportCSR(fqdn string) ([]byte, error) {
 	}
 	tmp, err := stagePublicFile(p.Dir, PublicCSRFile, csrPEM)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("certs: export CSR: %w", err)
 	}
 	defer os.Remove(tmp)
 	if err := p.Store.Set(PublicPendingKeyName, keyDER); err != nil {
@@ -283,11 +283,11 @@ func (p *Public) PendingCSR() (*x509.CertificateRequest, error) {
 func (p *Public) LoadChain(chainPEM []byte) (*PublicCert, error) {
 	csr, err := p.PendingCSR()
 	if err != nil {
-		return nil, fmt.Errorf("certs: load chain: %w", err)
+		return nil, err
 	}
 	keyDER, err := p.Store.Get(PublicPendingKeyName)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("certs: load chain: %w: the secure store has no %q (was the CSR exported with another store?)", ErrNoPendingKey, PublicPendingKeyName)
+		return nil, fmt.Errorf("%w: the secure store has no %q (was the CSR exported with another store?)", ErrNoPendingKey, PublicPendingKeyName)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("certs: load chain: read %q from secure store: %w", PublicPendingKeyName, err)
@@ -297,16 +297,18 @@ func (p *Public) LoadChain(chainPEM []byte) (*PublicCert, error) {
 		return nil, fmt.Errorf("certs: load chain: %w", err)
 	}
 	if !publicKeyEqual(csr.PublicKey, key.Public()) {
-		return nil, fmt.Errorf("certs: load chain: %w: the pending CSR in %s is not for the pending key; export a new CSR",
+		return nil, fmt.Errorf("%w: the pending CSR in %s is not for the pending key; export a new CSR",
 			ErrKeyMismatch, filepath.Join(p.Dir, PublicCSRFile))
 	}
+	// Refusals are returned as they are: each already says what is wrong
+	// with what ("certs: certificate is for another name: ...").
 	chain, err := ParseChainPEM(chainPEM)
 	if err != nil {
-		return nil, fmt.Errorf("certs: load chain: %w", err)
+		return nil, err
 	}
 	c := &PublicCert{FQDN: csr.DNSNames[0], Chain: chain, Key: key}
 	if err := p.check(c, "the pending key of the last CSR export"); err != nil {
-		return nil, fmt.Errorf("certs: load chain: %w", err)
+		return nil, err
 	}
 	if err := p.promote(c, keyDER); err != nil {
 		return nil, fmt.Errorf("certs: load chain: %w", err)
@@ -329,35 +331,36 @@ func (p *Public) LoadChain(chainPEM []byte) (*PublicCert, error) {
 // refusal stores nothing. The caller should tell the user to delete the
 // key file: from now on the key lives in the secure store.
 func (p *Public) Import(certPEM, keyPEM []byte) (*PublicCert, error) {
+	// Refusals are returned as they are, as in LoadChain.
 	key, err := ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("certs: import: %w", err)
+		return nil, err
 	}
 	chain, err := ParseChainPEM(certPEM)
 	if err != nil {
-		return nil, fmt.Errorf("certs: import: %w", err)
+		return nil, err
 	}
 	fqdn, err := p.FQDN()
 	if err != nil {
-		return nil, fmt.Errorf("certs: import: %w", err)
+		return nil, err
 	}
 	if fqdn == "" {
 		names := chain[0].DNSNames
 		if len(names) != 1 {
-			return nil, fmt.Errorf("certs: import: %w: no public name is set and the certificate names %s; set the name first",
+			return nil, fmt.Errorf("%w: none is set, and the certificate names %s; set one first",
 				ErrInvalidFQDN, describeNames(chain[0]))
 		}
 		if fqdn, err = ValidateFQDN(names[0]); err != nil {
-			return nil, fmt.Errorf("certs: import: the certificate's name: %w", err)
+			return nil, err
 		}
 	}
 	c := &PublicCert{FQDN: fqdn, Chain: chain, Key: key}
 	if err := p.check(c, "the key in the key file"); err != nil {
-		return nil, fmt.Errorf("certs: import: %w", err)
+		return nil, err
 	}
 	keyDER, err := marshalKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("certs: import: %w", err)
+		return nil, err
 	}
 	if err := p.promote(c, keyDER); err != nil {
 		return nil, fmt.Errorf("certs: import: %w", err)
@@ -373,20 +376,21 @@ func (p *Public) Install(c *PublicCert) error {
 	if c == nil || len(c.Chain) == 0 || c.Key == nil {
 		return errors.New("certs: install: incomplete certificate (no chain or no key)")
 	}
+	// Refusals are returned as they are, as in LoadChain.
 	fqdn, err := ValidateFQDN(c.FQDN)
 	if err != nil {
-		return fmt.Errorf("certs: install: %w", err)
+		return err
 	}
 	if len(c.Chain) > maxChainLen {
-		return fmt.Errorf("certs: install: %w: %d certificates, at most %d", ErrMalformedPEM, len(c.Chain), maxChainLen)
+		return fmt.Errorf("%w: %d certificates, at most %d", ErrMalformedPEM, len(c.Chain), maxChainLen)
 	}
 	keyDER, err := marshalKey(c.Key)
 	if err != nil {
-		return fmt.Errorf("certs: install: %w", err)
+		return err
 	}
 	c = &PublicCert{FQDN: fqdn, Chain: c.Chain, Key: c.Key}
 	if err := p.check(c, "the given key"); err != nil {
-		return fmt.Errorf("certs: install: %w", err)
+		return err
 	}
 	if err := p.promote(c, keyDER); err != nil {
 		return fmt.Errorf("certs: install: %w", err)
@@ -477,6 +481,12 @@ func (p *Public) Delete() error {
 func (p *Public) check(c *PublicCert, whose string) error {
 	leaf := c.Chain[0]
 	if !publicKeyEqual(leaf.PublicKey, c.Key.Public()) {
+		for i, x := range c.Chain[1:] {
+			if publicKeyEqual(x.PublicKey, c.Key.Public()) {
+				return fmt.Errorf("%w: certificate %d of the chain (%s) is for %s, but the leaf must come first",
+					ErrKeyMismatch, i+2, describeNames(x), whose)
+			}
+		}
 		return fmt.Errorf("%w: the leaf certificate (%s) is not for %s", ErrKeyMismatch, describeNames(leaf), whose)
 	}
 	if err := leaf.VerifyHostname(c.FQDN); err != nil {
@@ -568,7 +578,7 @@ func (p *Public) promote(c *PublicCert, keyDER []byte) error {
 func writePublicFile(dir, name string, data []byte) error {
 	tmp, err := stagePublicFile(dir, name, data)
 	if err != nil {
-		return err
+		return fmt.Errorf("certs: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		os.Remove(tmp)
@@ -577,11 +587,12 @@ func writePublicFile(dir, name string, data []byte) error {
 	return nil
 }
 
-// stagePublicFile is stageFile with an error prefix fit for public files.
+// stagePublicFile is stageFile with an error fit for public files; callers
+// add their context.
 func stagePublicFile(dir, name string, data []byte) (string, error) {
 	tmp, err := stageFile(dir, name, data)
 	if err != nil {
-		return "", fmt.Errorf("certs: write %s: %w", filepath.Join(dir, name), errors.Unwrap(err))
+		return "", fmt.Errorf("write %s: %w", filepath.Join(dir, name), errors.Unwrap(err))
 	}
 	return tmp, nil
 }

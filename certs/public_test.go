@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -190,12 +191,12 @@ func TestLoadChainRefusals(t *testing.T) {
 		name:      "chain for another key",
 		chain:     func(t *testing.T, s setup) []byte { return pki.chainPEM(t, mustKey(t).Public(), testFQDN) },
 		wantErr:   ErrKeyMismatch,
-		wantInMsg: "certs: load chain: certs: certificate is for another key: the leaf certificate (agent.example.com) is not for the pending key of the last CSR export",
+		wantInMsg: "certs: certificate is for another key: the leaf certificate (agent.example.com) is not for the pending key of the last CSR export",
 	}, {
 		name:      "chain for another name",
 		chain:     func(t *testing.T, s setup) []byte { return pki.chainPEM(t, s.pub, "other.example.com") },
 		wantErr:   ErrWrongName,
-		wantInMsg: "certs: load chain: certs: certificate is for another name: the certificate is for other.example.com, not agent.example.com",
+		wantInMsg: "certs: certificate is for another name: the certificate is for other.example.com, not agent.example.com",
 	}, {
 		name: "expired chain",
 		chain: func(t *testing.T, s setup) []byte {
@@ -203,7 +204,7 @@ func TestLoadChainRefusals(t *testing.T) {
 			return append(certPEM(leaf), certPEM(pki.inter)...)
 		},
 		wantErr:   ErrNotValidNow,
-		wantInMsg: "certs: load chain: certs: certificate is outside its validity period: the certificate expired on ",
+		wantInMsg: "certs: certificate is outside its validity period: the certificate expired on ",
 	}, {
 		name: "not yet valid",
 		chain: func(t *testing.T, s setup) []byte {
@@ -216,7 +217,7 @@ func TestLoadChainRefusals(t *testing.T) {
 		name:      "untrusted chain",
 		chain:     func(t *testing.T, s setup) []byte { return other.chainPEM(t, s.pub, testFQDN) },
 		wantErr:   ErrUntrustedChain,
-		wantInMsg: "certs: load chain: certs: certificate chain does not verify: x509: certificate signed by unknown authority",
+		wantInMsg: "certs: certificate chain does not verify: x509: certificate signed by unknown authority",
 	}, {
 		name: "chain without its intermediate",
 		chain: func(t *testing.T, s setup) []byte {
@@ -228,7 +229,7 @@ func TestLoadChainRefusals(t *testing.T) {
 		name:      "malformed PEM: garbage",
 		chain:     func(t *testing.T, s setup) []byte { return []byte("this is not PEM\n") },
 		wantErr:   ErrMalformedPEM,
-		wantInMsg: "certs: load chain: certs: malformed PEM: no PEM certificate found",
+		wantInMsg: "certs: malformed PEM: no PEM certificate found",
 	}, {
 		name: "malformed PEM: truncated",
 		chain: func(t *testing.T, s setup) []byte {
@@ -256,7 +257,7 @@ func TestLoadChainRefusals(t *testing.T) {
 		noExport:  true,
 		chain:     func(t *testing.T, s setup) []byte { return pki.chainPEM(t, mustKey(t).Public(), testFQDN) },
 		wantErr:   ErrNoPendingKey,
-		wantInMsg: "certs: load chain: certs: no pending key: no CSR was exported (or its chain was loaded already)",
+		wantInMsg: "certs: no pending key: no CSR was exported (or its chain was loaded already)",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, st := newTestPublic(t, pki)
@@ -405,27 +406,27 @@ func TestImportRefusals(t *testing.T) {
 		wantInMsg string
 	}{
 		{"key for another certificate", good, keyPEM(t, mustKey(t)), ErrKeyMismatch,
-			"certs: import: certs: certificate is for another key: the leaf certificate (agent.example.com) is not for the key in the key file"},
+			"certs: certificate is for another key: the leaf certificate (agent.example.com) is not for the key in the key file"},
 		{"certificate for another name", pki.chainPEM(t, k.Public(), "other.example.com"), keyPEM(t, k), ErrWrongName,
-			"certs: import: certs: certificate is for another name: the certificate is for other.example.com, not agent.example.com"},
+			"certs: certificate is for another name: the certificate is for other.example.com, not agent.example.com"},
 		{"expired certificate", append(certPEM(pki.leaf(t, k.Public(), []string{testFQDN}, now.Add(-48*time.Hour), now.Add(-time.Hour))), certPEM(pki.inter)...), keyPEM(t, k), ErrNotValidNow,
-			"certs: import: certs: certificate is outside its validity period: the certificate expired on"},
+			"certs: certificate is outside its validity period: the certificate expired on"},
 		{"untrusted chain", other.chainPEM(t, k.Public(), testFQDN), keyPEM(t, k), ErrUntrustedChain,
-			"certs: import: certs: certificate chain does not verify: x509: certificate signed by unknown authority"},
+			"certs: certificate chain does not verify: x509: certificate signed by unknown authority"},
 		{"malformed certificate PEM", []byte("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"), keyPEM(t, k), ErrMalformedPEM,
-			"certs: import: certs: malformed PEM: no PEM certificate found"},
+			"certs: malformed PEM: no PEM certificate found"},
 		{"malformed key PEM", good, []byte("garbage"), ErrMalformedPEM,
-			"certs: import: certs: malformed PEM: no PEM private key found"},
+			"certs: malformed PEM: no PEM private key found"},
 		{"key PEM holding a certificate", good, good, ErrMalformedPEM,
-			`certs: import: certs: malformed PEM: PEM block is "CERTIFICATE", want a private key`},
+			`certs: malformed PEM: PEM block is "CERTIFICATE", want a private key`},
 		{"corrupt key", good, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0x30, 1, 2}}), ErrMalformedPEM,
-			`certs: import: certs: malformed PEM: the "PRIVATE KEY" block is not a valid private key`},
+			`certs: malformed PEM: the "PRIVATE KEY" block is not a valid private key`},
 		{"encrypted key", good, encrypted, ErrUnsupportedKey,
-			"certs: import: certs: unsupported private key: the key is encrypted; decrypt it first"},
+			"certs: unsupported private key: the key is encrypted; decrypt it first"},
 		{"small RSA key", good, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)}), ErrUnsupportedKey,
-			"certs: import: certs: unsupported private key: RSA key of 1024 bits; use 2048 or 3072 bits, or ECDSA P-256"},
+			"certs: unsupported private key: RSA key of 1024 bits; use 2048 or 3072 bits, or ECDSA P-256"},
 		{"P-224 key", good, ecKeyPEM(t, p224), ErrUnsupportedKey,
-			"certs: import: certs: unsupported private key: ECDSA on P-224; use P-256 or P-384"},
+			"certs: unsupported private key: ECDSA on P-224; use P-256 or P-384"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, st := newTestPublic(t, pki)
@@ -482,7 +483,7 @@ func TestImportNeedsAName(t *testing.T) {
 	k := mustKey(t)
 	before := snapshot(t, p, st)
 	_, err := p.Import(pki.chainPEM(t, k.Public(), "a.example.com", "b.example.com"), keyPEM(t, k))
-	want := "certs: import: certs: invalid public name: no public name is set and the certificate names a.example.com, b.example.com; set the name first"
+	want := "certs: invalid public name: none is set, and the certificate names a.example.com, b.example.com; set one first"
 	if err == nil || err.Error() != want {
 		t.Errorf("Import = %v\nwant %s", err, want)
 	}
@@ -685,5 +686,51 @@ func TestCheckLoopbackDNSLookupFailure(t *testing.T) {
 	var de *DNSError
 	if !errors.As(err, &de) || de.Err == nil || !strings.HasPrefix(err.Error(), "certs: public name agent.example.com does not resolve: ") {
 		t.Errorf("CheckLoopbackDNS with a dead resolver = %v", err)
+	}
+}
+
+func TestLoadChainLeafNotFirst(t *testing.T) {
+	pki := newTestPKI(t)
+	p, st := newTestPublic(t, pki)
+	csrPEM, err := p.ExportCSR(testFQDN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := ParseChainPEM(pki.signCSR(t, csrPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reversed := append(certPEM(chain[1]), certPEM(chain[0])...)
+	before := snapshot(t, p, st)
+	_, err = p.LoadChain(reversed)
+	want := "certs: certificate is for another key: certificate 2 of the chain (agent.example.com) is for the pending key of the last CSR export, but the leaf must come first"
+	if err == nil || err.Error() != want {
+		t.Errorf("LoadChain(intermediate first) = %v\nwant %s", err, want)
+	}
+	assertUnchanged(t, before, snapshot(t, p, st))
+}
+
+func TestParseChainPEMLimits(t *testing.T) {
+	pki := newTestPKI(t)
+	one := certPEM(pki.root)
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"too many", bytes.Repeat(one, maxChainLen+1), "certs: malformed PEM: more than 10 certificates"},
+		{"headers", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED"}, Bytes: pki.root.Raw}),
+			"certs: malformed PEM: certificate 1 has PEM headers"},
+		{"a CSR", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: []byte{1}}),
+			`certs: malformed PEM: the chain holds a "CERTIFICATE REQUEST" block, want only "CERTIFICATE"`},
+		{"an EC key", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{1}}),
+			`certs: malformed PEM: the chain holds a "EC PRIVATE KEY" block; a certificate chain must not contain a private key`},
+	} {
+		if _, err := ParseChainPEM(tc.in); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: ParseChainPEM = %v\nwant %s", tc.name, err, tc.want)
+		}
+	}
+	if got, err := ParseChainPEM(bytes.Repeat(one, maxChainLen)); err != nil || len(got) != maxChainLen {
+		t.Errorf("ParseChainPEM(%d certificates) = %d, %v", maxChainLen, len(got), err)
 	}
 }

@@ -329,18 +329,18 @@ func TestCertsLoadRefusals(t *testing.T) {
 		want  string // the whole of stderr
 	}{
 		{"another key", e.ca.chain(t, genKey(t).Public(), cliFQDN, -time.Hour, time.Hour),
-			"aws-sso-agent: error: certs: load chain: certs: certificate is for another key: the leaf certificate (agent.example.test) is not for the pending key of the last CSR export\n" +
+			"aws-sso-agent: error: certs: certificate is for another key: the leaf certificate (agent.example.test) is not for the pending key of the last CSR export\n" +
 				"hint: load the chain a CA issued for the latest CSR: each export-csr makes a new key; for a key of your own use certs save\n"},
 		{"another name", e.ca.chain(t, pub, "other.example.test", -time.Hour, time.Hour),
-			"aws-sso-agent: error: certs: load chain: certs: certificate is for another name: the certificate is for other.example.test, not agent.example.test\n" +
+			"aws-sso-agent: error: certs: certificate is for another name: the certificate is for other.example.test, not agent.example.test\n" +
 				"hint: the certificate must name the public name (aws-sso-agent certs fqdn shows it)\n"},
 		{"expired", e.ca.chain(t, pub, cliFQDN, -48*time.Hour, -time.Hour),
-			"aws-sso-agent: error: certs: load chain: certs: certificate is outside its validity period: the certificate expired on "},
+			"aws-sso-agent: error: certs: certificate is outside its validity period: the certificate expired on "},
 		{"untrusted", other.chain(t, pub, cliFQDN, -time.Hour, time.Hour),
-			"aws-sso-agent: error: certs: load chain: certs: certificate chain does not verify: x509: certificate signed by unknown authority\n" +
+			"aws-sso-agent: error: certs: certificate chain does not verify: x509: certificate signed by unknown authority\n" +
 				"hint: put the intermediate certificates after the leaf in the file; the chain must lead to a root this system trusts\n"},
 		{"malformed", []byte("-----BEGIN CERTIFICATE-----\nMIIB\n"),
-			"aws-sso-agent: error: certs: load chain: certs: malformed PEM: no PEM certificate found\n" +
+			"aws-sso-agent: error: certs: malformed PEM: no PEM certificate found\n" +
 				"hint: the file must hold PEM blocks (-----BEGIN CERTIFICATE----- ...), as CAs hand them out\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -362,7 +362,7 @@ func TestCertsLoadRefusals(t *testing.T) {
 		file := e.write(t, "in.pem", e.ca.chain(t, genKey(t).Public(), cliFQDN, -time.Hour, time.Hour), 0o644)
 		before := e.state(t)
 		code, _, stderr := e.run(t, nil, true, "certs", "load", file)
-		want := "aws-sso-agent: error: certs: load chain: certs: no pending key: no CSR was exported (or its chain was loaded already)\n" +
+		want := "aws-sso-agent: error: certs: no pending key: no CSR was exported (or its chain was loaded already)\n" +
 			"hint: export a CSR first: aws-sso-agent certs export-csr --fqdn NAME (with the same --store as here), have it signed, then load the chain\n"
 		if code != 1 || stderr != want {
 			t.Errorf("exit %d, stderr\n%s\nwant 1 and\n%s", code, stderr, want)
