@@ -213,26 +213,31 @@ func (c *cli) certsStatus(args []string) error {
 	st, err := c.agentStatus()
 	switch {
 	case errors.Is(err, agent.ErrNotRunning):
+		st = nil
 		fmt.Fprintln(c.stdout, "leaf:      none (the agent is not running; it issues its leaf when it starts)")
 	case err != nil:
 		return err
 	default:
 		fmt.Fprintf(c.stdout, "leaf:      localhost, 127.0.0.1, ::1; expires %s (rotated automatically)\n", expiry(st.LeafExpires))
 	}
-	return c.publicStatus(d)
+	c.publicStatus(d, st, time.Now())
+	return nil
 }
 
 // publicStatus prints the public name's part of `certs status`: the name,
-// its certificate and expiry, the DNS check, and which certificate is
-// served for which name. It reads files only: no secure store, no prompt.
-func (c *cli) publicStatus(d agent.Dirs) error {
+// its certificate and expiry, the DNS check, renewals, and which
+// certificate is served for which name. It reads files only (no secure
+// store, so no prompt); st is the running agent's view, nil when none
+// runs.
+func (c *cli) publicStatus(d agent.Dirs, st *agent.AgentStatus, now time.Time) {
 	p := &certs.Public{Dir: publicDir(d)}
 	w := c.stdout
+	localLine := "           localhost, 127.0.0.1, ::1 -> the local CA's leaf"
 	fqdn, err := p.FQDN()
 	if err != nil {
 		fmt.Fprintf(w, "public:    unusable: %v\n", err)
 		fmt.Fprintln(w, "serving:   localhost, 127.0.0.1, ::1 -> the local CA's leaf")
-		return nil
+		return
 	}
 	if csr, err := p.PendingCSR(); err == nil {
 		fmt.Fprintf(w, "pending:   a CSR for %s waits for its signed chain (aws-sso-agent certs load FILE)\n", csr.DNSNames[0])
@@ -240,11 +245,11 @@ func (c *cli) publicStatus(d agent.Dirs) error {
 	if fqdn == "" {
 		fmt.Fprintln(w, "public:    no public name (set one with: aws-sso-agent certs fqdn NAME)")
 		fmt.Fprintln(w, "serving:   localhost, 127.0.0.1, ::1 -> the local CA's leaf")
-		return nil
+		return
 	}
 	fmt.Fprintf(w, "public:    %s\n", fqdn)
 
-	var why []string // why the public certificate is not served
+	var why []string // why the public certificate would not be served
 	_, chain, err := p.CurrentChain()
 	switch {
 	case errors.Is(err, certs.ErrNoPublicCert):
@@ -256,7 +261,7 @@ func (c *cli) publicStatus(d agent.Dirs) error {
 	default:
 		leaf := chain[0]
 		fmt.Fprintf(w, "           certificate from %s, expires %s\n", issuerName(leaf), expiry(leaf.NotAfter))
-		left := time.Until(leaf.NotAfter)
+		left := leaf.NotAfter.Sub(now)
 		switch {
 		case left <= 0:
 			fmt.Fprintf(w, "           WARNING: the certificate expired on %s; it is not served\n", leaf.NotAfter.Local().Format(time.RFC3339))
@@ -274,13 +279,38 @@ func (c *cli) publicStatus(d agent.Dirs) error {
 	} else {
 		fmt.Fprintf(w, "           DNS: ok, %s resolves to loopback addresses only\n", fqdn)
 	}
-	if len(why) == 0 {
-		fmt.Fprintf(w, "serving:   %s -> the public certificate\n", fqdn)
-	} else {
-		fmt.Fprintf(w, "serving:   %s -> not served (%s); clients use the loopback URL\n", fqdn, strings.Join(why, ", "))
+
+	if st != nil && !st.PublicRenewAt.IsZero() {
+		fmt.Fprintf(w, "renewal:   next attempt %s\n", st.PublicRenewAt.Local().Format(time.RFC3339))
 	}
-	fmt.Fprintln(w, "           localhost, 127.0.0.1, ::1 -> the local CA's leaf")
-	return nil
+	if st != nil && st.PublicRenewError != "" {
+		fmt.Fprintf(w, "           WARNING: the last renewal failed: %s\n", st.PublicRenewError)
+	}
+
+	switch {
+	case st == nil && len(why) == 0:
+		fmt.Fprintf(w, "serving:   %s -> the public certificate, once the agent runs\n", fqdn)
+	case st == nil:
+		fmt.Fprintf(w, "serving:   %s -> not served (%s); clients use the loopback URL\n", fqdn, strings.Join(why, ", "))
+	case st.PublicURL != "":
+		fmt.Fprintf(w, "serving:   %s -> the public certificate, at %s\n", fqdn, st.PublicURL)
+	case st.PublicFQDN != fqdn:
+		fmt.Fprintf(w, "serving:   %s -> not served: the running agent started with %s; restart it\n", fqdn, describeFQDN(st.PublicFQDN))
+	default:
+		reason := st.PublicNotServed
+		if reason == "" {
+			reason = strings.Join(why, ", ")
+		}
+		fmt.Fprintf(w, "serving:   %s -> not served by the running agent (%s); clients use the loopback URL\n", fqdn, reason)
+	}
+	fmt.Fprintln(w, localLine)
+}
+
+func describeFQDN(name string) string {
+	if name == "" {
+		return "no public name"
+	}
+	return "the public name " + name
 }
 
 // issuerName is the issuing CA's name as people know it.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
@@ -471,4 +472,53 @@ func TestCertsDeleteConfirm(t *testing.T) {
 			wantLines(t, "delete refusal", stderr, "aws-sso-agent: error: not confirmed; nothing was deleted")
 		}
 	}
+}
+
+// TestCertsStatusRunningAgent checks what status says from the running
+// agent's view of the public name.
+func TestCertsStatusRunningAgent(t *testing.T) {
+	e := newCertsEnv(t)
+	k := genKey(t)
+	certFile := e.write(t, "cert.pem", e.ca.chain(t, k.Public(), cliFQDN, -time.Hour, 60*24*time.Hour), 0o644)
+	keyFile := e.write(t, "private.key", pemKey(t, k), 0o600)
+	if code, _, stderr := e.run(t, nil, true, "certs", "save", "--cert", certFile, "--key", keyFile); code != 0 {
+		t.Fatal(stderr)
+	}
+	d, err := agent.DefaultDirs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewAt := time.Now().Add(30 * 24 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		st   *agent.AgentStatus
+		want []string
+	}{
+		{"served", &agent.AgentStatus{PublicFQDN: cliFQDN, PublicURL: "https://agent.example.test:4144/", PublicRenewAt: renewAt},
+			[]string{"renewal:   next attempt " + renewAt.Local().Format(time.RFC3339),
+				"serving:   agent.example.test -> the public certificate, at https://agent.example.test:4144/\n"}},
+		{"not served", &agent.AgentStatus{PublicFQDN: cliFQDN, PublicNotServed: "agent.example.test resolves to 192.0.2.1"},
+			[]string{"serving:   agent.example.test -> not served by the running agent (agent.example.test resolves to 192.0.2.1); clients use the loopback URL"}},
+		{"renewal failed", &agent.AgentStatus{PublicFQDN: cliFQDN, PublicRenewError: "acme: rate limited"},
+			[]string{"           WARNING: the last renewal failed: acme: rate limited"}},
+		{"started without the name", &agent.AgentStatus{},
+			[]string{"serving:   agent.example.test -> not served: the running agent started with no public name; restart it"}},
+		{"started with another name", &agent.AgentStatus{PublicFQDN: "old.example.test"},
+			[]string{"serving:   agent.example.test -> not served: the running agent started with the public name old.example.test; restart it"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			(&cli{stdout: &out, stderr: io.Discard}).publicStatus(d, tc.st, time.Now())
+			wantLines(t, "status", out.String(), append(tc.want,
+				"public:    agent.example.test\n",
+				"           localhost, 127.0.0.1, ::1 -> the local CA's leaf")...)
+		})
+	}
+	// The expiry warning follows the clock.
+	var out bytes.Buffer
+	(&cli{stdout: &out, stderr: io.Discard}).publicStatus(d, nil, time.Now().Add(50*24*time.Hour))
+	wantLines(t, "status 50 days on", out.String(), "           WARNING: the certificate expires in 9 days; renew it")
+	out.Reset()
+	(&cli{stdout: &out, stderr: io.Discard}).publicStatus(d, nil, time.Now().Add(61*24*time.Hour))
+	wantLines(t, "status after expiry", out.String(), "           WARNING: the certificate expired on ", "not served (certificate expired, DNS check failed)")
 }
