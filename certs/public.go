@@ -278,8 +278,9 @@ func (p *Public) PendingCSR() (*x509.CertificateRequest, error) {
 // text outside the PEM blocks, as openssl writes it, is ignored). The chain
 // is refused, and nothing is stored, unless the leaf is for the pending
 // key, covers the CSR's name, is valid now, and the chain verifies. On
-// success the pending key becomes the public key, the chain and the name
-// are written to Dir, and the pending CSR is removed.
+// success the pending key becomes the public key, the chain and the CSR's
+// name (now the public name) are written to Dir, and the pending CSR is
+// removed.
 func (p *Public) LoadChain(chainPEM []byte) (*PublicCert, error) {
 	csr, err := p.PendingCSR()
 	if err != nil {

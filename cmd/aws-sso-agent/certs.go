@@ -421,6 +421,11 @@ func (c *cli) certsLoad(args []string) error {
 	if err != nil {
 		return err
 	}
+	// A file that is no chain at all is refused before the store asks for
+	// a passphrase; LoadChain checks it again with everything else.
+	if _, err := certs.ParseChainPEM(data); err != nil {
+		return publicHint(err)
+	}
 	p, err := c.openPublic(&sf)
 	if err != nil {
 		return err
@@ -455,6 +460,14 @@ func (c *cli) certsSave(args []string) error {
 	}
 	keyPEM, err := certs.ReadKeyFile(keyFile)
 	if err != nil {
+		return publicHint(err)
+	}
+	// Malformed files are refused before the store asks for a passphrase;
+	// Import checks them again with everything else.
+	if _, err := certs.ParsePrivateKeyPEM(keyPEM); err != nil {
+		return publicHint(err)
+	}
+	if _, err := certs.ParseChainPEM(certPEM); err != nil {
 		return publicHint(err)
 	}
 	p, err := c.openPublic(&sf)

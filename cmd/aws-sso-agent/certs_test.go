@@ -522,3 +522,19 @@ func TestCertsStatusRunningAgent(t *testing.T) {
 	(&cli{stdout: &out, stderr: io.Discard}).publicStatus(d, nil, time.Now().Add(61*24*time.Hour))
 	wantLines(t, "status after expiry", out.String(), "           WARNING: the certificate expired on ", "not served (certificate expired, DNS check failed)")
 }
+
+// A file that is no chain is refused before the store is opened, so no
+// passphrase is asked for it.
+func TestCertsLoadMalformedBeforeStore(t *testing.T) {
+	e := newCertsEnv(t)
+	t.Setenv(PassphraseFileEnv, "")
+	file := e.write(t, "bad.pem", []byte("hello\n"), 0o644)
+	before := e.state(t)
+	code, _, stderr := e.run(t, nil, false, "certs", "load", file, "--store", "file")
+	want := "aws-sso-agent: error: certs: malformed PEM: no PEM certificate found\n" +
+		"hint: the file must hold PEM blocks (-----BEGIN CERTIFICATE----- ...), as CAs hand them out\n"
+	if code != 1 || stderr != want {
+		t.Errorf("exit %d, stderr\n%s\nwant 1 and\n%s", code, stderr, want)
+	}
+	e.assertUnchanged(t, before)
+}
