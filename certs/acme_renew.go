@@ -123,6 +123,11 @@ func NewRenewer(cfg RenewerConfig) (*Renewer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: renewer: %w", err)
 	}
+	if want, _ := acmeFQDN(cfg.ACME.FQDN); pc.FQDN != want {
+		// Another certificate replaced the one from ACME (`certs load`,
+		// `certs save`): renewing it by ACME would change its name.
+		return nil, fmt.Errorf("certs: renewer: the installed certificate is for %s, the ACME settings for %s", pc.FQDN, want)
+	}
 	r.set(pc)
 	return r, nil
 }

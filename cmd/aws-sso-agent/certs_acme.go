@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/store"
+)
+
+const certsACMEUsage = `usage: aws-sso-agent certs acme --fqdn NAME --dns rfc2136|route53 [flags]
+
+Gets a certificate for NAME from an ACME CA by the DNS-01 challenge: the
+CA checks a TXT record that this command writes into NAME's DNS zone. The
+key is made here and kept in the secure store. The running agent renews
+the certificate when a third of its lifetime is left, the same way.
+
+NAME should resolve to 127.0.0.1 (an A record in the same zone): the agent
+serves the certificate only for a name that resolves to loopback.
+
+By using a CA you agree to its terms (Let's Encrypt's subscriber
+agreement: https://letsencrypt.org/repository/).
+
+RFC 2136 (BIND, Knot, PowerDNS) needs a TSIG key allowed to update the zone:
+  --rfc2136-nameserver HOST[:PORT] --rfc2136-tsig-key NAME
+  --rfc2136-tsig-secret-file FILE (base64 secret; kept in the secure store
+  for renewals, so later runs may leave it out)
+Route 53 uses an AWS profile allowed route53:ChangeResourceRecordSets,
+GetChange and ListResourceRecordSets on the zone:
+  --route53-profile PROFILE --route53-zone-id ID
+
+Flags:
+`
+
+// acmeTimeout bounds one `certs acme`: an account, an order, a DNS
+// propagation wait (DefaultPropagationTimeout) and the CA's validation.
+const acmeTimeout = 10 * time.Minute
+
+// maxSecretFile bounds the TSIG secret file: a base64 HMAC key is at most
+// 88 characters (512 bits); the limit keeps a wrong path from eating memory.
+const maxSecretFile = 4 << 10
+
+type acmeFlags struct {
+	fqdn, dns, directory, email string
+	staging                     bool
+
+	nameserver, zone, tsigKey, tsigAlg, tsigSecretFile string
+	r53Profile, r53ZoneID                              string
+	checkNS                                            []string
+	debug                                              bool
+}
+
+func (f *acmeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.fqdn, "fqdn", "", "the public name to get a certificate for (default: the one set with `certs fqdn`)")
+	fs.StringVar(&f.dns, "dns", "", "how to write the challenge record: rfc2136 or route53")
+	fs.StringVar(&f.directory, "directory", "", "ACME directory URL (default: Let's Encrypt, "+certs.LetsEncryptDirectory+")")
+	fs.BoolVar(&f.staging, "staging", false, "use Let's Encrypt's staging CA (untrusted certificates, generous rate limits): try a DNS setup here first")
+	fs.StringVar(&f.email, "email", "", "contact address for the ACME account (optional)")
+	fs.StringVar(&f.nameserver, "rfc2136-nameserver", "", "rfc2136: primary nameserver taking updates, HOST[:PORT]")
+	fs.StringVar(&f.zone, "rfc2136-zone", "", "rfc2136: the zone to update (default: found from the nameserver's SOA)")
+	fs.StringVar(&f.tsigKey, "rfc2136-tsig-key", "", "rfc2136: TSIG key name")
+	fs.StringVar(&f.tsigAlg, "rfc2136-tsig-algorithm", certs.DefaultTSIGAlgorithm, "rfc2136: TSIG algorithm (hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1)")
+	fs.StringVar(&f.tsigSecretFile, "rfc2136-tsig-secret-file", "", "rfc2136: file holding the base64 TSIG secret (never on the command line); default: the one stored by an earlier run")
+	fs.StringVar(&f.r53Profile, "route53-profile", "", "route53: AWS profile (default: the SDK's default chain)")
+	fs.StringVar(&f.r53ZoneID, "route53-zone-id", "", "route53: hosted zone ID (default: looked up from the name)")
+	fs.StringSliceVar(&f.checkNS, "check-nameserver", nil, "wait until this nameserver (HOST:PORT; repeatable) serves the challenge record before the CA looks (default: every authoritative nameserver of the zone)")
+	fs.BoolVar(&f.debug, "debug", false, "log each step")
+}
+
+// settings checks the flags against each other and returns what will be
+// saved for renewals.
+func (f *acmeFlags) settings(fs *pflag.FlagSet) (*certs.ACMESettings, error) {
+	s := &certs.ACMESettings{Directory: f.directory, Email: f.email, FQDN: f.fqdn, DNS: f.dns, Nameservers: f.checkNS}
+	switch {
+	case f.staging && f.directory != "":
+		return nil, usageError{errors.New("--staging and --directory name two CAs: give one")}
+	case f.staging:
+		s.Directory = certs.LetsEncryptStagingDirectory
+	case f.directory == "":
+		s.Directory = certs.LetsEncryptDirectory
+	}
+	set := func(prefix string) []string {
+		var names []string
+		fs.Visit(func(fl *pflag.Flag) {
+			if strings.HasPrefix(fl.Name, prefix) {
+				names = append(names, "--"+fl.Name)
+			}
+		})
+		return names
+	}
+	switch f.dns {
+	case certs.DNSRFC2136:
+		if f.nameserver == "" || f.tsigKey == "" {
+			return nil, usageError{errors.New("--dns rfc2136 needs --rfc2136-nameserver and --rfc2136-tsig-key")}
+		}
+		if other := set("route53-"); len(other) > 0 {
+			return nil, usageError{fmt.Errorf("%s: a route53 flag with --dns rfc2136", other[0])}
+		}
+		s.RFC2136 = &certs.RFC2136Settings{Nameserver: f.nameserver, Zone: f.zone, TSIGKey: f.tsigKey, TSIGAlgorithm: f.tsigAlg}
+	case certs.DNSRoute53:
+		if other := set("rfc2136-"); len(other) > 0 {
+			return nil, usageError{fmt.Errorf("%s: an rfc2136 flag with --dns route53", other[0])}
+		}
+		s.Route53 = &certs.Route53Settings{Profile: f.r53Profile, HostedZoneID: f.r53ZoneID}
+	case "":
+		return nil, usageError{errors.New("--dns is required: rfc2136 or route53")}
+	default:
+		return nil, usageError{fmt.Errorf("unknown --dns %q: use rfc2136 or route53", f.dns)}
+	}
+	return s, nil
+}
+
+func (c *cli) certsACME(args []string) error {
+	fs := c.flags("certs acme")
+	fs.Usage = func() {
+		fmt.Fprint(c.stderr, certsACMEUsage)
+		fs.PrintDefaults()
+	}
+	var f acmeFlags
+	f.register(fs)
+	var sf certsStore
+	sf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	s, err := f.settings(fs)
+	if err != nil {
+		return err
+	}
+	d, err := c.dirs()
+	if err != nil {
+		return err
+	}
+	pubDir := publicDir(d)
+	if s.FQDN == "" {
+		name, err := (&certs.Public{Dir: pubDir}).FQDN()
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			return usageError{errors.New("--fqdn is required (or set the public name first: aws-sso-agent certs fqdn NAME)")}
+		}
+		s.FQDN = name
+	}
+	pub, err := c.openPublic(&sf)
+	if err != nil {
+		return err
+	}
+	st := pub.Store
+	client, err := acmeHTTPClient()
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, acmeTimeout)
+	defer cancel()
+
+	var secret []byte
+	if s.DNS == certs.DNSRFC2136 {
+		if secret, err = tsigSecret(f.tsigSecretFile, st); err != nil {
+			return err
+		}
+	}
+	dns, how, err := acmeProvider(ctx, s, secret)
+	if err != nil {
+		return err
+	}
+	cfg := certs.ACMEConfig{
+		Directory: s.Directory, Email: s.Email, FQDN: s.FQDN, DNS: dns, Store: st, Nameservers: s.Nameservers,
+		HTTPClient: client,
+		Logger:     newTextLogger(c.stderr, slogLevel(f.debug)),
+	}
+	fmt.Fprintf(c.stderr, "Asking %s for a certificate for %s (DNS-01 through %s)...\n", s.Directory, s.FQDN, how)
+	pc, err := certs.ObtainACME(ctx, cfg)
+	if err != nil {
+		return acmeHint(err, s)
+	}
+	if err := pub.Install(pc); err != nil {
+		return err
+	}
+	// The renewal settings last: a failed run leaves the earlier ones.
+	if secret != nil {
+		if err := st.Set(certs.ACMETSIGSecretName, secret); err != nil {
+			return fmt.Errorf("store the TSIG secret for renewals: %w", err)
+		}
+	}
+	if err := certs.SaveACMESettings(pubDir, s); err != nil {
+		return err
+	}
+	leaf := pc.Chain[0]
+	fmt.Fprintf(c.stdout, "certificate for %s from %s, valid until %s\n", pc.FQDN, leaf.Issuer.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly))
+	fmt.Fprintf(c.stdout, "key in the secure store (%s), chain in %s\n", certs.PublicKeyName, pubDir)
+	fmt.Fprintf(c.stdout, "the running agent renews it from %s on, the same way (settings: %s)\n",
+		renewFrom(pc).UTC().Format(time.DateOnly), filepath.Join(pubDir, certs.ACMESettingsFile))
+	if s.Directory == certs.LetsEncryptStagingDirectory {
+		fmt.Fprintln(c.stdout, "note: a staging certificate is not trusted by any client; run again without --staging for a real one")
+	}
+	return nil
+}
+
+// renewFrom is when renewal starts, without the jitter: two thirds of
+// the lifetime (see certs.Renewer).
+func renewFrom(pc *certs.PublicCert) time.Time {
+	leaf := pc.Chain[0]
+	return leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3)
+}
+
+// tsigSecret reads the TSIG secret from file, or, with no file, from the
+// secure store where an earlier run put it. Never from argv: process
+// listings show every user the command lines of all.
+func tsigSecret(file string, st store.Store) ([]byte, error) {
+	if file == "" {
+		b, err := st.Get(certs.ACMETSIGSecretName)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, usageError{errors.New("--dns rfc2136 needs --rfc2136-tsig-secret-file FILE (no secret is stored from an earlier run)")}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the stored TSIG secret: %w", err)
+		}
+		return b, nil
+	}
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxSecretFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	if len(b) > maxSecretFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes, not a TSIG secret", file, maxSecretFile)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%s: empty", file)
+	}
+	return b, nil
+}
+
+// acmeProvider makes the DNS provider s names, and says what it is.
+func acmeProvider(ctx context.Context, s *certs.ACMESettings, secret []byte) (certs.DNSProvider, string, error) {
+	if s.DNS == certs.DNSRFC2136 {
+		r := s.RFC2136
+		p, err := certs.NewRFC2136Provider(certs.RFC2136Config{
+			Nameserver: r.Nameserver, Zone: r.Zone, TSIGKey: r.TSIGKey, TSIGAlgorithm: r.TSIGAlgorithm, TSIGSecret: string(secret),
+		})
+		return p, "RFC 2136 updates to " + r.Nameserver, err
+	}
+	p, err := certs.NewRoute53Provider(ctx, certs.Route53Config{Profile: s.Route53.Profile, HostedZoneID: s.Route53.HostedZoneID})
+	how := "Route 53"
+	if s.Route53.Profile != "" {
+		how += " as profile " + s.Route53.Profile
+	}
+	return p, how, err
+}
+
+// acmeHint adds what to check to a failed issuance.
+func acmeHint(err error, s *certs.ACMESettings) error {
+	// lego's errors run over several lines; one line reads better.
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	err = errors.New(msg)
+	var hint string
+	switch s.DNS {
+	case certs.DNSRFC2136:
+		hint = "check that the TSIG key may update the zone of " + s.FQDN + " on " + s.RFC2136.Nameserver +
+			" (BIND: update-policy; Knot: an acl with action update)"
+	case certs.DNSRoute53:
+		hint = "check that the profile may change the hosted zone of " + s.FQDN + " (route53:ChangeResourceRecordSets, GetChange, ListResourceRecordSets)"
+	}
+	if s.Directory == certs.LetsEncryptDirectory {
+		hint += "\ntry the setup with --staging first: Let's Encrypt allows 5 failed validations per hour"
+	}
+	return withHint(err, hint)
+}
+
+// acmeHTTPClient is the client for the ACME server: nil (ObtainACME's
+// default, the system's roots) unless the ExtraRootsEnv test hook (see
+// certs.go) names a file, whose certificates are then trusted besides the
+// system's. Tests run Pebble, whose HTTPS certificate and issuing root no
+// system trusts; the same file serves Public.ExtraRoots for the chain.
+func acmeHTTPClient() (*http.Client, error) {
+	path := os.Getenv(ExtraRootsEnv)
+	if path == "" {
+		return nil, nil
+	}
+	data, err := readInputFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ExtraRootsEnv, err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: no PEM certificate in %s", ExtraRootsEnv, path)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool}
+	return &http.Client{Transport: t, Timeout: 2 * time.Minute}, nil
+}
