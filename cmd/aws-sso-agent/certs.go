@@ -91,12 +91,7 @@ func (c *cli) certs(args []string) error {
 	case "trust":
 		return c.certsTrust(rest)
 	case "acme":
-		// certs_acme.go defines certsACME; looked up through an interface
-		// so that this file builds before and after it lands.
-		if a, ok := any(c).(interface{ certsACME([]string) error }); ok {
-			return a.certsACME(rest)
-		}
-		return errors.New("certs acme is not available in this build")
+		return c.certsACME(rest)
 	default:
 		fmt.Fprint(c.stderr, certsUsage)
 		return usageError{fmt.Errorf("unknown certs subcommand %q", sub)}
