@@ -42,13 +42,7 @@ func startRemote(t testing.TB, sshdOpts sshd.Options) *remoteHost {
 	srv := sshd.Start(t, sshdOpts)
 	// The throwaway user's home is shared by every test: start clean.
 	e2e.RunAs(t, srv.User, nil, "rm", "-rf", ".aws-sso-agent")
-	dir := t.TempDir()
-	kh := filepath.Join(dir, "known_hosts")
-	os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600)
-	// OpenSSH does not pass -o options to jump hosts: the shared settings
-	// go in a config file, as a user would have them.
-	config := filepath.Join(dir, "ssh_config")
-	os.WriteFile(config, []byte(fmt.Sprintf("Host *\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n  IdentitiesOnly yes\n  IdentityFile %s\n", kh, srv.ClientKeyFile)), 0o600)
+	kh, config := writeSSHConfig(t, srv)
 	return &remoteHost{
 		agent: a, sshd: srv, moto: moto,
 		remoteBin:  e2e.SharedBinary(t, remotePkg),
@@ -56,6 +50,20 @@ func startRemote(t testing.TB, sshdOpts sshd.Options) *remoteHost {
 		sshConfig:  config,
 		want:       e2e.DefaultRoleProfile.AssumedRoleARN(),
 	}
+}
+
+// writeSSHConfig writes a known_hosts file with srv's key and an ssh
+// config using it and srv's client key. OpenSSH does not pass -o options
+// to jump hosts, so the shared settings go in a config file, as a user
+// would have them.
+func writeSSHConfig(t testing.TB, srv *sshd.Server) (knownHosts, config string) {
+	t.Helper()
+	dir := t.TempDir()
+	knownHosts = filepath.Join(dir, "known_hosts")
+	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	config = filepath.Join(dir, "ssh_config")
+	os.WriteFile(config, []byte(fmt.Sprintf("Host *\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n  IdentitiesOnly yes\n  IdentityFile %s\n", knownHosts, srv.ClientKeyFile)), 0o600)
+	return knownHosts, config
 }
 
 // sshArgs are the client flags for this host, OpenSSH style.

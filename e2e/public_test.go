@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/acmetest"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/sshd"
+)
+
+// hostsMu serialises edits of /etc/hosts within this test process.
+var hostsMu sync.Mutex
+
+// setHosts points name at addr in /etc/hosts until the test ends, then
+// restores the file byte for byte.
+func setHosts(t *testing.T, name, addr string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		e2e.PeerMissing(t, "editing /etc/hosts needs root")
+	}
+	hostsMu.Lock()
+	orig, err := os.ReadFile("/etc/hosts")
+	if err != nil {
+		hostsMu.Unlock()
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(orig), "\n") {
+		if !strings.HasSuffix(strings.TrimSpace(line), " "+name) {
+			kept = append(kept, line)
+		}
+	}
+	text := strings.TrimRight(strings.Join(kept, "\n"), "\n") + fmt.Sprintf("\n%s %s\n", addr, name)
+	if err := os.WriteFile("/etc/hosts", []byte(text), 0o644); err != nil {
+		hostsMu.Unlock()
+		t.Fatal(err)
+	}
+	hostsMu.Unlock()
+	t.Cleanup(func() {
+		hostsMu.Lock()
+		defer hostsMu.Unlock()
+		if err := os.WriteFile("/etc/hosts", orig, 0o644); err != nil {
+			t.Errorf("restore /etc/hosts: %v", err)
+		}
+	})
+}
+
+// publicPeers is a certificate from a real ACME server (Pebble) for a name
+// under a zone served by a real authoritative DNS server (Knot), made
+// "public" to each test client only: Pebble's root is added to that
+// client's trust (SSL_CERT_FILE for Go, NODE_EXTRA_CA_CERTS for Node, a
+// copy of certifi for botocore, which ignores every other setting for
+// this endpoint). Nothing of the machine's own trust changes.
+type publicPeers struct {
+	home       string
+	extraRoots string // Pebble's HTTPS certificate and root: the CLI's test hook
+	rootPEM    []byte
+	goBundle   string // system roots + Pebble's root
+	nodeRoot   string
+	pyPath     string // a certifi whose bundle holds Pebble's root
+}
+
+func issuePublicCert(t *testing.T) *publicPeers {
+	t.Helper()
+	knot := acmetest.StartKnot(t)
+	pebble := acmetest.StartPebble(t, knot.Addr)
+	p := &publicPeers{home: t.TempDir()}
+	shared := e2e.SharedDir(t)
+	p.rootPEM = pebble.RootPEM(t)
+	p.extraRoots = filepath.Join(p.home, "extra-roots.pem")
+	os.WriteFile(p.extraRoots, append(append([]byte{}, pebble.TLSCert...), p.rootPEM...), 0o600)
+	system, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	p.goBundle = filepath.Join(shared, "go-bundle.pem")
+	os.WriteFile(p.goBundle, append(append(system, '\n'), p.rootPEM...), 0o644)
+	p.nodeRoot = filepath.Join(shared, "pebble-root.pem")
+	os.WriteFile(p.nodeRoot, p.rootPEM, 0o644)
+	p.pyPath = patchedCertifi(t, shared, p.rootPEM)
+
+	secret := filepath.Join(p.home, "tsig.secret")
+	os.WriteFile(secret, []byte(knot.TSIGSecret), 0o600)
+	pass := filepath.Join(p.home, "passphrase")
+	os.WriteFile(pass, []byte("correct horse battery staple"), 0o600)
+	env := e2e.CleanEnv(t, "AWS_SSO_AGENT_HOME="+p.home, "AWS_SSO_AGENT_EXTRA_ROOTS="+p.extraRoots)
+	out, errOut, code := runCLI(t, env, "certs", "acme", "--fqdn", acmetest.FQDN, "--dns", "rfc2136",
+		"--directory", pebble.Directory, "--rfc2136-nameserver", knot.Addr,
+		"--rfc2136-tsig-key", acmetest.TSIGKeyName, "--rfc2136-tsig-secret-file", secret,
+		"--check-nameserver", knot.Addr, "--store", "file", "--passphrase-file", pass)
+	if code != 0 {
+		t.Fatalf("certs acme: exit %d\n%s%s", code, out, errOut)
+	}
+	return p
+}
+
+// patchedCertifi copies certifi with Pebble's root appended to its bundle,
+// for PYTHONPATH: botocore's container provider verifies with certifi's
+// bundle and nothing else.
+func patchedCertifi(t *testing.T, dir string, root []byte) string {
+	t.Helper()
+	out, err := exec.Command("python3", "-c", "import certifi, os; print(os.path.dirname(certifi.__file__))").Output()
+	if err != nil {
+		e2e.PeerMissing(t, "no certifi for botocore: %v", err)
+	}
+	dst := filepath.Join(dir, "pycertifi")
+	os.RemoveAll(dst)
+	os.MkdirAll(dst, 0o755)
+	if out, err := exec.Command("cp", "-R", strings.TrimSpace(string(out)), dst+"/").CombinedOutput(); err != nil {
+		t.Fatalf("copy certifi: %v %s", err, out)
+	}
+	bundle := filepath.Join(dst, "certifi", "cacert.pem")
+	b, _ := os.ReadFile(bundle)
+	os.WriteFile(bundle, append(append(b, '\n'), root...), 0o644)
+	exec.Command("chmod", "-R", "a+rX", dst).Run()
+	return dst
+}
+
+// trustFor returns what makes Pebble's root "public" to one client.
+func (p *publicPeers) trustFor(client string) []string {
+	switch client {
+	case "go-sdk":
+		return []string{"SSL_CERT_FILE=" + p.goBundle}
+	case "node-sdk":
+		return []string{"NODE_EXTRA_CA_CERTS=" + p.nodeRoot}
+	default: // aws-cli, boto3
+		return []string{"PYTHONPATH=" + p.pyPath}
+	}
+}
+
+// TestPublicCertEveryClient is issue 4's full flow: `certs acme` gets a
+// certificate for a name that resolves to 127.0.0.1, the agent serves it,
+// and every SDK fetches credentials over https from the name, locally and
+// on a remote host; with the name resolving elsewhere, nobody uses it.
+func TestPublicCertEveryClient(t *testing.T) {
+	p := issuePublicCert(t)
+	setHosts(t, acmetest.FQDN, "127.0.0.1")
+	moto := e2e.StartMoto(t)
+	cfg := e2e.WriteAWSConfig(t, t.TempDir(), moto)
+	a := startAgent(t, agentOptions{home: p.home, extra: []string{"AWS_SSO_AGENT_EXTRA_ROOTS=" + p.extraRoots}})
+	a.mustCLI(cfg.Env(), "load", "--profile", e2e.DefaultRoleProfile.Name)
+	want := e2e.DefaultRoleProfile.AssumedRoleARN()
+
+	vars := exports(t, a.mustCLI(nil, "env", "--tls"))
+	url := e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+	if !strings.HasPrefix(url, "https://"+acmetest.FQDN+":") {
+		t.Fatalf("env --tls URL %q, want https://%s:PORT/", url, acmetest.FQDN)
+	}
+	if e2e.Getenv(vars, "SSL_CERT_FILE") != "" || e2e.Getenv(vars, "NODE_EXTRA_CA_CERTS") != "" {
+		t.Errorf("env --tls exports trust variables for a public certificate: %v", vars)
+	}
+	for _, c := range e2e.Clients() {
+		t.Run("local/"+c.Name, func(t *testing.T) {
+			got, err := c.Run(t, e2e.MergeEnv(clientEnv(t, moto, vars), p.trustFor(c.Name)...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+
+	t.Run("remote", func(t *testing.T) {
+		sshd.Require(t)
+		srv := sshd.Start(t, sshd.Options{})
+		r := &remoteHost{agent: a, sshd: srv, moto: moto, remoteBin: e2e.SharedBinary(t, remotePkg), want: want}
+		r.knownHosts, r.sshConfig = writeSSHConfig(t, srv)
+		e2e.RunAs(t, srv.User, nil, "rm", "-rf", ".aws-sso-agent")
+		goClient := e2e.SharedBinary(t, "github.com/aws-sso-agent/aws-sso-agent/internal/e2e/cmd/stsclient")
+		python, pylib := e2e.RemotePython(t)
+		// The remote host trusts Pebble's root as it would a public one.
+		cmd := fmt.Sprintf(`export SSL_CERT_FILE=%s; eval "$(%s env)" && echo "URL $AWS_CONTAINER_CREDENTIALS_FULL_URI" && `+
+			`AWS_ENDPOINT_URL_STS=%s AWS_REGION=%s %s && `+
+			`AWS_ENDPOINT_URL_STS=%s AWS_DEFAULT_REGION=%s PYTHONPATH=%s:%s %s -m awscli sts get-caller-identity --query Arn --output text`,
+			p.goBundle, r.remoteBin, moto.Endpoint, e2e.Region, goClient, moto.Endpoint, e2e.Region, p.pyPath, pylib, python)
+		out, errOut, code := r.ssh(t, cmd)
+		if code != 0 || !strings.Contains(out, "URL https://"+acmetest.FQDN+":") || strings.Count(out, want) != 2 {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+		}
+
+		// Poisoned DNS on the remote host: the helper falls back to the
+		// loopback URL and says why.
+		setHosts(t, acmetest.FQDN, "203.0.113.9")
+		out, errOut, code = r.ssh(t, fmt.Sprintf(`export SSL_CERT_FILE=%s; eval "$(%s env)" && echo "URL $AWS_CONTAINER_CREDENTIALS_FULL_URI"`, p.goBundle, r.remoteBin))
+		if code != 0 || !strings.Contains(out, "URL http://127.0.0.1:") || !strings.Contains(errOut, "not using https://"+acmetest.FQDN) {
+			t.Errorf("poisoned DNS on the remote: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+		}
+	})
+
+	// The name resolves elsewhere when the agent starts: it does not serve
+	// it, and env --tls says why and keeps to the loopback address.
+	t.Run("agent refuses a non-loopback name", func(t *testing.T) {
+		setHosts(t, acmetest.FQDN, "203.0.113.9")
+		a.proc.Stop()
+		b := startAgent(t, agentOptions{home: p.home, extra: []string{"AWS_SSO_AGENT_EXTRA_ROOTS=" + p.extraRoots}})
+		var stderr bytes.Buffer
+		out, errOut, code := b.cli(nil, "env", "--tls")
+		stderr.WriteString(errOut)
+		if code != 0 || strings.Contains(out, acmetest.FQDN) || !strings.Contains(out, "https://127.0.0.1:") {
+			t.Errorf("env --tls with poisoned DNS: exit %d\n%s", code, out)
+		}
+		if !strings.Contains(stderr.String(), "not using "+acmetest.FQDN) {
+			t.Errorf("env --tls does not say why: %q", stderr.String())
+		}
+		st := b.status()
+		if st["public_dns_check"] == "ok" {
+			t.Errorf("status shows the DNS check passing: %v", st["public_dns_check"])
+		}
+	})
+}
