@@ -263,7 +263,7 @@ func TestConcurrentSessions(t *testing.T) {
 	r := startRemote(t, sshd.Options{})
 	// Each shell waits until both sessions are installed, so the helper
 	// must choose between two session files.
-	cmd := `while [ "$(ls ~/.aws-sso-agent/sessions | wc -l)" -lt 2 ]; do sleep 0.1; done; ` + r.remoteBin + ` check --json`
+	cmd := `i=0; while [ "$(ls ~/.aws-sso-agent/sessions | wc -l)" -lt 2 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; ` + r.remoteBin + ` check --json`
 	type result struct {
 		out, errOut string
 		code        int

@@ -84,7 +84,35 @@ type sessionFile struct {
 	SSHDPID  int       `json:"sshd_pid"`
 	Host     string    `json:"host"`
 	Created  string    `json:"created"`
-	FQDN     string    `json:"fqdn"`
+	FQDN     string    `json:"fqdn,omitempty"`
+}
+
+// Encode returns the session as session.json, the form ParseSession reads:
+// the one definition of the file for its writer (`aws-sso-agent ssh`) and
+// its reader. ProofKey is encoded in base64url without padding.
+func (s *Session) Encode() ([]byte, error) {
+	v := SessionVersion
+	slots := s.Slots
+	if slots == nil {
+		slots = []string{}
+	}
+	created := ""
+	if !s.Created.IsZero() {
+		created = s.Created.UTC().Format(time.RFC3339)
+	}
+	return json.Marshal(sessionFile{
+		Version:  &v,
+		ID:       s.ID,
+		Port:     s.Port,
+		Token:    s.Token,
+		ProofKey: base64.RawURLEncoding.EncodeToString(s.ProofKey),
+		CA:       string(s.CAPEM),
+		Slots:    &slots,
+		SSHDPID:  s.SSHDPID,
+		Host:     s.Host,
+		Created:  created,
+		FQDN:     s.FQDN,
+	})
 }
 
 // ParseSession parses and validates a session.json. It is strict about

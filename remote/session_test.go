@@ -1,7 +1,9 @@
 package remote_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -173,4 +175,32 @@ func FuzzParseSession(f *testing.F) {
 			t.Fatalf("accepted token of %d bytes with bad characters", len(s.Token))
 		}
 	})
+}
+
+// TestSessionEncodeRoundTrip: what the writer (aws-sso-agent ssh) encodes,
+// the reader parses back unchanged.
+func TestSessionEncodeRoundTrip(t *testing.T) {
+	for _, fqdn := range []string{"", "agent.example.com"} {
+		in, err := remote.ParseSession(sessionJSON(t, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.FQDN = fqdn
+		data, err := in.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(data), `"fqdn"`); got != (fqdn != "") {
+			t.Errorf("fqdn %q: encoded %s", fqdn, data)
+		}
+		out, err := remote.ParseSession(data)
+		if err != nil {
+			t.Fatalf("parse what Encode wrote: %v\n%s", err, data)
+		}
+		if out.ID != in.ID || out.Port != in.Port || out.Token != in.Token || !bytes.Equal(out.ProofKey, in.ProofKey) ||
+			!bytes.Equal(out.CAPEM, in.CAPEM) || !slices.Equal(out.Slots, in.Slots) || out.SSHDPID != in.SSHDPID ||
+			out.Host != in.Host || !out.Created.Equal(in.Created) || out.FQDN != in.FQDN {
+			t.Errorf("round trip changed the session:\n in %+v\nout %+v", in, out)
+		}
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -155,9 +154,7 @@ func TestSessionFileFQDNRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := sessionFile{Version: 1, ID: g.ID, Port: 41234, Token: g.Token, ProofKey: g.ProofKey,
-			CA: g.CA, Slots: g.Slots, SSHDPID: 1, Host: "ws", Created: time.Now().UTC().Format(time.RFC3339), FQDN: g.FQDN}
-		b, err := json.Marshal(f)
+		b, err := sessionFileFor(g, 41234, 1, "ws", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

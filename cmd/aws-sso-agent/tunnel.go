@@ -3,7 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws-sso-agent/aws-sso-agent/forward"
+	"github.com/aws-sso-agent/aws-sso-agent/remote"
 )
 
 // A tunnel is one SSH connection carrying one agent session: the remote
@@ -42,22 +43,6 @@ type tunnel struct {
 	host     string // user@host, for messages
 	wg       sync.WaitGroup
 	log      *slog.Logger
-}
-
-// sessionFile is what aws-sso-remote reads on the remote host
-// (remote.Session); it holds the session's secrets.
-type sessionFile struct {
-	Version  int      `json:"version"`
-	ID       string   `json:"id"`
-	Port     int      `json:"port"`
-	Token    string   `json:"token"`
-	ProofKey string   `json:"proof_key"`
-	CA       string   `json:"ca"`
-	Slots    []string `json:"slots"`
-	SSHDPID  int      `json:"sshd_pid"`
-	Host     string   `json:"host"`
-	Created  string   `json:"created"`
-	FQDN     string   `json:"fqdn,omitempty"` // the public name, when the agent serves one
 }
 
 // openTunnel connects, forwards, and installs the session on the remote
@@ -96,7 +81,7 @@ func (c *cli) openTunnel(ctx context.Context, o tunnelOptions) (_ *tunnel, err e
 	if err != nil {
 		var denied *forward.ForwardDeniedError
 		if errors.As(err, &denied) {
-			return nil, withHint(err, "the port may be taken on the remote host, or the server forbids forwarding (AllowTcpForwarding, PermitListen); without --remote-port the server picks a free port")
+			return nil, withHint(err, "without --remote-port the server picks a free port")
 		}
 		return nil, err
 	}
@@ -249,13 +234,11 @@ func (t *tunnel) installSession(ctx context.Context) error {
 		return fmt.Errorf("remote shell printed %q, not its parent's pid", strings.TrimSpace(line))
 	}
 	host, _ := os.Hostname()
-	g := t.session.Grant
-	f := sessionFile{
-		Version: 1, ID: g.ID, Port: t.port, Token: g.Token, ProofKey: g.ProofKey,
-		CA: g.CA, Slots: g.Slots, SSHDPID: pid, Host: host,
-		Created: time.Now().UTC().Format(time.RFC3339), FQDN: g.FQDN,
+	file, err := sessionFileFor(t.session.Grant, t.port, pid, host, time.Now())
+	if err != nil {
+		return err
 	}
-	if err := json.NewEncoder(stdin).Encode(f); err != nil {
+	if _, err := stdin.Write(append(file, '\n')); err != nil {
 		return err
 	}
 	stdin.Close()
@@ -263,6 +246,19 @@ func (t *tunnel) installSession(ctx context.Context) error {
 		return fmt.Errorf("%v %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// sessionFileFor is the session.json of grant for the remote host, in the
+// one format aws-sso-remote reads (remote.Session).
+func sessionFileFor(g agent.SessionGrant, port, sshdPID int, host string, now time.Time) ([]byte, error) {
+	key, err := base64.RawURLEncoding.DecodeString(g.ProofKey)
+	if err != nil {
+		return nil, fmt.Errorf("proof key from the agent: %w", err)
+	}
+	return (&remote.Session{
+		ID: g.ID, Port: port, Token: g.Token, ProofKey: key, CAPEM: []byte(g.CA),
+		Slots: g.Slots, SSHDPID: sshdPID, Host: host, Created: now, FQDN: g.FQDN,
+	}).Encode()
 }
 
 // removeSession deletes the session's directory on the remote host, while
