@@ -196,6 +196,16 @@ func (c *cli) status(args []string) error {
 	fmt.Fprintf(c.stdout, "token file:  %s\n", st.TokenFile)
 	fmt.Fprintf(c.stdout, "local CA:    %s\n", st.CAFingerprint)
 	fmt.Fprintf(c.stdout, "leaf:        expires %s (rotated automatically)\n", expiry(st.LeafExpires))
+	if st.PublicFQDN != "" {
+		if st.PublicURL != "" {
+			fmt.Fprintf(c.stdout, "public name: %s (TLS every SDK verifies); certificate expires %s\n", st.PublicURL, expiry(st.PublicCertExpires))
+		} else {
+			fmt.Fprintf(c.stdout, "public name: %s not served: %s\n", st.PublicFQDN, st.PublicNotServed)
+		}
+		if st.PublicRenewError != "" {
+			fmt.Fprintf(c.stdout, "             last renewal failed: %s\n", st.PublicRenewError)
+		}
+	}
 	fmt.Fprintf(c.stdout, "store:       %s\n", st.Store)
 	if len(st.Slots) == 0 {
 		fmt.Fprintln(c.stdout, "slots:       none; load one with: aws-sso-agent load --profile PROFILE")
