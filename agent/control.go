@@ -403,6 +403,9 @@ func (s *ControlServer) holdSession(conn net.Conn, br *bufio.Reader, r *SessionR
 	go func() {
 		defer close(served)
 		s.Endpoint.ServeChannel(sess.Listener(), sess.ID())
+		// The endpoint stopped (agent shutdown): nothing serves the
+		// session any more, so it ends.
+		s.Sessions.Close(sess.ID(), "endpoint stopped")
 	}()
 	writeControl(conn, ControlResponse{Session: &grant})
 

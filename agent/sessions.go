@@ -96,8 +96,9 @@ type Sessions struct {
 
 	fqdn atomic.Pointer[string] // SetFQDN
 
-	mu sync.Mutex
-	m  map[string]*Session
+	mu     sync.Mutex
+	m      map[string]*Session
+	closed bool // CloseAll ran: the agent is stopping
 }
 
 // SetFQDN sets the public name new sessions are given in their grant
@@ -163,6 +164,10 @@ func (s *Sessions) Open(host string, slots []string) (*Session, SessionGrant, er
 		done:     make(chan struct{}),
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, SessionGrant{}, fmt.Errorf("the agent is stopping: %w", ErrNoSession)
+	}
 	s.m[id] = sess
 	s.mu.Unlock()
 	s.tokens.Add(token, Grant{SessionID: id, Slots: slots})
@@ -203,8 +208,11 @@ func (s *Sessions) Close(id, why string) error {
 	return nil
 }
 
-// CloseAll ends every session (agent shutdown).
+// CloseAll ends every session and refuses new ones (agent shutdown).
 func (s *Sessions) CloseAll() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	for _, info := range s.List() {
 		s.Close(info.ID, "agent stopping")
 	}

@@ -278,8 +278,19 @@ func TestSessionRevokeEndsClient(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("client not told of the revocation")
 	}
-	if code, _ := tcpGet(t, env.url, h.Grant.Token); code != 401 {
-		t.Errorf("revoked token: got %d", code)
+	if _, ok := env.tokens.Lookup(h.Grant.Token); ok {
+		t.Error("the revoked session's token is still registered")
+	}
+	// Through the session's own forward, where it was valid: refused.
+	late, err := env.client.Stream(context.Background(), h.Grant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	late.Write([]byte("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + h.Grant.Token + "\r\n\r\n"))
+	late.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := late.Read(make([]byte, 64)); err == nil || isTimeout(err) {
+		t.Errorf("the revoked session's forward answered: %d bytes, %v", n, err)
 	}
 }
 
@@ -291,5 +302,18 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 5 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSessionsRefusedWhileStopping: once the agent is stopping, a new
+// session is refused instead of holding the shutdown up.
+func TestSessionsRefusedWhileStopping(t *testing.T) {
+	env := sessionTestStart(t)
+	env.sessions.CloseAll()
+	if _, err := env.client.OpenSession(context.Background(), "late@host", nil); err == nil || !strings.Contains(err.Error(), "stopping") {
+		t.Errorf("session opened while stopping: %v", err)
+	}
+	if n := len(env.sessions.List()); n != 0 {
+		t.Errorf("%d sessions registered", n)
 	}
 }

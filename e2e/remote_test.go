@@ -148,6 +148,13 @@ func TestRevokedAfterSession(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &f); err != nil || f.Token == "" {
 		t.Fatalf("session file: %v: %q", err, out)
 	}
+	// The session ended with the ssh client: the agent no longer knows it.
+	if l := r.agent.sessions(); len(l) != 0 {
+		t.Errorf("sessions after the client exited: %v", l)
+	}
+	// These two requests are refused by channel binding as well (a
+	// session token is valid only through its own forward); revocation
+	// itself is shown by TestSessionsRevoke and agent/sessions_test.go.
 	st := r.agent.status()
 	url, _ := st["url"].(string)
 	tokFile := filepath.Join(t.TempDir(), "t")
@@ -413,4 +420,53 @@ func (a *agentUnderTest) sessions() []map[string]any {
 	var l []map[string]any
 	json.Unmarshal([]byte(a.mustCLI(nil, "sessions", "--json")), &l)
 	return l
+}
+
+// TestSessionsRevoke: `aws-sso-agent sessions revoke ID` ends a live
+// session: the ssh client exits with 255 saying why, and its forward stops
+// serving the token it handed out.
+func TestSessionsRevoke(t *testing.T) {
+	r := startRemote(t, sshd.Options{})
+	client := e2e.StartProcess(t, r.agent.env, agentBin, append(r.sshArgs(), "--", "sleep 60")...)
+	var id string
+	e2e.WaitFor(t, func() bool {
+		l := r.agent.sessions()
+		if len(l) == 1 && l[0]["remote_port"] != nil {
+			id, _ = l[0]["id"].(string)
+		}
+		return id != ""
+	}, 20*time.Second)
+	var f struct {
+		Token string
+		Port  int
+	}
+	e2e.WaitFor(t, func() bool {
+		res := e2e.RunAs(t, r.sshd.User, nil, "sh", "-c", "cat ~/.aws-sso-agent/sessions/"+id+"/session.json 2>/dev/null")
+		return json.Unmarshal([]byte(res.Stdout), &f) == nil
+	}, 20*time.Second)
+	out := r.agent.mustCLI(nil, "sessions", "revoke", id)
+	if !strings.Contains(out, "revoked session "+id) {
+		t.Errorf("revoke said %q", out)
+	}
+	select {
+	case <-client.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the ssh client did not end after its session was revoked")
+	}
+	if code := client.ExitCode(); code != 255 || !strings.Contains(client.Stderr(), "session ended by the agent") {
+		t.Errorf("ssh client: exit %d, stderr %q", code, client.Stderr())
+	}
+	if l := r.agent.sessions(); len(l) != 0 {
+		t.Errorf("sessions after revoke: %v", l)
+	}
+	// The captured token through the session's port gets nothing.
+	py := fmt.Sprintf(`import urllib.request as u
+try:
+    u.urlopen(u.Request('http://127.0.0.1:%d/', headers={'Authorization': '%s'}), timeout=5); print('ACCEPTED')
+except Exception as e:
+    print('REFUSED', e)`, f.Port, f.Token)
+	got := e2e.RunAs(t, r.sshd.User, nil, "/usr/bin/python3", "-c", py)
+	if !strings.Contains(got.Stdout, "REFUSED") {
+		t.Errorf("token after revoke: %q %s", got.Stdout, got.Stderr)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -237,23 +236,16 @@ func tsigSecret(file string, st store.Store) ([]byte, error) {
 		}
 		return b, nil
 	}
-	fh, err := os.Open(file)
+	// Like the store's passphrase file: refused when others can read it,
+	// since they may have copied the secret already.
+	b, err := store.PassphraseFromFile(file)
 	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, maxSecretFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
+		return nil, fmt.Errorf("TSIG secret: %w", err)
 	}
 	if len(b) > maxSecretFile {
 		return nil, fmt.Errorf("%s: larger than %d bytes, not a TSIG secret", file, maxSecretFile)
 	}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return nil, fmt.Errorf("%s: empty", file)
-	}
-	return b, nil
+	return bytes.TrimSpace(b), nil
 }
 
 // acmeProvider makes the DNS provider s names, and says what it is.

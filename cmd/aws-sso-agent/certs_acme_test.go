@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,5 +184,24 @@ func TestCertsACMEPebble(t *testing.T) {
 	third, err := pub.Current()
 	if err != nil || third.Chain[0].Equal(second.Chain[0]) || !r.Current().Chain[0].Equal(third.Chain[0]) {
 		t.Fatalf("renewal did not install and serve a new certificate: %v", err)
+	}
+}
+
+func TestTSIGSecretFileMustBePrivate(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{{0o600, true}, {0o644, false}, {0o640, false}} {
+		f := filepath.Join(dir, fmt.Sprintf("secret-%o", tt.mode))
+		os.WriteFile(f, []byte("c2VjcmV0\n"), tt.mode)
+		os.Chmod(f, tt.mode)
+		b, err := tsigSecret(f, store.NewMemory())
+		if tt.ok && (err != nil || string(b) != "c2VjcmV0") {
+			t.Errorf("mode %o: got %q, %v", tt.mode, b, err)
+		}
+		if !tt.ok && !errors.Is(err, store.ErrInsecure) {
+			t.Errorf("mode %o: got %v, want a refusal of a file others can read", tt.mode, err)
+		}
 	}
 }

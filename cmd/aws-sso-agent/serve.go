@@ -177,9 +177,10 @@ func (c *cli) serve(args []string) error {
 	stop()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// No new sessions or loads, then end the sessions, then the endpoint.
+	controlL.Close()
 	sessions.CloseAll()
 	endpoint.Shutdown(shutdownCtx)
-	controlL.Close()
 	wg.Wait()
 	return serveErr
 }

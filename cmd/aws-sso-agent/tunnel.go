@@ -103,9 +103,46 @@ func (c *cli) openTunnel(ctx context.Context, o tunnelOptions) (_ *tunnel, err e
 // well under the agent's 2-minute wait for the request.
 const spareTTL = time.Minute
 
-type spareConn struct {
-	conn net.Conn
-	at   time.Time
+// spareStream holds at most one connection to the agent dialed ahead.
+// Once closed, it closes whatever a late dial hands it.
+type spareStream struct {
+	mu     sync.Mutex
+	conn   net.Conn
+	at     time.Time
+	closed bool
+}
+
+func (s *spareStream) put(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.conn != nil {
+		c.Close()
+		return
+	}
+	s.conn, s.at = c, time.Now()
+}
+
+// take returns the spare if it is fresh enough, else nil.
+func (s *spareStream) take() net.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.conn
+	s.conn = nil
+	if c != nil && time.Since(s.at) > spareTTL {
+		c.Close()
+		c = nil
+	}
+	return c
+}
+
+func (s *spareStream) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.conn != nil {
+		s.conn.Close()
+		s.conn = nil
+	}
 }
 
 // serve hands each forwarded connection to the agent as a session stream.
@@ -113,42 +150,23 @@ type spareConn struct {
 // connection costs no connect: OpenSSH's `ssh -R` pays one TCP connect per
 // forwarded connection, and this keeps us at or under that.
 func (t *tunnel) serve(ctl agent.ControlClient) {
-	spares := make(chan spareConn, 1)
+	var spare spareStream
+	defer spare.close()
 	refill := func() {
-		c, err := ctl.DialStream(context.Background())
-		if err != nil {
-			return
-		}
-		select {
-		case spares <- spareConn{c, time.Now()}:
-		default:
-			c.Close()
+		if c, err := ctl.DialStream(context.Background()); err == nil {
+			spare.put(c)
 		}
 	}
 	go refill()
-	defer func() {
-		select {
-		case s := <-spares:
-			s.conn.Close()
-		default:
-		}
-	}()
 	for {
 		remote, err := t.listener.Accept()
 		if err != nil {
 			return
 		}
-		var local net.Conn
-		select {
-		case s := <-spares:
-			if time.Since(s.at) < spareTTL {
-				local = s.conn
-			} else {
-				s.conn.Close()
-			}
-		default:
-		}
+		local := spare.take()
+		t.wg.Add(1)
 		go func() {
+			defer t.wg.Done()
 			defer remote.Close()
 			var err error
 			if local == nil {
