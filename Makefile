@@ -42,7 +42,8 @@ fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	done
 
 bench: ## benchmarks, each against its baseline in the same run; prints ratios
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+	$(GO) test -run '^$$' -bench . $$($(GO) list ./... | grep -v /e2e$$)
+	AWS_SSO_AGENT_REQUIRE_PEERS=1 $(GO) test -run '^$$' -bench . -benchtime 20x ./e2e/
 
 release: ## static release binaries for every platform into dist/
 	@for p in $(PLATFORMS); do \

@@ -26,15 +26,17 @@ import (
 // in the same run (the machine is shared and noisy: only ratios mean
 // something). Run with `make bench`.
 
-// rssBytes reads a process's resident set size from /proc.
-func rssBytes(b *testing.B, pid int) int64 {
+// procMemory reads a field of a process's /proc status in bytes: VmRSS
+// (resident set) or RssAnon (its private part; the rest is the binary's
+// pages, shared with the page cache).
+func procMemory(b *testing.B, pid int, field string) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Skipf("no /proc: %v", err)
 	}
-	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(data)
+	m := regexp.MustCompile(field + `:\s+(\d+) kB`).FindSubmatch(data)
 	if m == nil {
-		b.Fatal("no VmRSS")
+		b.Fatalf("no %s", field)
 	}
 	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
 	return kb * 1024
@@ -52,7 +54,8 @@ func BenchmarkAgentMemory(b *testing.B) {
 	p := e2e.StartProcess(b, env, agentBin, "serve", "--port", "0", "--store", "file", "--passphrase-file", pass)
 	p.WaitForOutput(b, "serving credentials", 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	idle := rssBytes(b, p.PID())
+	idle := procMemory(b, p.PID(), "VmRSS")
+	idleAnon := procMemory(b, p.PID(), "RssAnon")
 
 	ctl := agent.ControlClient{Path: home + "/run/control.sock"}
 	const sessions = 200
@@ -65,11 +68,12 @@ func BenchmarkAgentMemory(b *testing.B) {
 		handles = append(handles, h)
 	}
 	time.Sleep(500 * time.Millisecond)
-	busy := rssBytes(b, p.PID())
+	busy := procMemory(b, p.PID(), "VmRSS")
 	for _, h := range handles {
 		h.Close()
 	}
 	b.ReportMetric(float64(idle)/(1<<20), "idle-RSS-MB")
+	b.ReportMetric(float64(idleAnon)/(1<<20), "idle-anon-MB")
 	b.ReportMetric(float64(busy-idle)/sessions/1024, "KB/session")
 }
 

@@ -24,7 +24,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	agentBin = filepath.Join(dir, "aws-sso-agent")
-	build := exec.Command("go", "build", "-o", agentBin, "../cmd/aws-sso-agent")
+	// Built as releases are (Makefile): static, stripped.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", agentBin, "../cmd/aws-sso-agent")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build aws-sso-agent:", err)
