@@ -100,7 +100,7 @@ func (c *cli) certs(args []string) error {
 
 // certsFlags parses the flags of `certs SUB`, with the store flags if st
 // is not nil.
-func (c *cli) certsFlags(sub string, args []string, st *certsStore, define func(*pflag.FlagSet)) ([]string, error) {
+func (c *cli) certsFlags(sub string, args []string, st *storeFlags, define func(*pflag.FlagSet)) ([]string, error) {
 	fs := c.flags("certs " + sub)
 	if define != nil {
 		define(fs)
@@ -360,7 +360,7 @@ func (c *cli) certsFQDN(args []string) error {
 }
 
 func (c *cli) certsExportCSR(args []string) error {
-	var sf certsStore
+	var sf storeFlags
 	var fqdn, out string
 	rest, err := c.certsFlags("export-csr", args, &sf, func(fs *pflag.FlagSet) {
 		fs.StringVar(&fqdn, "fqdn", "", "the public name the certificate is for")
@@ -404,7 +404,7 @@ func (c *cli) certsExportCSR(args []string) error {
 }
 
 func (c *cli) certsLoad(args []string) error {
-	var sf certsStore
+	var sf storeFlags
 	rest, err := c.certsFlags("load", args, &sf, nil)
 	if err != nil {
 		return err
@@ -434,7 +434,7 @@ func (c *cli) certsLoad(args []string) error {
 }
 
 func (c *cli) certsSave(args []string) error {
-	var sf certsStore
+	var sf storeFlags
 	var certFile, keyFile string
 	rest, err := c.certsFlags("save", args, &sf, func(fs *pflag.FlagSet) {
 		fs.StringVar(&certFile, "cert", "", "the certificate chain, PEM, leaf first")
@@ -486,7 +486,7 @@ func (c *cli) installed(pc *certs.PublicCert) {
 }
 
 func (c *cli) certsDelete(args []string) error {
-	var sf certsStore
+	var sf storeFlags
 	var yes bool
 	rest, err := c.certsFlags("delete", args, &sf, func(fs *pflag.FlagSet) {
 		fs.BoolVar(&yes, "yes", false, "do not ask for confirmation (needed without a terminal)")
@@ -550,43 +550,13 @@ func (c *cli) confirmDelete(fqdn string) error {
 	return nil
 }
 
-// certsStore is the store flags of the certs commands that use keys, plus
-// a hidden TEST HOOK: --test-scrypt-work-factor sets the file store's
-// scrypt work factor (log2 N) when it writes, so in-process CLI tests,
-// which open the store once per command, do not spend seconds per open
-// under the race detector. It weakens the store's encryption; it is not
-// for users, and so not shown in the help.
-type certsStore struct {
-	storeFlags
-	scryptLogN int
-}
-
-func (s *certsStore) register(fs *pflag.FlagSet) {
-	s.storeFlags.register(fs)
-	fs.IntVar(&s.scryptLogN, "test-scrypt-work-factor", 0, "test hook: scrypt work factor of the file store")
-	_ = fs.MarkHidden("test-scrypt-work-factor")
-}
-
 // openPublic opens the secure store and returns the Public on it.
-func (c *cli) openPublic(sf *certsStore) (*certs.Public, error) {
+func (c *cli) openPublic(sf *storeFlags) (*certs.Public, error) {
 	d, err := c.dirs()
 	if err != nil {
 		return nil, err
 	}
-	var st store.Store
-	if sf.scryptLogN != 0 && sf.backend == "file" {
-		// openStore without a prompt and with the test work factor.
-		if sf.passphraseFile == "" {
-			return nil, usageError{errors.New("--test-scrypt-work-factor needs --passphrase-file")}
-		}
-		pass, perr := store.PassphraseFromFile(sf.passphraseFile)
-		if perr != nil {
-			return nil, perr
-		}
-		st, err = store.OpenFile(sf.path(d), pass, store.WithScryptWorkFactor(sf.scryptLogN))
-	} else {
-		st, err = c.openStore(&sf.storeFlags, d)
-	}
+	st, err := c.openStore(sf, d)
 	if err != nil {
 		return nil, storeHint(err)
 	}

@@ -130,7 +130,7 @@ func (c *cli) certsACME(args []string) error {
 	}
 	var f acmeFlags
 	f.register(fs)
-	var sf certsStore
+	var sf storeFlags
 	sf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err

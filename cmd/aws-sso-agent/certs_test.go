@@ -56,7 +56,7 @@ func newCertsEnv(t *testing.T) *certsEnv {
 		home:   home,
 		config: filepath.Join(home, "config"),
 		// The lowest work factor age's scrypt accepts keeps each of the
-		// many store opens fast under -race (see certsStore).
+		// many store opens fast under -race (see storeFlags).
 		storeArgs: []string{"--store", "file", "--passphrase-file", pass, "--test-scrypt-work-factor", "10"},
 		ca:        ca,
 	}

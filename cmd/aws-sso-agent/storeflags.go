@@ -27,12 +27,17 @@ type storeFlags struct {
 	backend        string
 	file           string
 	passphraseFile string
+	// scryptLogN is a test hook (hidden flag): a cheaper scrypt for the
+	// file store, so tests that open it many times stay fast under -race.
+	scryptLogN int
 }
 
 func (s *storeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.backend, "store", "keyring", "where keys are kept: keyring (the OS secure store) or file (a passphrase-encrypted file, for headless machines)")
 	fs.StringVar(&s.file, "store-file", "", "path of the encrypted file store (default: CONFIG_DIR/store.age)")
 	fs.StringVar(&s.passphraseFile, "passphrase-file", "", "read the file store's passphrase from this file (default: $"+PassphraseFileEnv+", else a prompt)")
+	fs.IntVar(&s.scryptLogN, "test-scrypt-work-factor", 0, "test hook: scrypt work factor of the file store")
+	_ = fs.MarkHidden("test-scrypt-work-factor")
 }
 
 // describe says which store is in use, for status.
@@ -65,7 +70,11 @@ func (c *cli) openStore(s *storeFlags, d agent.Dirs) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.OpenFile(path, pass)
+	var opts []store.FileOption
+	if s.scryptLogN != 0 {
+		opts = append(opts, store.WithScryptWorkFactor(s.scryptLogN))
+	}
+	st, err := store.OpenFile(path, pass, opts...)
 	if errors.Is(err, store.ErrWrongPassphrase) {
 		return nil, withHint(err, "check the passphrase file, or move "+path+" aside to start a new store (the local CA is then made anew)")
 	}
