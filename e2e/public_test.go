@@ -2,13 +2,19 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/acmetest"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
@@ -69,8 +75,15 @@ type publicPeers struct {
 
 func issuePublicCert(t *testing.T) *publicPeers {
 	t.Helper()
+	return issuePublicCertValid(t, 90*24*time.Hour)
+}
+
+// issuePublicCertValid is issuePublicCert with certificates valid for
+// validity, from this and every later order.
+func issuePublicCertValid(t *testing.T, validity time.Duration) *publicPeers {
+	t.Helper()
 	knot := acmetest.StartKnot(t)
-	pebble := acmetest.StartPebble(t, knot.Addr)
+	pebble := acmetest.StartPebbleValidity(t, knot.Addr, validity)
 	p := &publicPeers{home: t.TempDir()}
 	shared := e2e.SharedDir(t)
 	p.rootPEM = pebble.RootPEM(t)
@@ -212,4 +225,58 @@ func TestPublicCertEveryClient(t *testing.T) {
 			t.Errorf("status shows the DNS check passing: %v", st["public_dns_check"])
 		}
 	})
+}
+
+// TestPublicCertRenewedByRunningAgent: a certificate near the end of its
+// life is renewed by the running agent against the ACME server, with no
+// restart; a client connected before the renewal keeps working on its
+// connection, and new connections get the new certificate.
+func TestPublicCertRenewedByRunningAgent(t *testing.T) {
+	// 60 s certificates: renewed when a third of the life is left, at
+	// about 40 s.
+	p := issuePublicCertValid(t, 60*time.Second)
+	setHosts(t, acmetest.FQDN, "127.0.0.1")
+	config := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(config, []byte("[profile static]\naws_access_key_id = AKIASTATICSTATIC0001\naws_secret_access_key = s\nregion = us-east-1\n"), 0o600)
+	a := startAgent(t, agentOptions{home: p.home, extra: []string{"AWS_SSO_AGENT_EXTRA_ROOTS=" + p.extraRoots},
+		args: []string{"--test-renew-check-interval", "1s"}})
+	a.mustCLI([]string{"AWS_CONFIG_FILE=" + config}, "load", "--profile", "static")
+	vars := exports(t, a.mustCLI(nil, "env", "--tls"))
+	url := e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+	token, _ := os.ReadFile(e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(p.rootPEM)
+	newClient := func() *http.Client {
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
+	fetch := func(c *http.Client) (serial string, reused bool) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", string(token))
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
+		}))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		return resp.TLS.PeerCertificates[0].SerialNumber.String(), reused
+	}
+	early := newClient()
+	before, _ := fetch(early)
+	a.proc.WaitForOutput(t, "public certificate renewed", 90*time.Second)
+	same, reused := fetch(early)
+	if !reused || same != before {
+		t.Errorf("the connection made before the renewal: reused %v, serial %s then %s", reused, before, same)
+	}
+	after, _ := fetch(newClient())
+	if after == before {
+		t.Errorf("a new connection still gets the old certificate (serial %s)", before)
+	}
 }

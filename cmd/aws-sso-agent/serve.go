@@ -27,6 +27,8 @@ func (c *cli) serve(args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	debug := fs.Bool("debug", false, "log debug detail")
 	margin := fs.Duration("refresh-margin", agent.DefaultSlotMargin, "least lifetime a served credential keeps; refresh happens before (botocore refetches below 15m)")
+	renewCheck := fs.Duration("test-renew-check-interval", 0, "test hook: how often the ACME renewer looks at the clock")
+	_ = fs.MarkHidden("test-renew-check-interval")
 	var sf storeFlags
 	sf.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -102,7 +104,11 @@ func (c *cli) serve(args []string) error {
 	slots := agent.NewSlots(agent.SlotsConfig{Margin: *margin, Logger: log})
 	defer slots.Close()
 	sessions := agent.NewSessions(tokens, ca.RootPEM(), log)
-	public, err := newPublicServing(&certs.Public{Store: st, Dir: filepath.Join(d.Config, "public")}, rotator, sessions, log, nil)
+	pub, err := c.publicFor(d, st)
+	if err != nil {
+		return err
+	}
+	public, err := newPublicServing(pub, rotator, sessions, log, nil)
 	if err != nil {
 		return err
 	}
@@ -158,7 +164,7 @@ func (c *cli) serve(args []string) error {
 	go func() { defer wg.Done(); errc <- control.Serve(controlL) }()
 	go func() { defer wg.Done(); errc <- ignoreCanceled(rotator.Run(ctx)) }()
 	go func() { defer wg.Done(); errc <- ignoreCanceled(public.server.Run(ctx)) }()
-	if public.startRenewer(ctx, log) {
+	if public.startRenewer(ctx, log, *renewCheck) {
 		wg.Add(1)
 		go func() { defer wg.Done(); public.renewer.Run(ctx) }()
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
@@ -69,14 +71,28 @@ func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *a
 // startRenewer prepares the ACME renewer when the certificate came from
 // `certs acme`, and reports whether there is one to Run. Each renewed
 // certificate is served at once (PublicServer.Renewed), with no restart.
-func (p *publicServing) startRenewer(ctx context.Context, log *slog.Logger) bool {
-	r, err := certs.ACMERenewer(ctx, p.pub, log, p.server.Renewed)
+func (p *publicServing) startRenewer(ctx context.Context, log *slog.Logger, checkInterval time.Duration) bool {
+	settings, err := certs.LoadACMESettings(p.pub.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return false // not from ACME: the user renews it
+	}
+	var r *certs.Renewer
+	if err == nil {
+		var client *http.Client
+		if client, err = acmeHTTPClient(); err == nil {
+			r, err = settings.Renewer(ctx, p.pub, certs.RenewerConfig{
+				ACME:          certs.ACMEConfig{HTTPClient: client, Logger: log},
+				OnRenew:       p.server.Renewed,
+				CheckInterval: checkInterval,
+			})
+		}
+	}
 	switch {
 	case err == nil:
 		p.renewer = r
 		return true
-	case errors.Is(err, os.ErrNotExist) || errors.Is(err, certs.ErrNoPublicCert):
-		return false // not from ACME, or no certificate: nothing to renew
+	case errors.Is(err, certs.ErrNoPublicCert):
+		return false // nothing to renew
 	default:
 		log.Warn("cannot renew the public certificate automatically", "err", err)
 		return false

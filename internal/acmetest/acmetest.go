@@ -170,6 +170,14 @@ type Pebble struct {
 // proves control of the name again. It is stopped in t.Cleanup.
 func StartPebble(t testing.TB, dns string) *Pebble {
 	t.Helper()
+	return StartPebbleValidity(t, dns, 90*24*time.Hour)
+}
+
+// StartPebbleValidity is StartPebble issuing certificates valid for
+// validity (Let's Encrypt's 90 days in StartPebble): a short one lets a
+// test watch a running agent renew.
+func StartPebbleValidity(t testing.TB, dns string, validity time.Duration) *Pebble {
+	t.Helper()
 	bin := lookPeer(t, "pebble", "go install github.com/letsencrypt/pebble/v2/cmd/pebble@latest")
 	dir := t.TempDir()
 	certFile, keyFile, pool := pebbleTLS(t, dir)
@@ -195,8 +203,8 @@ func StartPebble(t testing.TB, dns string) *Pebble {
   "externalAccountBindingRequired": false,
   "retryAfter": {"authz": 1, "order": 1},
   "keyAlgorithm": "ecdsa",
-  "profiles": {"default": {"description": "90 days, as Let's Encrypt", "validityPeriod": 7776000}}
-}}`, port, mport, certFile, keyFile)
+  "profiles": {"default": {"description": "the test's validity", "validityPeriod": %d}}
+}}`, port, mport, certFile, keyFile, int(validity.Seconds()))
 		cf := filepath.Join(dir, "pebble.json")
 		if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
