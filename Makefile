@@ -14,7 +14,7 @@ help: ## list the targets
 build: ## build both binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/aws-sso-agent ./cmd/aws-sso-remote
 
-test: ## run the tests (tests whose real peers are missing skip and say why)
+test: ## run the tests (quick: tests whose real peers are missing skip and say why)
 	$(GO) test ./...
 
 race: ## run the tests with the race detector
@@ -22,11 +22,11 @@ race: ## run the tests with the race detector
 
 check: ## install the real test peers if missing, then run every test against them
 	./scripts/install-test-peers
-	AWS_SSO_AGENT_REQUIRE_PEERS=1 ./scripts/with-secret-service $(GO) test -race -timeout 12m ./...
+	AWS_SSO_AGENT_REQUIRE_PEERS=1 ./scripts/with-secret-service $(GO) test -race -count=1 -timeout 12m ./...
 
 e2e: ## only the end-to-end scenarios, against real peers
 	./scripts/install-test-peers
-	AWS_SSO_AGENT_REQUIRE_PEERS=1 ./scripts/with-secret-service $(GO) test -race -timeout 10m ./e2e/
+	AWS_SSO_AGENT_REQUIRE_PEERS=1 ./scripts/with-secret-service $(GO) test -race -count=1 -timeout 10m ./e2e/
 
 lint: ## go vet, staticcheck and govulncheck (pinned in go.mod)
 	$(GO) vet ./...
