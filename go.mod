@@ -14,6 +14,7 @@ require (
 	github.com/go-acme/lego/v4 v4.35.2
 	github.com/godbus/dbus/v5 v5.2.2
 	github.com/kevinburke/ssh_config v1.6.0
+	github.com/rogpeppe/go-internal v1.16.0
 	github.com/skeema/knownhosts v1.3.3
 	github.com/spf13/pflag v1.0.10
 	github.com/zalando/go-keyring v0.2.8
