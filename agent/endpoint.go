@@ -86,6 +86,11 @@ type EndpointConfig struct {
 	// loopback names and addresses: a public FQDN that resolves to loopback
 	// (SPEC 5). Matched case-insensitively, without port.
 	AllowedHosts []string
+	// HostAllowed, if set, is asked about Host names that are neither
+	// loopback nor in AllowedHosts, per request: the public name the agent
+	// serves right now, which may come, change or go while it runs. It
+	// gets the name lowercased, without port or final dot.
+	HostAllowed func(name string) bool
 	// Sessions answers the session proof on SSH sessions' channels and
 	// counts what each session is served. Nil: no sessions.
 	Sessions *Sessions
@@ -124,6 +129,7 @@ type Endpoint struct {
 	log          *slog.Logger
 	now          func() time.Time
 	allowedHosts []string
+	hostAllowedF func(string) bool
 	limiter      *rate.Limiter
 	retryAfter   []string // Retry-After value for 429s
 	limited      atomic.Bool
@@ -145,12 +151,13 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		return nil, errors.New("agent: endpoint: no token registry")
 	}
 	e := &Endpoint{
-		source:    cfg.Source,
-		tokens:    cfg.Tokens,
-		sessions:  cfg.Sessions,
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		listeners: make(map[*endpointListener]struct{}),
+		source:       cfg.Source,
+		tokens:       cfg.Tokens,
+		sessions:     cfg.Sessions,
+		hostAllowedF: cfg.HostAllowed,
+		log:          cfg.Logger,
+		now:          cfg.Now,
+		listeners:    make(map[*endpointListener]struct{}),
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)

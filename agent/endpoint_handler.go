@@ -312,7 +312,7 @@ func (e *Endpoint) hostAllowed(host string) bool {
 			return true
 		}
 	}
-	return false
+	return e.hostAllowedF != nil && e.hostAllowedF(name)
 }
 
 // splitEndpointHostPort splits a Host header: "name", "name:port", "v4",

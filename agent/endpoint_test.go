@@ -23,6 +23,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -947,5 +948,35 @@ func TestEndpointShutdownClosesSilentConnections(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("silent connection still open after Shutdown: read returned %v", err)
+	}
+}
+
+// TestEndpointHostAllowedHook: names beyond loopback are asked of the
+// HostAllowed hook per request, so a public name can come and go.
+func TestEndpointHostAllowedHook(t *testing.T) {
+	var served atomic.Value
+	served.Store("agent.example.com")
+	env := endpointTestStart(t, func(c *EndpointConfig) {
+		c.HostAllowed = func(name string) bool { return name == served.Load().(string) }
+	})
+	get := func(host string) int {
+		req := httptest.NewRequest("GET", "http://"+host+"/slot/dev", nil)
+		req.Header.Set("Authorization", env.token)
+		rec := httptest.NewRecorder()
+		env.e.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := get("Agent.Example.com.:4144"); code != 200 {
+		t.Errorf("served name: got %d, want 200", code)
+	}
+	if code := get("other.example.com:4144"); code != 403 {
+		t.Errorf("another name: got %d, want 403", code)
+	}
+	served.Store("")
+	if code := get("agent.example.com:4144"); code != 403 {
+		t.Errorf("name no longer served: got %d, want 403", code)
+	}
+	if code := get("127.0.0.1:4144"); code != 200 {
+		t.Errorf("loopback: got %d, want 200", code)
 	}
 }

@@ -290,7 +290,7 @@ func (c *cli) publicStatus(d agent.Dirs, st *agent.AgentStatus, now time.Time) {
 	case st.PublicURL != "":
 		fmt.Fprintf(w, "serving:   %s -> the public certificate, at %s\n", fqdn, st.PublicURL)
 	case st.PublicFQDN != fqdn:
-		fmt.Fprintf(w, "serving:   %s -> not served: the running agent started with %s; restart it\n", fqdn, describeFQDN(st.PublicFQDN))
+		fmt.Fprintf(w, "serving:   %s -> not yet: the running agent still has %s; it looks again within 5 minutes (or restart it)\n", fqdn, describeFQDN(st.PublicFQDN))
 	default:
 		reason := st.PublicNotServed
 		if reason == "" {
@@ -355,7 +355,7 @@ func (c *cli) certsFQDN(args []string) error {
 		fmt.Fprintf(c.stderr, "warning: %v\n", err)
 		fmt.Fprintf(c.stderr, "hint: add an A record %s -> 127.0.0.1 (and AAAA -> ::1 if you like) in your DNS zone; until then the agent does not serve the name\n", fqdn)
 	}
-	fmt.Fprintln(c.stderr, "a running agent serves a new name after a restart")
+	fmt.Fprintln(c.stderr, "a running agent serves the new name within 5 minutes, once it has a certificate for it (restart it to do so at once)")
 	return nil
 }
 

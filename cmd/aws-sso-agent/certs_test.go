@@ -502,9 +502,9 @@ func TestCertsStatusRunningAgent(t *testing.T) {
 		{"renewal failed", &agent.AgentStatus{PublicFQDN: cliFQDN, PublicRenewError: "acme: rate limited"},
 			[]string{"           WARNING: the last renewal failed: acme: rate limited"}},
 		{"started without the name", &agent.AgentStatus{},
-			[]string{"serving:   agent.example.test -> not served: the running agent started with no public name; restart it"}},
+			[]string{"serving:   agent.example.test -> not yet: the running agent still has no public name; it looks again within 5 minutes (or restart it)"}},
 		{"started with another name", &agent.AgentStatus{PublicFQDN: "old.example.test"},
-			[]string{"serving:   agent.example.test -> not served: the running agent started with the public name old.example.test; restart it"}},
+			[]string{"serving:   agent.example.test -> not yet: the running agent still has the public name old.example.test; it looks again within 5 minutes (or restart it)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -113,12 +113,12 @@ func (c *cli) serve(args []string) error {
 		return err
 	}
 	endpoint, err := agent.NewEndpoint(agent.EndpointConfig{
-		Source:       slots,
-		Tokens:       tokens,
-		Sessions:     sessions,
-		TLSConfig:    certs.ServerTLSConfig(public.server.GetCertificate),
-		AllowedHosts: public.allowedHosts(),
-		Logger:       log,
+		Source:      slots,
+		Tokens:      tokens,
+		Sessions:    sessions,
+		TLSConfig:   certs.ServerTLSConfig(public.server.GetCertificate),
+		HostAllowed: public.hostAllowed,
+		Logger:      log,
 	})
 	if err != nil {
 		return err

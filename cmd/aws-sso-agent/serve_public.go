@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
@@ -23,10 +23,6 @@ type publicServing struct {
 	// renewer renews a certificate from `certs acme`; nil for one loaded
 	// by hand (the user renews it) or none.
 	renewer *certs.Renewer
-	// startFQDN is the public name configured when the agent started:
-	// the endpoint accepts it as a Host from then on (its allowed hosts
-	// are fixed at start), so a name set later needs a restart.
-	startFQDN string
 }
 
 // newPublicServing reads the configured public name and prepares to serve
@@ -46,13 +42,15 @@ func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *a
 		log.Warn("cannot read the public name; serving loopback names only", "err", err)
 		name = ""
 	}
-	p := &publicServing{pub: pub, startFQDN: name}
+	p := &publicServing{pub: pub}
+	if name != "" {
+		log.Debug("public name configured", "fqdn", name)
+	}
 	p.server, err = certs.NewPublicServer(certs.PublicServerConfig{
 		Public:   pub,
 		Dir:      pub.Dir,
 		Local:    rotator.GetCertificate,
 		Logger:   log,
-		Accept:   p.accept,
 		CheckDNS: checkDNS,
 		OnChange: func(st certs.PublicStatus) {
 			if st.Serving {
@@ -99,23 +97,11 @@ func (p *publicServing) startRenewer(ctx context.Context, log *slog.Logger, chec
 	}
 }
 
-func (p *publicServing) accept(fqdn string) error {
-	switch p.startFQDN {
-	case fqdn:
-		return nil
-	case "":
-		return fmt.Errorf("the agent started without a public name: restart it to serve %s", fqdn)
-	default:
-		return fmt.Errorf("the agent started with the public name %s: restart it to serve %s", p.startFQDN, fqdn)
-	}
-}
-
-// allowedHosts are the endpoint's Host names besides loopback.
-func (p *publicServing) allowedHosts() []string {
-	if p.startFQDN == "" {
-		return nil
-	}
-	return []string{p.startFQDN}
+// hostAllowed is the endpoint's Host check for names beyond loopback:
+// the public name, while its certificate is served (DNS checked).
+func (p *publicServing) hostAllowed(name string) bool {
+	served := p.server.ServedFQDN()
+	return served != "" && strings.EqualFold(strings.TrimSuffix(name, "."), served)
 }
 
 // fillStatus adds the public certificate's state to st.

@@ -91,8 +91,8 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	}
 	endpoint, err := agent.NewEndpoint(agent.EndpointConfig{
 		Source: staticSource{}, Tokens: tokens, Sessions: sessions,
-		TLSConfig:    certs.ServerTLSConfig(public.server.GetCertificate),
-		AllowedHosts: public.allowedHosts(),
+		TLSConfig:   certs.ServerTLSConfig(public.server.GetCertificate),
+		HostAllowed: public.hostAllowed,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +155,15 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	}
 	if code, _, err := get(localURL, ca.Pool()); err != nil || code != 200 {
 		t.Errorf("GET %s after DNS turned bad: %d %v, want 200", localURL, code, err)
+	}
+	// Nor is it an allowed Host any more, even over plain HTTP.
+	req, _ := http.NewRequest("GET", "http://"+l.Addr().String()+"/", nil)
+	req.Host = fqdn
+	req.Header.Set("Authorization", token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Errorf("Host %s after DNS turned bad: %v %v, want 403", fqdn, resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	as = agent.AgentStatus{}
 	public.fillStatus(&as, port)

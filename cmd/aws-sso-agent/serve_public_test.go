@@ -101,23 +101,6 @@ func TestEnvTLSPublicCert(t *testing.T) {
 }
 
 func TestPublicServingStatus(t *testing.T) {
-	p := &publicServing{startFQDN: "agent.example.test"}
-	if err := p.accept("agent.example.test"); err != nil {
-		t.Errorf("accept the start name: %v", err)
-	}
-	if err := p.accept("other.example.test"); err == nil || !strings.Contains(err.Error(), "restart") {
-		t.Errorf("accept another name: %v, want a restart needed", err)
-	}
-	if got := p.allowedHosts(); len(got) != 1 || got[0] != "agent.example.test" {
-		t.Errorf("allowedHosts = %q", got)
-	}
-	if got := (&publicServing{}).allowedHosts(); got != nil {
-		t.Errorf("allowedHosts without a name = %q, want none", got)
-	}
-	if err := (&publicServing{}).accept("x.example.test"); err == nil || !strings.Contains(err.Error(), "without a public name") {
-		t.Errorf("accept with no start name: %v", err)
-	}
-
 	// fillStatus on a server that has never loaded leaves status alone.
 	ca, err := certs.LoadOrCreateCA(store.NewMemory(), t.TempDir(), nil)
 	if err != nil {
