@@ -16,14 +16,8 @@ import (
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
 )
 
-var testCreds = remote.Credentials{
-	AccessKeyID:     "ASIAFAKEFAKEFAKE",
-	SecretAccessKey: "secret/with+chars",
-	SessionToken:    "session-token",
-	Expires:         time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
-	AccountID:       "123456789012",
-	RoleARN:         "arn:aws:iam::123456789012:role/dev",
-}
+// testCreds are what the fake agent serves.
+var testCreds = fakeagent.TestCredentials
 
 // env is one session file and the server on its port.
 type env struct {

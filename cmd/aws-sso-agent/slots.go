@@ -103,20 +103,27 @@ func (c *cli) unload(args []string) error {
 	return nil
 }
 
-func (c *cli) list(args []string) error {
-	fs := c.flags("list")
-	asJSON := fs.Bool("json", false, "print JSON")
+// statusCommand parses the flags of list and status (only --json) and
+// asks the running agent for its status.
+func (c *cli) statusCommand(name string, args []string) (st *agent.AgentStatus, asJSON bool, err error) {
+	fs := c.flags(name)
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
-		return err
+		return nil, false, err
 	}
 	if err := noArgs(fs); err != nil {
-		return err
+		return nil, false, err
 	}
-	st, err := c.agentStatus()
+	st, err = c.agentStatus()
+	return st, asJSON, err
+}
+
+func (c *cli) list(args []string) error {
+	st, asJSON, err := c.statusCommand("list", args)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return writeJSON(c.stdout, st.Slots)
 	}
 	if len(st.Slots) == 0 {
@@ -175,19 +182,11 @@ func (c *cli) profile(args []string) error {
 }
 
 func (c *cli) status(args []string) error {
-	fs := c.flags("status")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	st, err := c.agentStatus()
+	st, asJSON, err := c.statusCommand("status", args)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return writeJSON(c.stdout, st)
 	}
 	fmt.Fprintf(c.stdout, "agent:       running (pid %d, %s, up %s)\n", st.PID, st.Version, time.Since(st.Started).Round(time.Second))

@@ -407,3 +407,14 @@ func (s Session) Write(tb testing.TB, root string) string {
 	}
 	return dir
 }
+
+// TestCredentials are credentials for a fake agent to serve: a secret with
+// characters JSON and shells must keep intact, and an expiry in UTC.
+var TestCredentials = remote.Credentials{
+	AccessKeyID:     "ASIAFAKEFAKEFAKE",
+	SecretAccessKey: "secret/with+chars",
+	SessionToken:    "session-token",
+	Expires:         time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
+	AccountID:       "123456789012",
+	RoleARN:         "arn:aws:iam::123456789012:role/dev",
+}
