@@ -469,3 +469,23 @@ func TestProxyCommandRefusesShellSyntaxInNames(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyCommandExitNamedOnWrite: when the command exits before reading,
+// the writer (of the SSH version line, first) and the reader must hear how
+// it exited, not "file already closed" or a bare broken pipe.
+func TestProxyCommandExitNamedOnWrite(t *testing.T) {
+	conn, err := dialProxyCommand(context.Background(), &Config{Host: "h", HostName: "h", Port: 22, User: "u", ProxyCommand: "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	<-conn.(*commandConn).done // exited and reaped
+	_, err = conn.Write([]byte("SSH-2.0-test\r\n"))
+	if err == nil || !strings.Contains(err.Error(), "ProxyCommand exited: exit status 1") {
+		t.Errorf("Write after the ProxyCommand exited: got %v, want the exit status", err)
+	}
+	_, err = conn.Read(make([]byte, 1))
+	if err == nil || !strings.Contains(err.Error(), "ProxyCommand exited: exit status 1") {
+		t.Errorf("Read after the ProxyCommand exited: got %v, want the exit status", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -33,19 +34,29 @@ func dialProxyCommand(ctx context.Context, cfg *Config) (net.Conn, error) {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	cmd := proxyCommand(line)
-	stdin, err := cmd.StdinPipe()
+	// Our own pipes, not StdinPipe/StdoutPipe: Wait closes those as soon
+	// as the command exits, which loses its last output and turns our
+	// next read or write into "file already closed".
+	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("forward: ProxyCommand: %w", err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	outR, outW, err := os.Pipe()
 	if err != nil {
+		inR.Close()
+		inW.Close()
 		return nil, fmt.Errorf("forward: ProxyCommand: %w", err)
 	}
-	cmd.Stderr = cfg.ProxyStderr
-	if err := cmd.Start(); err != nil {
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, cfg.ProxyStderr
+	err = cmd.Start()
+	inR.Close() // the child's ends: only the child holds them now
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
 		return nil, fmt.Errorf("forward: ProxyCommand: start %q: %w", line, err)
 	}
-	c := &commandConn{cmd: cmd, r: stdout, w: stdin, done: make(chan struct{})}
+	c := &commandConn{cmd: cmd, r: outR, w: inW, done: make(chan struct{})}
 	go func() { c.waitErr = cmd.Wait(); close(c.done) }()
 	if err := ctx.Err(); err != nil {
 		c.Close()
@@ -69,27 +80,41 @@ type commandConn struct {
 func (c *commandConn) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	if err == io.EOF {
-		// The command exited: say how, once it has.
-		select {
-		case <-c.done:
-			if c.waitErr != nil {
-				return n, fmt.Errorf("forward: ProxyCommand exited: %w", c.waitErr)
-			}
-		case <-time.After(100 * time.Millisecond):
-		}
+		err = c.exited(err)
 	}
 	return n, err
 }
 
-func (c *commandConn) Write(p []byte) (int, error) { return c.w.Write(p) }
+// Write fails with a broken pipe once the command has gone: the useful
+// news is how it exited.
+func (c *commandConn) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil {
+		err = c.exited(err)
+	}
+	return n, err
+}
+
+// exited turns err, seen because the command stopped talking, into the
+// command's exit status when it exited with an error, waiting briefly for
+// the exit to be reaped.
+func (c *commandConn) exited(err error) error {
+	select {
+	case <-c.done:
+		if c.waitErr != nil {
+			return fmt.Errorf("forward: ProxyCommand exited: %w", c.waitErr)
+		}
+	case <-time.After(100 * time.Millisecond):
+	}
+	return err
+}
 
 func (c *commandConn) Close() error {
 	c.once.Do(func() {
 		c.w.Close()
-		if c.cmd.Process != nil {
-			c.cmd.Process.Kill()
-		}
+		c.cmd.Process.Kill()
 		<-c.done
+		c.r.Close()
 	})
 	return nil
 }
