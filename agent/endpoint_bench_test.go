@@ -4,16 +4,21 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 )
 
 // The endpoint's benchmarks compare it, in one run, with a bare net/http
@@ -32,6 +37,7 @@ type endpointBenchTarget struct {
 	client  *http.Client
 	token   string
 	closeFn func()
+	pid     int // the server's own process; 0 if in this one
 }
 
 // endpointBenchSource serves one fixed set of credentials.
@@ -115,6 +121,21 @@ func endpointBenchOurs(b *testing.B, keepAlive bool, conns int) endpointBenchTar
 // of the gap is those timeouts rather than the endpoint's own checks.
 func endpointBenchBare(b *testing.B, rsaBits int, keepAlive, resume, timeouts bool, conns int) endpointBenchTarget {
 	cert, pool := endpointTestCert(b, rsaBits)
+	srv := endpointBenchBareServer(cert, timeouts)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.ServeTLS(l, "", "")
+	return endpointBenchTarget{
+		url:     "https://" + l.Addr().String() + "/slot/dev",
+		client:  endpointBenchClient(pool, keepAlive, resume, conns),
+		token:   "unused",
+		closeFn: func() { srv.Close() },
+	}
+}
+
+func endpointBenchBareServer(cert tls.Certificate, timeouts bool) *http.Server {
 	c := endpointBenchCreds()
 	body := endpointAppendCredentials(nil, &c)
 	length := strconv.Itoa(len(body))
@@ -135,16 +156,111 @@ func endpointBenchBare(b *testing.B, rsaBits int, keepAlive, resume, timeouts bo
 		srv.WriteTimeout = endpointWriteTimeout
 		srv.IdleTimeout = endpointIdleTimeout
 	}
+	return srv
+}
+
+// endpointBenchServerEnv makes the test binary a server for
+// BenchmarkEndpointNewConn instead of running tests: "ours", "bare" or
+// "rsa2048". In its own process a server's CPU time is its own, which on
+// this machine, shared with the load generator, is the figure that says
+// what the server can do.
+const endpointBenchServerEnv = "AWS_SSO_AGENT_BENCH_SERVER"
+
+func TestMain(m *testing.M) {
+	if kind := os.Getenv(endpointBenchServerEnv); kind != "" {
+		if err := endpointBenchServe(kind, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// endpointBenchServe serves until in ends, after writing to out one line:
+// the address, the token and the certificate (base64 DER).
+func endpointBenchServe(kind string, in io.Reader, out io.Writer) error {
+	rsaBits := 0
+	if kind == "rsa2048" {
+		rsaBits = 2048
+	}
+	cert, err := endpointNewCert(rsaBits)
+	if err != nil {
+		return err
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	token := "unused"
+	switch kind {
+	case "ours":
+		tokens := NewTokens()
+		token, _ = NewToken()
+		tokens.Add(token, Grant{})
+		e, err := NewEndpoint(EndpointConfig{
+			Source:    endpointBenchSource{endpointBenchCreds()},
+			Tokens:    tokens,
+			TLSConfig: endpointBenchServerTLS(cert),
+		})
+		if err != nil {
+			return err
+		}
+		go e.Serve(l)
+		defer e.Close()
+	case "bare", "rsa2048":
+		srv := endpointBenchBareServer(cert, false)
+		go srv.ServeTLS(l, "", "")
+		defer srv.Close()
+	default:
+		return fmt.Errorf("%s=%q: want ours, bare or rsa2048", endpointBenchServerEnv, kind)
+	}
+	fmt.Fprintln(out, l.Addr(), token, base64.StdEncoding.EncodeToString(cert.Certificate[0]))
+	io.Copy(io.Discard, in)
+	return nil
+}
+
+// endpointBenchProcess starts a server of kind in its own process (see
+// endpointBenchServerEnv).
+func endpointBenchProcess(b *testing.B, kind string, keepAlive, resume bool, conns int) endpointBenchTarget {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), endpointBenchServerEnv+"="+kind)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	go srv.ServeTLS(l, "", "")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	stop := func() { stdin.Close(); cmd.Wait() }
+	var addr, token, der string
+	if _, err := fmt.Fscanln(stdout, &addr, &token, &der); err != nil {
+		stop()
+		b.Fatalf("bench server %s: %v", kind, err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(der)
+	if err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(raw)
+	if err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
 	return endpointBenchTarget{
-		url:     "https://" + l.Addr().String() + "/slot/dev",
+		url:     "https://" + addr + "/slot/dev",
 		client:  endpointBenchClient(pool, keepAlive, resume, conns),
-		token:   "unused",
-		closeFn: func() { srv.Close() },
+		token:   token,
+		closeFn: stop,
+		pid:     cmd.Process.Pid,
 	}
 }
 
@@ -221,6 +337,21 @@ func endpointBenchCompare(b *testing.B, clients int, ours endpointBenchTarget, b
 	var oursTime time.Duration
 	var oursLat []time.Duration
 	baseTime := map[string]time.Duration{}
+	cpu := func(t endpointBenchTarget) time.Duration {
+		if t.pid == 0 {
+			return 0
+		}
+		d, err := e2e.ProcCPU(t.pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	oursCPU := -cpu(ours)
+	baseCPU := map[string]time.Duration{}
+	for name, t := range bases {
+		baseCPU[name] = -cpu(t)
+	}
 	b.ResetTimer()
 	for range rounds {
 		b.StartTimer()
@@ -234,6 +365,18 @@ func endpointBenchCompare(b *testing.B, clients int, ours endpointBenchTarget, b
 		}
 	}
 	total := float64(per * rounds)
+	if ours.pid != 0 {
+		// Servers in their own processes: their CPU per request. Their
+		// wall rates would mostly measure cross-process wake-ups.
+		oursCPU += cpu(ours)
+		b.ReportMetric(float64(oursCPU.Microseconds())/total, "server-cpu-us")
+		for name, t := range bases {
+			baseCPU[name] += cpu(t)
+			b.ReportMetric(float64(baseCPU[name].Microseconds())/total, name+"-server-cpu-us")
+			b.ReportMetric(float64(baseCPU[name])/float64(oursCPU), "cpu-ratio-vs-"+name)
+		}
+		return
+	}
 	oursRate := total / oursTime.Seconds()
 	b.ReportMetric(oursRate, "req/s")
 	b.ReportMetric(endpointBenchPercentile(oursLat, 0.50), "p50-ns")
@@ -273,6 +416,26 @@ func BenchmarkEndpointNewConn(b *testing.B) {
 				map[string]endpointBenchTarget{
 					"bare":    endpointBenchBare(b, 0, false, true, false, clients),
 					"rsa2048": endpointBenchBare(b, 2048, false, false, false, clients),
+				})
+		})
+	}
+}
+
+// BenchmarkEndpointNewConnServerCPU is BenchmarkEndpointNewConn with each
+// server in its own process, reporting the server's CPU time per new
+// connection: cpu-ratio-vs-rsa2048 is how many more connections ours
+// serves per CPU second. The rates above also count the load generator's
+// own handshakes, which on a machine with few cores share the CPU with
+// the server and weigh the same in every arm, pulling the ratios towards
+// 1 as the clients saturate it.
+func BenchmarkEndpointNewConnServerCPU(b *testing.B) {
+	for _, clients := range []int{1, 16} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			endpointBenchCompare(b, clients,
+				endpointBenchProcess(b, "ours", false, true, clients),
+				map[string]endpointBenchTarget{
+					"bare":    endpointBenchProcess(b, "bare", false, true, clients),
+					"rsa2048": endpointBenchProcess(b, "rsa2048", false, false, clients),
 				})
 		})
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"bufio"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -75,20 +76,26 @@ func endpointTestSourceWith(slots ...string) *endpointTestSource {
 // and ::1, self-signed, and a pool trusting it. rsaBits 0 means ECDSA P-256.
 func endpointTestCert(t testing.TB, rsaBits int) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	var key any
-	var pub any
+	cert, err := endpointNewCert(rsaBits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	return cert, pool
+}
+
+// endpointNewCert is endpointTestCert for callers without a testing.TB.
+func endpointNewCert(rsaBits int) (tls.Certificate, error) {
+	var key crypto.Signer
+	var err error
 	if rsaBits > 0 {
-		k, err := rsa.GenerateKey(rand.Reader, rsaBits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, pub = k, &k.PublicKey
+		key, err = rsa.GenerateKey(rand.Reader, rsaBits)
 	} else {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, pub = k, &k.PublicKey
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	if err != nil {
+		return tls.Certificate{}, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -102,17 +109,15 @@ func endpointTestCert(t testing.TB, rsaBits int) (tls.Certificate, *x509.CertPoo
 		DNSNames:              []string{"localhost"},
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		t.Fatal(err)
+		return tls.Certificate{}, err
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return tls.Certificate{}, err
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 type endpointTestEnv struct {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -194,22 +193,13 @@ func BenchmarkForwardedGET(b *testing.B) {
 	b.ReportMetric(float64(oursCPU)/float64(theirCPU), "cpu-ratio")
 }
 
-// procCPU is the CPU time (user and system) process pid has used, from
-// /proc/PID/stat, in clock ticks of 10 ms: sum it over many requests.
+// procCPU is e2e.ProcCPU, or the end of the benchmark.
 func procCPU(b *testing.B, pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	d, err := e2e.ProcCPU(pid)
 	if err != nil {
-		b.Skipf("no /proc: %v", err)
+		b.Skip(err)
 	}
-	// The fields after the command name, which is in parentheses and
-	// may hold spaces: state is field 3, utime 14, stime 15.
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("/proc/%d/stat: %q", pid, data)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return d
 }
 
 // BenchmarkRemoteEnv times `aws-sso-remote env` on the remote host: session
