@@ -29,6 +29,10 @@ const (
 	OpLoad   = "load"
 	OpUnload = "unload"
 	OpStatus = "status"
+	// OpReloadCerts has the agent read its public name and certificate
+	// again and check DNS now, after `certs` changed them; the answer is
+	// the status that results.
+	OpReloadCerts = "reload-certs"
 
 	// OpSessionOpen starts an SSH session. The connection stays open for
 	// the session's life: the client may send OpSessionPort on it, and the
@@ -142,7 +146,7 @@ type AgentStatus struct {
 // Validate checks a request before the agent acts on it.
 func (r *ControlRequest) Validate() error {
 	switch r.Op {
-	case OpStatus, OpSessions:
+	case OpStatus, OpSessions, OpReloadCerts:
 		return nil
 	case OpSessionOpen:
 		if r.Session == nil || r.Session.Host == "" {
@@ -238,6 +242,7 @@ type ControlHandler interface {
 	Load(ctx context.Context, req LoadRequest) (SlotInfo, error)
 	Unload(req UnloadRequest) error
 	Status() AgentStatus
+	ReloadCerts(ctx context.Context) error
 }
 
 // HintError is an error with a suggestion of what to do next.
@@ -454,6 +459,14 @@ func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) Control
 		}
 		log.Info("control: unloaded", "slot", slotLabel(req.Unload.Slot), "all", req.Unload.All)
 		return ControlResponse{}
+	case OpReloadCerts:
+		if err := s.Handler.ReloadCerts(ctx); err != nil {
+			log.Warn("control: certificates not reloaded", "err", err.Error())
+			return errorResponse(err)
+		}
+		log.Info("control: certificates reloaded")
+		st := s.Handler.Status()
+		return ControlResponse{Status: &st}
 	case OpSessions:
 		if s.Sessions == nil {
 			return ControlResponse{}

@@ -33,6 +33,8 @@ func (f *fakeControl) Unload(req UnloadRequest) error {
 
 func (f *fakeControl) Status() AgentStatus { return AgentStatus{Version: "test", PID: 42} }
 
+func (f *fakeControl) ReloadCerts(context.Context) error { return nil }
+
 // startControl serves a fake handler on a socket in a fresh private dir.
 func startControl(t *testing.T, srv *ControlServer) string {
 	t.Helper()

@@ -71,6 +71,11 @@ type publicPeers struct {
 	goBundle   string // system roots + Pebble's root
 	nodeRoot   string
 	pyPath     string // a certifi whose bundle holds Pebble's root
+
+	knot   *acmetest.Knot
+	pebble *acmetest.Pebble
+	secret string // the TSIG secret's file
+	pass   string // the file store's passphrase file
 }
 
 func issuePublicCert(t *testing.T) *publicPeers {
@@ -82,13 +87,22 @@ func issuePublicCert(t *testing.T) *publicPeers {
 // validity, from this and every later order.
 func issuePublicCertValid(t *testing.T, validity time.Duration) *publicPeers {
 	t.Helper()
-	knot := acmetest.StartKnot(t)
-	pebble := acmetest.StartPebbleValidity(t, knot.Addr, validity)
+	p := startPublicPeers(t, validity)
+	p.acme(t)
+	return p
+}
+
+// startPublicPeers starts Knot and Pebble (certificates valid for
+// validity) and prepares each client's trust, with no certificate yet.
+func startPublicPeers(t *testing.T, validity time.Duration) *publicPeers {
+	t.Helper()
 	p := &publicPeers{home: t.TempDir()}
+	p.knot = acmetest.StartKnot(t)
+	p.pebble = acmetest.StartPebbleValidity(t, p.knot.Addr, validity)
 	shared := e2e.SharedDir(t)
-	p.rootPEM = pebble.RootPEM(t)
+	p.rootPEM = p.pebble.RootPEM(t)
 	p.extraRoots = filepath.Join(p.home, "extra-roots.pem")
-	os.WriteFile(p.extraRoots, append(append([]byte{}, pebble.TLSCert...), p.rootPEM...), 0o600)
+	os.WriteFile(p.extraRoots, append(append([]byte{}, p.pebble.TLSCert...), p.rootPEM...), 0o600)
 	system, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
 	p.goBundle = filepath.Join(shared, "go-bundle.pem")
 	os.WriteFile(p.goBundle, append(append(system, '\n'), p.rootPEM...), 0o644)
@@ -96,19 +110,25 @@ func issuePublicCertValid(t *testing.T, validity time.Duration) *publicPeers {
 	os.WriteFile(p.nodeRoot, p.rootPEM, 0o644)
 	p.pyPath = patchedCertifi(t, shared, p.rootPEM)
 
-	secret := filepath.Join(p.home, "tsig.secret")
-	os.WriteFile(secret, []byte(knot.TSIGSecret), 0o600)
-	pass := filepath.Join(p.home, "passphrase")
-	os.WriteFile(pass, []byte("correct horse battery staple"), 0o600)
+	p.secret = filepath.Join(p.home, "tsig.secret")
+	os.WriteFile(p.secret, []byte(p.knot.TSIGSecret), 0o600)
+	p.pass = filepath.Join(p.home, "passphrase")
+	os.WriteFile(p.pass, []byte("correct horse battery staple"), 0o600)
+	return p
+}
+
+// acme runs `certs acme` for acmetest.FQDN and returns its stderr.
+func (p *publicPeers) acme(t *testing.T) string {
+	t.Helper()
 	env := e2e.CleanEnv(t, "AWS_SSO_AGENT_HOME="+p.home, "AWS_SSO_AGENT_EXTRA_ROOTS="+p.extraRoots)
 	out, errOut, code := runCLI(t, env, "certs", "acme", "--fqdn", acmetest.FQDN, "--dns", "rfc2136",
-		"--directory", pebble.Directory, "--rfc2136-nameserver", knot.Addr,
-		"--rfc2136-tsig-key", acmetest.TSIGKeyName, "--rfc2136-tsig-secret-file", secret,
-		"--check-nameserver", knot.Addr, "--store", "file", "--passphrase-file", pass)
+		"--directory", p.pebble.Directory, "--rfc2136-nameserver", p.knot.Addr,
+		"--rfc2136-tsig-key", acmetest.TSIGKeyName, "--rfc2136-tsig-secret-file", p.secret,
+		"--check-nameserver", p.knot.Addr, "--store", "file", "--passphrase-file", p.pass)
 	if code != 0 {
 		t.Fatalf("certs acme: exit %d\n%s%s", code, out, errOut)
 	}
-	return p
+	return errOut
 }
 
 // patchedCertifi copies certifi with Pebble's root appended to its bundle,
@@ -278,5 +298,53 @@ func TestPublicCertRenewedByRunningAgent(t *testing.T) {
 	after, _ := fetch(newClient())
 	if after == before {
 		t.Errorf("a new connection still gets the old certificate (serial %s)", before)
+	}
+}
+
+// TestCertsReachRunningAgent: what `certs acme` installs, the running
+// agent serves at once, and starts renewing; what `certs delete` removes,
+// it stops serving at once. No restart, no wait for its next check.
+func TestCertsReachRunningAgent(t *testing.T) {
+	p := startPublicPeers(t, 90*24*time.Hour)
+	setHosts(t, acmetest.FQDN, "127.0.0.1")
+	a := startAgent(t, agentOptions{home: p.home, extra: []string{"AWS_SSO_AGENT_EXTRA_ROOTS=" + p.extraRoots}})
+	if got := e2e.Getenv(exports(t, a.mustCLI(nil, "env", "--tls")), "AWS_CONTAINER_CREDENTIALS_FULL_URI"); !strings.HasPrefix(got, "https://127.0.0.1:") {
+		t.Fatalf("env --tls before any certificate: %q, want the loopback URL", got)
+	}
+
+	errOut := p.acme(t)
+	if !strings.Contains(errOut, "the running agent now serves https://"+acmetest.FQDN+":") {
+		t.Errorf("certs acme does not say the running agent serves the name:\n%s", errOut)
+	}
+	url := e2e.Getenv(exports(t, a.mustCLI(nil, "env", "--tls")), "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+	if !strings.HasPrefix(url, "https://"+acmetest.FQDN+":") {
+		t.Fatalf("env --tls right after certs acme: %q, want https://%s:PORT/", url, acmetest.FQDN)
+	}
+	// The name's certificate is served: a client trusting only Pebble's
+	// root gets through the TLS handshake (and a 401: no token sent).
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(p.rootPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s with Pebble's root: %v", url, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET %s without a token: status %d, want 401", url, resp.StatusCode)
+	}
+	if st := a.status(); st["public_renew_at"] == nil {
+		t.Errorf("the running agent does not renew the new certificate: status %v", st)
+	}
+
+	out, errOut, code := a.cli(nil, "certs", "delete", "--yes", "--store", "file", "--passphrase-file", p.pass)
+	if code != 0 || !strings.Contains(errOut, "the running agent now serves its loopback names only") {
+		t.Fatalf("certs delete: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := e2e.Getenv(exports(t, a.mustCLI(nil, "env", "--tls")), "AWS_CONTAINER_CREDENTIALS_FULL_URI"); !strings.HasPrefix(got, "https://127.0.0.1:") {
+		t.Errorf("env --tls right after certs delete: %q, want the loopback URL", got)
+	}
+	if st := a.status(); st["public_fqdn"] != nil || st["public_renew_at"] != nil {
+		t.Errorf("status after certs delete still shows the name or its renewal: %v", st)
 	}
 }

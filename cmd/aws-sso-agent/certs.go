@@ -355,7 +355,7 @@ func (c *cli) certsFQDN(args []string) error {
 		fmt.Fprintf(c.stderr, "warning: %v\n", err)
 		fmt.Fprintf(c.stderr, "hint: add an A record %s -> 127.0.0.1 (and AAAA -> ::1 if you like) in your DNS zone; until then the agent does not serve the name\n", fqdn)
 	}
-	fmt.Fprintln(c.stderr, "a running agent serves the new name within 5 minutes, once it has a certificate for it (restart it to do so at once)")
+	c.reloadAgentCerts()
 	return nil
 }
 
@@ -482,7 +482,36 @@ func (c *cli) certsSave(args []string) error {
 func (c *cli) installed(pc *certs.PublicCert) {
 	leaf := pc.Chain[0]
 	fmt.Fprintf(c.stdout, "installed the certificate for %s from %s, valid until %s\n", pc.FQDN, issuerName(leaf), leaf.NotAfter.Format(time.DateOnly))
-	fmt.Fprintln(c.stderr, "a running agent picks it up at its next check; see: aws-sso-agent certs status")
+	c.reloadAgentCerts()
+}
+
+// reloadAgentCerts has a running agent read the public name and
+// certificate now, rather than at its next check, and says what it
+// serves as a result.
+func (c *cli) reloadAgentCerts() {
+	d, err := c.dirs()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := agent.ControlClient{Path: d.ControlSocket()}.Do(ctx, agent.ControlRequest{Op: agent.OpReloadCerts})
+	switch {
+	case errors.Is(err, agent.ErrNotRunning):
+		fmt.Fprintln(c.stderr, "the agent is not running; it serves this when it starts (aws-sso-agent serve)")
+	case err != nil:
+		fmt.Fprintf(c.stderr, "warning: the running agent did not reload its certificates: %v\n", err)
+		fmt.Fprintln(c.stderr, "hint: it looks again within 5 minutes, or restart it; see: aws-sso-agent certs status")
+	case resp.Status == nil:
+		fmt.Fprintln(c.stderr, "warning: the running agent answered without its status; see: aws-sso-agent certs status")
+	case resp.Status.PublicURL != "":
+		fmt.Fprintf(c.stderr, "the running agent now serves %s\n", resp.Status.PublicURL)
+	case resp.Status.PublicFQDN == "":
+		fmt.Fprintln(c.stderr, "the running agent now serves its loopback names only")
+	default:
+		fmt.Fprintf(c.stderr, "the running agent does not serve %s: %s; clients use the loopback URL\n",
+			resp.Status.PublicFQDN, resp.Status.PublicNotServed)
+	}
 }
 
 func (c *cli) certsDelete(args []string) error {
@@ -523,7 +552,7 @@ func (c *cli) certsDelete(args []string) error {
 	} else {
 		fmt.Fprintln(c.stdout, "deleted the public certificate and its keys")
 	}
-	fmt.Fprintln(c.stderr, "a running agent stops serving it at its next check")
+	c.reloadAgentCerts()
 	return nil
 }
 

@@ -212,6 +212,7 @@ func (c *cli) certsACME(args []string) error {
 	if s.Directory == certs.LetsEncryptStagingDirectory {
 		fmt.Fprintln(c.stdout, "note: a staging certificate is not trusted by any client; run again without --staging for a real one")
 	}
+	c.reloadAgentCerts()
 	return nil
 }
 

@@ -157,6 +157,13 @@ func (c *cli) serve(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Set before the control socket serves: `certs` commands ask the
+	// running agent to reload once they change the public certificate.
+	handler.reloadCerts = func(rctx context.Context) error {
+		err := public.server.Reload(rctx)
+		public.runRenewer(ctx, log, *renewCheck)
+		return err
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
 	wg.Add(4)
@@ -164,10 +171,7 @@ func (c *cli) serve(args []string) error {
 	go func() { defer wg.Done(); errc <- control.Serve(controlL) }()
 	go func() { defer wg.Done(); errc <- ignoreCanceled(rotator.Run(ctx)) }()
 	go func() { defer wg.Done(); errc <- ignoreCanceled(public.server.Run(ctx)) }()
-	if public.startRenewer(ctx, log, *renewCheck) {
-		wg.Add(1)
-		go func() { defer wg.Done(); public.renewer.Run(ctx) }()
-	}
+	public.runRenewer(ctx, log, *renewCheck)
 	// Start-up garbage, above all the file store's scrypt (age's default,
 	// N=2^18, r=8: 256 MiB for a moment), goes back to the OS now rather
 	// than idle in the heap: idle RSS 270 MB before, under 20 MB after.
@@ -189,6 +193,7 @@ func (c *cli) serve(args []string) error {
 	sessions.CloseAll()
 	endpoint.Shutdown(shutdownCtx)
 	wg.Wait()
+	public.wait()
 	return serveErr
 }
 
@@ -228,6 +233,9 @@ type agentControl struct {
 	leafExpires func() time.Time
 	public      *publicServing
 	port        int // the endpoint's port, for the public URL
+	// reloadCerts reads the public name and certificate again (set once
+	// the agent's context exists).
+	reloadCerts func(context.Context) error
 }
 
 func (a *agentControl) Load(ctx context.Context, req agent.LoadRequest) (agent.SlotInfo, error) {
@@ -260,6 +268,13 @@ func (a *agentControl) Unload(req agent.UnloadRequest) error {
 		return withHint(err, "see what is loaded with: aws-sso-agent list")
 	}
 	return err
+}
+
+func (a *agentControl) ReloadCerts(ctx context.Context) error {
+	if a.reloadCerts == nil {
+		return errors.New("this agent serves no public certificate")
+	}
+	return a.reloadCerts(ctx)
 }
 
 func (a *agentControl) Status() agent.AgentStatus {

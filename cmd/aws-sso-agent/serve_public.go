@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
@@ -20,9 +21,14 @@ import (
 type publicServing struct {
 	server *certs.PublicServer
 	pub    *certs.Public
+
+	mu sync.Mutex
 	// renewer renews a certificate from `certs acme`; nil for one loaded
-	// by hand (the user renews it) or none.
+	// by hand (the user renews it) or none. stop ends its Run, which
+	// closes done.
 	renewer *certs.Renewer
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
 // newPublicServing reads the configured public name and prepares to serve
@@ -66,13 +72,22 @@ func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *a
 	return p, nil
 }
 
-// startRenewer prepares the ACME renewer when the certificate came from
-// `certs acme`, and reports whether there is one to Run. Each renewed
-// certificate is served at once (PublicServer.Renewed), with no restart.
-func (p *publicServing) startRenewer(ctx context.Context, log *slog.Logger, checkInterval time.Duration) bool {
+// runRenewer runs the ACME renewer, until ctx is done, when the
+// certificate came from `certs acme`; it first stops the one running, so
+// after `certs acme` or `certs load` the renewer follows the settings as
+// they now are. Each renewed certificate is served at once
+// (PublicServer.Renewed), with no restart.
+func (p *publicServing) runRenewer(ctx context.Context, log *slog.Logger, checkInterval time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil {
+		p.stop()
+		<-p.done
+		p.renewer, p.stop, p.done = nil, nil, nil
+	}
 	settings, err := certs.LoadACMESettings(p.pub.Dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return false // not from ACME: the user renews it
+		return // not from ACME: the user renews it
 	}
 	var r *certs.Renewer
 	if err == nil {
@@ -87,13 +102,28 @@ func (p *publicServing) startRenewer(ctx context.Context, log *slog.Logger, chec
 	}
 	switch {
 	case err == nil:
-		p.renewer = r
-		return true
 	case errors.Is(err, certs.ErrNoPublicCert):
-		return false // nothing to renew
+		return // nothing to renew
 	default:
 		log.Warn("cannot renew the public certificate automatically", "err", err)
-		return false
+		return
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(rctx)
+	}()
+	p.renewer, p.stop, p.done = r, stop, done
+}
+
+// wait returns once the renewer, if any, has stopped (its context done).
+func (p *publicServing) wait() {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	if done != nil {
+		<-done
 	}
 }
 
@@ -121,8 +151,11 @@ func (p *publicServing) fillStatus(st *agent.AgentStatus, port int) {
 	default:
 		st.PublicDNSCheck = ps.DNSError
 	}
-	if p.renewer != nil {
-		rs := p.renewer.Status()
+	p.mu.Lock()
+	r := p.renewer
+	p.mu.Unlock()
+	if r != nil {
+		rs := r.Status()
 		st.PublicRenewAt = rs.NextAttempt
 		st.PublicRenewError = rs.LastError
 	}

@@ -21,6 +21,7 @@ func (f *fakeAgent) Load(context.Context, agent.LoadRequest) (agent.SlotInfo, er
 }
 func (f *fakeAgent) Unload(agent.UnloadRequest) error { return nil }
 func (f *fakeAgent) Status() agent.AgentStatus        { return f.status }
+func (f *fakeAgent) ReloadCerts(context.Context) error { return nil }
 
 func startFakeAgent(t *testing.T, st agent.AgentStatus) agent.Dirs {
 	t.Helper()
