@@ -22,7 +22,10 @@ type publicServing struct {
 	server *certs.PublicServer
 	pub    *certs.Public
 
-	mu sync.Mutex
+	// restart serialises runRenewer and wait; mu guards the fields below
+	// it, so status never waits for a renewer to stop.
+	restart sync.Mutex
+	mu      sync.Mutex
 	// renewer renews a certificate from `certs acme`; nil for one loaded
 	// by hand (the user renews it) or none. stop ends its Run, which
 	// closes done.
@@ -78,12 +81,15 @@ func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *a
 // they now are. Each renewed certificate is served at once
 // (PublicServer.Renewed), with no restart.
 func (p *publicServing) runRenewer(ctx context.Context, log *slog.Logger, checkInterval time.Duration) {
+	p.restart.Lock()
+	defer p.restart.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stop != nil {
-		p.stop()
-		<-p.done
-		p.renewer, p.stop, p.done = nil, nil, nil
+	stop, done := p.stop, p.done
+	p.renewer, p.stop, p.done = nil, nil, nil
+	p.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done // a renewal under way may take a while to give up
 	}
 	settings, err := certs.LoadACMESettings(p.pub.Dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -109,16 +115,20 @@ func (p *publicServing) runRenewer(ctx context.Context, log *slog.Logger, checkI
 		return
 	}
 	rctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
+	done = make(chan struct{})
 	go func() {
 		defer close(done)
 		r.Run(rctx)
 	}()
+	p.mu.Lock()
 	p.renewer, p.stop, p.done = r, stop, done
+	p.mu.Unlock()
 }
 
 // wait returns once the renewer, if any, has stopped (its context done).
 func (p *publicServing) wait() {
+	p.restart.Lock()
+	defer p.restart.Unlock()
 	p.mu.Lock()
 	done := p.done
 	p.mu.Unlock()
