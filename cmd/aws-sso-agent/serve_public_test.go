@@ -19,8 +19,8 @@ type fakeAgent struct{ status agent.AgentStatus }
 func (f *fakeAgent) Load(context.Context, agent.LoadRequest) (agent.SlotInfo, error) {
 	return agent.SlotInfo{}, nil
 }
-func (f *fakeAgent) Unload(agent.UnloadRequest) error { return nil }
-func (f *fakeAgent) Status() agent.AgentStatus        { return f.status }
+func (f *fakeAgent) Unload(agent.UnloadRequest) error  { return nil }
+func (f *fakeAgent) Status() agent.AgentStatus         { return f.status }
 func (f *fakeAgent) ReloadCerts(context.Context) error { return nil }
 
 func startFakeAgent(t *testing.T, st agent.AgentStatus) agent.Dirs {
