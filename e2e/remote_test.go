@@ -470,3 +470,47 @@ except Exception as e:
 		t.Errorf("token after revoke: %q %s", got.Stdout, got.Stderr)
 	}
 }
+
+// TestSessionFoundThroughTmux: a shell in a tmux pane descends from the
+// tmux server, not from the SSH connection; with a second live session on
+// the host, the helper finds its session through the tmux client attached
+// from this connection, the same one a shell outside tmux finds.
+func TestSessionFoundThroughTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		e2e.PeerMissing(t, "tmux: %v", err)
+	}
+	r := startRemote(t, sshd.Options{})
+	other := e2e.StartProcess(t, r.agent.env, agentBin, append([]string{"forward"}, r.sshArgs()[1:]...)...)
+	other.WaitForOutput(t, "forward: connected", 20*time.Second)
+	defer other.Stop()
+
+	// A control-mode client stands in for the user's terminal: attached
+	// from this connection, it needs no terminal of its own.
+	sock := filepath.Join("/tmp", fmt.Sprintf("aws-sso-agent-tmux-%d", time.Now().UnixNano()))
+	script := fmt.Sprintf(`s=%[1]s; h=%[2]s; t="tmux -S $s -f /dev/null"
+i=0; while [ "$(ls ~/.aws-sso-agent/sessions | wc -l)" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+$t new-session -d -s t || exit 10
+(sleep 30 | $t -C attach-session -t t) >/dev/null 2>&1 </dev/null &
+i=0; until [ -n "$($t list-clients)" ] || [ $i -ge 100 ]; do sleep 0.05; i=$((i+1)); done
+$t send-keys -t t "$h check --json > $s.out 2>&1; tmux wait-for -S done" Enter
+timeout 20 $t wait-for done || echo "the pane did not finish"
+echo DIRECT; $h check --json
+echo PANE; cat $s.out; rm -f $s.out
+$t kill-server`, sock, r.remoteBin)
+	out, errOut, code := r.ssh(t, script)
+	direct, pane, ok := strings.Cut(strings.TrimPrefix(out, "DIRECT\n"), "PANE\n")
+	if code != 0 || !ok {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	session := func(what, js string) string {
+		var c map[string]any
+		if err := json.Unmarshal([]byte(js), &c); err != nil {
+			t.Fatalf("%s check --json: %v: %q", what, err, js)
+		}
+		id, _ := c["session"].(string)
+		return id
+	}
+	if d, p := session("outside tmux", direct), session("in the tmux pane", pane); d == "" || p != d {
+		t.Errorf("in the tmux pane the helper found session %q, outside it %q; want the same", p, d)
+	}
+}

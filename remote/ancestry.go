@@ -1,6 +1,14 @@
 package remote
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // maxAncestry bounds the walk: real process trees are a few dozen deep,
 // and a cycle (a racing pid reuse) must not loop forever.
@@ -26,4 +34,33 @@ func walkAncestors(pid int, parent func(int) (int, error)) ([]int, error) {
 		pid = ppid
 	}
 	return out, fmt.Errorf("remote: process ancestry deeper than %d", maxAncestry)
+}
+
+// processAncestors returns this process's ancestors, parent first.
+func processAncestors() ([]int, error) { return ancestorsOf(os.Getpid()) }
+
+// tmuxClient asks tmux which client shows the pane this process runs in
+// (the one most recently active, when several do). A tmux server
+// detaches from the SSH connection that started it, so a shell in a pane
+// has no sshd among its ancestors; the client, run from the user's
+// current SSH connection, does. 0 and no error when not inside tmux.
+func tmuxClient(getenv func(string) string) (int, error) {
+	if getenv("TMUX") == "" {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "tmux", "display-message", "-p", "#{client_pid}").Output()
+	if err != nil {
+		return 0, fmt.Errorf("remote: ask tmux for its client: %w", err)
+	}
+	s := strings.TrimSpace(string(out))
+	if s == "" {
+		return 0, nil // no client attached
+	}
+	pid, err := strconv.Atoi(s)
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("remote: tmux named client %q", s)
+	}
+	return pid, nil
 }

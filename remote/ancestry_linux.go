@@ -7,10 +7,10 @@ import (
 	"strconv"
 )
 
-// processAncestors walks /proc/PID/stat up from this process's parent to
-// init, returning the ids parent first.
-func processAncestors() ([]int, error) {
-	return walkAncestors(os.Getpid(), func(pid int) (int, error) {
+// ancestorsOf walks /proc/PID/stat up from pid's parent to init,
+// returning the ids parent first.
+func ancestorsOf(pid int) ([]int, error) {
+	return walkAncestors(pid, func(pid int) (int, error) {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		if err != nil {
 			return 0, err

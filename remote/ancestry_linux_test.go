@@ -2,10 +2,15 @@ package remote
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 )
 
 func TestParseProcStatPPID(t *testing.T) {
@@ -83,5 +88,65 @@ func TestProcessDeadSeesZombie(t *testing.T) {
 	cmd.Wait()
 	if !processAlive(os.Getpid()) || processDead(os.Getpid()) {
 		t.Error("this process is not seen alive")
+	}
+}
+
+// TestTmuxClient asks a real tmux server for its client: a control-mode
+// client started here, so its ancestry leads back to this test, as a
+// client's leads back to the user's SSH connection.
+func TestTmuxClient(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		e2e.PeerMissing(t, "tmux: %v", err)
+	}
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
+	tmux := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("tmux", append([]string{"-S", sock, "-f", "/dev/null"}, args...)...)
+		cmd.Env = append(os.Environ(), "TMUX=")
+		return cmd
+	}
+	if out, err := tmux("new-session", "-d", "-s", "t", "sleep 60").CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v %s", err, out)
+	}
+	t.Cleanup(func() { tmux("kill-server").Run() })
+	getenv := func(k string) string {
+		if k == "TMUX" {
+			return sock + ",0,0" // what tmux sets in a pane: socket,server pid,session
+		}
+		return ""
+	}
+	t.Setenv("TMUX", sock+",0,0")
+
+	// No client attached: nothing to go by, and no error.
+	if pid, err := tmuxClient(getenv); pid != 0 || err != nil {
+		t.Fatalf("no client attached: got %d, %v; want 0, nil", pid, err)
+	}
+
+	client := tmux("-C", "attach-session", "-t", "t")
+	stdin, err := client.StdinPipe() // control mode reads commands; EOF detaches
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Stdout = io.Discard
+	if err := client.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); client.Wait() })
+	var pid int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && pid == 0; time.Sleep(20 * time.Millisecond) {
+		if pid, err = tmuxClient(getenv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pid != client.Process.Pid {
+		t.Fatalf("tmuxClient: got %d, want the attached client %d", pid, client.Process.Pid)
+	}
+	pids, err := ancestorsOf(pid)
+	if err != nil || !slices.Contains(pids, os.Getpid()) {
+		t.Fatalf("ancestors of the tmux client: %v, %v; want this test's pid %d among them", pids, err, os.Getpid())
+	}
+
+	// Outside tmux, tmux is not asked.
+	if pid, err := tmuxClient(func(string) string { return "" }); pid != 0 || err != nil {
+		t.Errorf("outside tmux: got %d, %v; want 0, nil", pid, err)
 	}
 }

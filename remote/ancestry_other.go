@@ -4,6 +4,6 @@ package remote
 
 import "errors"
 
-func processAncestors() ([]int, error) {
+func ancestorsOf(int) ([]int, error) {
 	return nil, errors.New("remote: finding the session by process ancestry is supported on Linux and macOS only: pass --session ID")
 }

@@ -32,6 +32,10 @@ type Finder struct {
 	Ancestors func() ([]int, error)
 	// Alive reports whether a process exists; nil means kill(pid, 0).
 	Alive func(pid int) bool
+	// TmuxClientAncestors returns, inside tmux, the ancestors of the
+	// tmux client showing this pane (0 ids outside tmux); nil means ask
+	// tmux when $TMUX is set.
+	TmuxClientAncestors func() ([]int, error)
 }
 
 func (f *Finder) dir() (string, error) {
@@ -58,7 +62,8 @@ func (f *Finder) SessionsDir() (string, error) {
 // Find returns the session to use, in this order: id if not empty (the
 // --session flag); $AWS_SSO_AGENT_SESSION; the session whose sshd process
 // is an ancestor of this process (the SSH connection this shell runs in);
-// the only session whose sshd process is alive. Anything else is a
+// inside tmux, the session whose sshd is an ancestor of the tmux client
+// showing this pane; the only session whose sshd process is alive. Anything else is a
 // KindNoSession error that lists the live sessions and says to pass
 // --session.
 //
@@ -108,12 +113,25 @@ func (f *Finder) Find(id string) (*Session, error) {
 	// An error part-way (a process gone, an unsupported OS) leaves the
 	// ancestors found so far, still worth matching; then fall back.
 	pids, _ := ancestors()
-	for _, pid := range pids {
-		for _, s := range sessions {
-			if s.SSHDPID == pid {
-				return s, nil
+	if s := sessionOf(sessions, pids); s != nil {
+		return s, nil
+	}
+	// Inside tmux the shell descends from the tmux server, which left the
+	// SSH connection that started it; the client in the user's current
+	// connection does not.
+	tmux := f.TmuxClientAncestors
+	if tmux == nil {
+		tmux = func() ([]int, error) {
+			pid, err := tmuxClient(getenv)
+			if pid == 0 {
+				return nil, err
 			}
+			return ancestorsOf(pid)
 		}
+	}
+	pids, _ = tmux()
+	if s := sessionOf(sessions, pids); s != nil {
+		return s, nil
 	}
 	alive := f.Alive
 	if alive == nil {
@@ -146,6 +164,18 @@ func (f *Finder) Find(id string) (*Session, error) {
 		e.Hint = HintOf(bad[0])
 	}
 	return nil, e
+}
+
+// sessionOf returns the session whose sshd is one of pids, nearest first.
+func sessionOf(sessions []*Session, pids []int) *Session {
+	for _, pid := range pids {
+		for _, s := range sessions {
+			if s.SSHDPID == pid {
+				return s
+			}
+		}
+	}
+	return nil
 }
 
 // list loads every session in sdir. Sessions that cannot be loaded are

@@ -27,9 +27,10 @@ func twoSessions(t *testing.T) (root string, a, b fakeagent.Session) {
 
 func finder(root string, env map[string]string, ancestors []int, alive ...int) *remote.Finder {
 	return &remote.Finder{
-		Dir:       root,
-		Getenv:    func(k string) string { return env[k] },
-		Ancestors: func() ([]int, error) { return ancestors, nil },
+		Dir:                 root,
+		Getenv:              func(k string) string { return env[k] },
+		Ancestors:           func() ([]int, error) { return ancestors, nil },
+		TmuxClientAncestors: func() ([]int, error) { return nil, nil },
 		Alive: func(pid int) bool {
 			for _, p := range alive {
 				if p == pid {
@@ -228,5 +229,29 @@ func TestFindErrorsAreTyped(t *testing.T) {
 	_, err := finder(t.TempDir(), nil, nil).Find("")
 	if !errors.Is(err, &remote.Error{Kind: remote.KindNoSession}) {
 		t.Fatalf("got %v, want errors.Is KindNoSession", err)
+	}
+}
+
+// TestFindInTmux: a shell in a tmux pane descends from the tmux server,
+// not from any sshd; the tmux client showing the pane does.
+func TestFindInTmux(t *testing.T) {
+	root, a, b := twoSessions(t)
+	f := finder(root, nil, []int{900, 1}, 1001, 1002) // pane shell -> tmux server -> init
+	f.TmuxClientAncestors = func() ([]int, error) { return []int{950, 1002, 1}, nil }
+	s, err := f.Find("")
+	if err != nil || s.ID != b.ID {
+		t.Fatalf("got %v, %v; want session %s, the tmux client's", s, err, b.ID)
+	}
+	// Ancestry of the process itself still comes first.
+	f.Ancestors = func() ([]int, error) { return []int{1001}, nil }
+	if s, err := f.Find(""); err != nil || s.ID != a.ID {
+		t.Fatalf("got %v, %v; want session %s, this process's own", s, err, a.ID)
+	}
+	// A tmux that cannot say (no client, tmux gone) leaves the usual
+	// fallbacks: here, two live sessions, so an error.
+	f.Ancestors = func() ([]int, error) { return []int{900, 1}, nil }
+	f.TmuxClientAncestors = func() ([]int, error) { return nil, errors.New("no tmux") }
+	if _, err := f.Find(""); err == nil || !strings.Contains(err.Error(), "2 live sessions") {
+		t.Fatalf("got %v, want the two live sessions listed", err)
 	}
 }
