@@ -1,7 +1,10 @@
 package main
 
 import (
+	"debug/elf"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -31,5 +34,50 @@ func TestDependencies(t *testing.T) {
 		if !ok {
 			t.Errorf("aws-sso-remote imports %s: only the standard library and golang.org/x/crypto belong here", pkg)
 		}
+	}
+}
+
+// TestReleaseBinary builds the helper as `make release` does for Linux
+// amd64 and arm64 and macOS arm64, and checks that each is at most 8 MB
+// and that the Linux ones are static: no interpreter, no shared
+// libraries, so they run on any distribution they are copied to.
+func TestReleaseBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds three binaries")
+	}
+	const maxSize = 8 << 20
+	for _, p := range []struct{ goos, goarch string }{{"linux", "amd64"}, {"linux", "arm64"}, {"darwin", "arm64"}} {
+		t.Run(p.goos+"/"+p.goarch, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "aws-sso-remote")
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, ".")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.goos, "GOARCH="+p.goarch)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, msg)
+			}
+			fi, err := os.Stat(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Size() > maxSize {
+				t.Errorf("%d bytes, over the 8 MB budget", fi.Size())
+			}
+			t.Logf("%.1f MB", float64(fi.Size())/(1<<20))
+			if p.goos != "linux" {
+				return
+			}
+			f, err := elf.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			for _, prog := range f.Progs {
+				if prog.Type == elf.PT_INTERP || prog.Type == elf.PT_DYNAMIC {
+					t.Errorf("not static: has a %v program header", prog.Type)
+				}
+			}
+			if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+				t.Errorf("not static: needs %v", libs)
+			}
+		})
 	}
 }
