@@ -33,7 +33,7 @@ type Finder struct {
 	// Alive reports whether a process exists; nil means kill(pid, 0).
 	Alive func(pid int) bool
 	// TmuxClientAncestors returns, inside tmux, the ancestors of the
-	// tmux client showing this pane (0 ids outside tmux); nil means ask
+	// tmux client showing this pane (none outside tmux); nil means ask
 	// tmux when $TMUX is set.
 	TmuxClientAncestors func() ([]int, error)
 }
@@ -63,9 +63,9 @@ func (f *Finder) SessionsDir() (string, error) {
 // --session flag); $AWS_SSO_AGENT_SESSION; the session whose sshd process
 // is an ancestor of this process (the SSH connection this shell runs in);
 // inside tmux, the session whose sshd is an ancestor of the tmux client
-// showing this pane; the only session whose sshd process is alive. Anything else is a
-// KindNoSession error that lists the live sessions and says to pass
-// --session.
+// showing this pane; the only session whose sshd process is alive.
+// Anything else is a KindNoSession error that lists the live sessions and
+// says to pass --session.
 //
 // Directories and files with the wrong owner or permissions are refused,
 // as ssh refuses a private key others can read: the file pins the agent
