@@ -5,6 +5,8 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PREFIX   ?= $(HOME)/.local
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+COMMANDS := aws-sso-agent aws-sso-remote
+DIST     := dist
 
 .PHONY: help build test race check lint fuzz bench e2e release install clean
 
@@ -48,9 +50,9 @@ bench: ## benchmarks, each against its baseline in the same run; prints ratios
 release: ## static release binaries for every platform into dist/
 	@for p in $(PLATFORMS); do \
 	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-	  for cmd in aws-sso-agent aws-sso-remote; do \
+	  for cmd in $(COMMANDS); do \
 	    CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" \
-	      -o dist/$$cmd-$$os-$$arch$$ext ./cmd/$$cmd || exit 1; \
+	      -o $(DIST)/$$cmd-$$os-$$arch$$ext ./cmd/$$cmd || exit 1; \
 	  done; \
 	done
 

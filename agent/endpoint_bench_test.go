@@ -237,7 +237,9 @@ func endpointBenchProcess(b *testing.B, kind string, keepAlive, resume bool, con
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	stop := func() { stdin.Close(); cmd.Wait() }
+	var once sync.Once
+	stop := func() { once.Do(func() { stdin.Close(); cmd.Wait() }) }
+	b.Cleanup(stop) // also when a later server fails to start
 	var addr, token, der string
 	if _, err := fmt.Fscanln(stdout, &addr, &token, &der); err != nil {
 		stop()

@@ -302,8 +302,9 @@ func TestPublicCertRenewedByRunningAgent(t *testing.T) {
 }
 
 // TestCertsReachRunningAgent: what `certs acme` installs, the running
-// agent serves at once, and starts renewing; what `certs delete` removes,
-// it stops serving at once. No restart, no wait for its next check.
+// agent serves at once, and starts renewing; telling it again with nothing
+// changed keeps its renewer; what `certs delete` removes, it stops serving
+// at once. No restart, no wait for its next check.
 func TestCertsReachRunningAgent(t *testing.T) {
 	p := startPublicPeers(t, 90*24*time.Hour)
 	setHosts(t, acmetest.FQDN, "127.0.0.1")
@@ -333,8 +334,17 @@ func TestCertsReachRunningAgent(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET %s without a token: status %d, want 401", url, resp.StatusCode)
 	}
-	if st := a.status(); st["public_renew_at"] == nil {
-		t.Errorf("the running agent does not renew the new certificate: status %v", st)
+	renewAt := a.status()["public_renew_at"]
+	if renewAt == nil {
+		t.Errorf("the running agent does not renew the new certificate: status %v", a.status())
+	}
+	// Telling the agent again with nothing changed keeps its renewer, and
+	// so its schedule (a new one would draw a new jitter) and its backoff.
+	if out, errOut, code := a.cli(nil, "certs", "fqdn", acmetest.FQDN); code != 0 || !strings.Contains(errOut, "the running agent now serves https://") {
+		t.Errorf("certs fqdn, same name: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := a.status()["public_renew_at"]; got != renewAt {
+		t.Errorf("the renewer was replaced though nothing changed: next renewal %v, then %v", renewAt, got)
 	}
 
 	out, errOut, code := a.cli(nil, "certs", "delete", "--yes", "--store", "file", "--passphrase-file", p.pass)

@@ -489,6 +489,7 @@ func TestSessionFoundThroughTmux(t *testing.T) {
 	sock := filepath.Join("/tmp", fmt.Sprintf("aws-sso-agent-tmux-%d", time.Now().UnixNano()))
 	script := fmt.Sprintf(`s=%[1]s; h=%[2]s; t="tmux -S $s -f /dev/null"
 i=0; while [ "$(ls ~/.aws-sso-agent/sessions | wc -l)" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+[ "$(ls ~/.aws-sso-agent/sessions | wc -l)" -ge 2 ] || { echo "not two sessions" >&2; exit 11; }
 $t new-session -d -s t || exit 10
 (sleep 30 | $t -C attach-session -t t) >/dev/null 2>&1 </dev/null &
 i=0; until [ -n "$($t list-clients)" ] || [ $i -ge 100 ]; do sleep 0.05; i=$((i+1)); done

@@ -89,7 +89,7 @@ func (c *commandConn) Read(p []byte) (int, error) {
 // news is how it exited.
 func (c *commandConn) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrClosed) { // closed by us: not news of the command
 		err = c.exited(err)
 	}
 	return n, err

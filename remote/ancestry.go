@@ -50,7 +50,9 @@ func tmuxClient(getenv func(string) string) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "tmux", "display-message", "-p", "#{client_pid}").Output()
+	cmd := exec.CommandContext(ctx, "tmux", "display-message", "-p", "#{client_pid}")
+	cmd.Env = append(os.Environ(), "TMUX="+getenv("TMUX")) // the server getenv names
+	out, err := cmd.Output()
 	if err != nil {
 		return 0, fmt.Errorf("remote: ask tmux for its client: %w", err)
 	}

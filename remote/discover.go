@@ -62,8 +62,8 @@ func (f *Finder) SessionsDir() (string, error) {
 // Find returns the session to use, in this order: id if not empty (the
 // --session flag); $AWS_SSO_AGENT_SESSION; the session whose sshd process
 // is an ancestor of this process (the SSH connection this shell runs in);
-// inside tmux, the session whose sshd is an ancestor of the tmux client
-// showing this pane; the only session whose sshd process is alive.
+// the only session whose sshd process is alive; with several, inside tmux,
+// the one whose sshd is an ancestor of the tmux client showing this pane.
 // Anything else is a KindNoSession error that lists the live sessions and
 // says to pass --session.
 //
@@ -116,23 +116,6 @@ func (f *Finder) Find(id string) (*Session, error) {
 	if s := sessionOf(sessions, pids); s != nil {
 		return s, nil
 	}
-	// Inside tmux the shell descends from the tmux server, which left the
-	// SSH connection that started it; the client in the user's current
-	// connection does not.
-	tmux := f.TmuxClientAncestors
-	if tmux == nil {
-		tmux = func() ([]int, error) {
-			pid, err := tmuxClient(getenv)
-			if pid == 0 {
-				return nil, err
-			}
-			return ancestorsOf(pid)
-		}
-	}
-	pids, _ = tmux()
-	if s := sessionOf(sessions, pids); s != nil {
-		return s, nil
-	}
 	alive := f.Alive
 	if alive == nil {
 		alive = processAlive
@@ -141,6 +124,26 @@ func (f *Finder) Find(id string) (*Session, error) {
 	for _, s := range sessions {
 		if alive(s.SSHDPID) {
 			live = append(live, s)
+		}
+	}
+	var tmuxErr error
+	if len(live) > 1 {
+		// Inside tmux the shell descends from the tmux server, which
+		// left the SSH connection that started it; the client showing
+		// the pane, in the user's current connection, does not.
+		tmux := f.TmuxClientAncestors
+		if tmux == nil {
+			tmux = func() ([]int, error) {
+				pid, err := tmuxClient(getenv)
+				if pid == 0 {
+					return nil, err
+				}
+				return ancestorsOf(pid)
+			}
+		}
+		pids, tmuxErr = tmux()
+		if s := sessionOf(live, pids); s != nil {
+			return s, nil
 		}
 	}
 	switch {
@@ -153,6 +156,7 @@ func (f *Finder) Find(id string) (*Session, error) {
 		}
 		return nil, &Error{Kind: KindNoSession,
 			Reason: fmt.Sprintf("%d live sessions and none is an ancestor of this process:%s", len(live), b.String()),
+			Err:    tmuxErr,
 			Hint:   "pass --session ID (or set " + SessionEnv + ") to pick one"}
 	}
 	e := &Error{Kind: KindNoSession, Reason: "no live session in " + sdir,

@@ -498,7 +498,7 @@ func (c *cli) reloadAgentCerts() {
 	resp, err := agent.ControlClient{Path: d.ControlSocket()}.Do(ctx, agent.ControlRequest{Op: agent.OpReloadCerts})
 	switch {
 	case errors.Is(err, agent.ErrNotRunning):
-		fmt.Fprintln(c.stderr, "the agent is not running; it serves this when it starts (aws-sso-agent serve)")
+		fmt.Fprintln(c.stderr, "the agent is not running; it reads the certificates when it starts (aws-sso-agent serve)")
 	case err != nil:
 		fmt.Fprintf(c.stderr, "warning: the running agent did not reload its certificates: %v\n", err)
 		fmt.Fprintln(c.stderr, "hint: it looks again within 5 minutes, or restart it; see: aws-sso-agent certs status")

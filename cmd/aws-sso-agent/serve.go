@@ -161,7 +161,20 @@ func (c *cli) serve(args []string) error {
 	// running agent to reload once they change the public certificate.
 	handler.reloadCerts = func(rctx context.Context) error {
 		err := public.server.Reload(rctx)
-		public.runRenewer(ctx, log, *renewCheck)
+		// Replacing a renewer waits for the old one to stop, which a
+		// renewal under way may make long: answer after a short wait,
+		// and let it finish in the background.
+		restarted := make(chan struct{})
+		go func() {
+			defer close(restarted)
+			public.runRenewer(ctx, log, *renewCheck)
+		}()
+		select {
+		case <-restarted:
+		case <-time.After(5 * time.Second):
+			log.Info("the ACME renewer restarts once its renewal under way stops")
+		case <-rctx.Done():
+		}
 		return err
 	}
 	var wg sync.WaitGroup

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -32,6 +35,8 @@ type publicServing struct {
 	renewer *certs.Renewer
 	stop    context.CancelFunc
 	done    chan struct{}
+	// key is what renewer was made from (renewerKey).
+	key string
 }
 
 // newPublicServing reads the configured public name and prepares to serve
@@ -76,34 +81,45 @@ func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *a
 }
 
 // runRenewer runs the ACME renewer, until ctx is done, when the
-// certificate came from `certs acme`; it first stops the one running, so
-// after `certs acme` or `certs load` the renewer follows the settings as
-// they now are. Each renewed certificate is served at once
-// (PublicServer.Renewed), with no restart.
+// certificate came from `certs acme`. After `certs acme`, `load` or
+// `delete` it follows the settings and certificate as they now are: it
+// stops the renewer running and starts one for them. When they have not
+// changed it keeps the renewer running, with its schedule and its backoff
+// after failures (each restart would try again at once, and Let's Encrypt
+// allows five failed validations an hour). Each renewed certificate is
+// served at once (PublicServer.Renewed), with no restart.
 func (p *publicServing) runRenewer(ctx context.Context, log *slog.Logger, checkInterval time.Duration) {
 	p.restart.Lock()
 	defer p.restart.Unlock()
+	key, keyErr := p.renewerKey()
 	p.mu.Lock()
+	if p.renewer != nil && keyErr == nil && key == p.key {
+		p.mu.Unlock()
+		return
+	}
 	stop, done := p.stop, p.done
-	p.renewer, p.stop, p.done = nil, nil, nil
+	p.renewer, p.stop, p.done, p.key = nil, nil, nil, ""
 	p.mu.Unlock()
 	if stop != nil {
 		stop()
 		<-done // a renewal under way may take a while to give up
 	}
-	settings, err := certs.LoadACMESettings(p.pub.Dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return // not from ACME: the user renews it
+	if keyErr == nil && key == "" {
+		return // not from ACME (the user renews it), or no certificate
 	}
 	var r *certs.Renewer
+	err := keyErr
 	if err == nil {
+		var settings *certs.ACMESettings
 		var client *http.Client
-		if client, err = acmeHTTPClient(); err == nil {
-			r, err = settings.Renewer(ctx, p.pub, certs.RenewerConfig{
-				ACME:          certs.ACMEConfig{HTTPClient: client, Logger: log},
-				OnRenew:       p.server.Renewed,
-				CheckInterval: checkInterval,
-			})
+		if settings, err = certs.LoadACMESettings(p.pub.Dir); err == nil {
+			if client, err = acmeHTTPClient(); err == nil {
+				r, err = settings.Renewer(ctx, p.pub, certs.RenewerConfig{
+					ACME:          certs.ACMEConfig{HTTPClient: client, Logger: log},
+					OnRenew:       p.server.Renewed,
+					CheckInterval: checkInterval,
+				})
+			}
 		}
 	}
 	switch {
@@ -121,8 +137,34 @@ func (p *publicServing) runRenewer(ctx context.Context, log *slog.Logger, checkI
 		r.Run(rctx)
 	}()
 	p.mu.Lock()
-	p.renewer, p.stop, p.done = r, stop, done
+	p.renewer, p.stop, p.done, p.key = r, stop, done, key
 	p.mu.Unlock()
+}
+
+// renewerKey identifies what a renewer is made from: the ACME settings
+// and the installed certificate. "" when there is nothing to renew (no
+// settings: not from ACME; or no certificate).
+func (p *publicServing) renewerKey() (string, error) {
+	settings, err := certs.LoadACMESettings(p.pub.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	_, chain, err := p.pub.CurrentChain()
+	if errors.Is(err, certs.ErrNoPublicCert) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	js, err := json.Marshal(settings)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(chain[0].Raw)
+	return string(js) + " " + hex.EncodeToString(sum[:]), nil
 }
 
 // wait returns once the renewer, if any, has stopped (its context done).

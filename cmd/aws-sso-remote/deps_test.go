@@ -37,23 +37,29 @@ func TestDependencies(t *testing.T) {
 	}
 }
 
-// TestReleaseBinary builds the helper as `make release` does for Linux
-// amd64 and arm64 and macOS arm64, and checks that each is at most 8 MB
-// and that the Linux ones are static: no interpreter, no shared
-// libraries, so they run on any distribution they are copied to.
+// TestReleaseBinary builds the helper with `make release` (the release's
+// own flags) for Linux amd64 and arm64 and macOS arm64, and checks that
+// each is at most 8 MB and that the Linux ones are static: no
+// interpreter, no shared libraries, so they run on any distribution they
+// are copied to.
 func TestReleaseBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds three binaries")
 	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatalf("make: %v", err)
+	}
 	const maxSize = 8 << 20
-	for _, p := range []struct{ goos, goarch string }{{"linux", "amd64"}, {"linux", "arm64"}, {"darwin", "arm64"}} {
-		t.Run(p.goos+"/"+p.goarch, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "aws-sso-remote")
-			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, ".")
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.goos, "GOARCH="+p.goarch)
-			if msg, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("go build: %v\n%s", err, msg)
-			}
+	dist := t.TempDir()
+	platforms := []string{"linux/amd64", "linux/arm64", "darwin/arm64"}
+	cmd := exec.Command("make", "-s", "-C", filepath.Join("..", ".."), "release",
+		"DIST="+dist, "COMMANDS=aws-sso-remote", "PLATFORMS="+strings.Join(platforms, " "))
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make release: %v\n%s", err, msg)
+	}
+	for _, p := range platforms {
+		t.Run(p, func(t *testing.T) {
+			out := filepath.Join(dist, "aws-sso-remote-"+strings.ReplaceAll(p, "/", "-"))
 			fi, err := os.Stat(out)
 			if err != nil {
 				t.Fatal(err)
@@ -62,7 +68,7 @@ func TestReleaseBinary(t *testing.T) {
 				t.Errorf("%d bytes, over the 8 MB budget", fi.Size())
 			}
 			t.Logf("%.1f MB", float64(fi.Size())/(1<<20))
-			if p.goos != "linux" {
+			if !strings.HasPrefix(p, "linux/") {
 				return
 			}
 			f, err := elf.Open(out)
