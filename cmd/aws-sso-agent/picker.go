@@ -115,16 +115,14 @@ func (p *picker) keys(b []byte) (done bool, choice string, err error) {
 		case b[0] == 0x7f || b[0] == 0x08: // Backspace
 			if p.filter != "" {
 				_, size := utf8.DecodeLastRuneInString(p.filter)
-				p.filter = p.filter[:len(p.filter)-size]
-				p.cursor = 0
+				p.setFilter(p.filter[:len(p.filter)-size])
 			}
 		case b[0] == 0x15: // Ctrl-U
-			p.filter, p.cursor = "", 0
+			p.setFilter("")
 		default:
 			r, size := utf8.DecodeRune(b)
 			if r != utf8.RuneError && unicode.IsPrint(r) {
-				p.filter += string(r)
-				p.cursor = 0
+				p.setFilter(p.filter + string(r))
 			}
 			b = b[size:]
 			continue
@@ -132,6 +130,14 @@ func (p *picker) keys(b []byte) (done bool, choice string, err error) {
 		b = b[1:]
 	}
 	return false, "", nil
+}
+
+// setFilter changes the filter and the matches with it: keys typed in the
+// same read as Enter (fast typing, a paste) must pick from what they
+// selected, not from the list last drawn.
+func (p *picker) setFilter(f string) {
+	p.filter, p.cursor = f, 0
+	p.matches = p.match()
 }
 
 func (p *picker) move(d int) {

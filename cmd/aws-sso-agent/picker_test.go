@@ -31,6 +31,8 @@ func TestPickerInPTY(t *testing.T) {
 		{"backspace", []string{"sandx", "\x7f", "\r"}, "sandbox", nil},
 		{"ctrl-u clears", []string{"zzz", "\x15", "\r"}, "dev-admin", nil},
 		{"enter with no match does nothing", []string{"zzz", "\r", "\x15", "sand", "\r"}, "sandbox", nil},
+		{"typed with enter in one read", []string{"prod\r"}, "prod-admin", nil},
+		{"pasted filter, arrow and enter", []string{"read\x1b[B\r"}, "prod-readonly", nil},
 		{"esc cancels", []string{"\x1b"}, "", errPickCancelled},
 		{"ctrl-c cancels", []string{"\x03"}, "", errPickCancelled},
 	}
