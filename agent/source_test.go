@@ -7,11 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -301,47 +300,9 @@ func TestResolveSourceCredentialProcessGarbage(t *testing.T) {
 // the real one).
 func sourceStartMoto(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("moto_server")
-	if err != nil {
-		sourceRequirePeer(t, "moto_server not installed: the role_arn chain is not tested against a real STS")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LANG=C.UTF-8"}
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return url
-		}
-		select {
-		case <-done:
-			t.Fatalf("moto_server exited: %s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server not answering on %s: %s", url, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	// e2e.StartMoto retries when another process takes the port first,
+	// and waits for this moto's own log line before trusting an answer.
+	return e2e.StartMoto(t).Endpoint
 }
 
 func TestResolveSourceRoleChainMoto(t *testing.T) {

@@ -303,11 +303,15 @@ printf '{"Version":1,"AccessKeyId":"ASIASHORTLIVED%06d","SecretAccessKey":"s%d",
 	url := e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
 	tokenFile := e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 
+	// Refreshes come about 20 s apart (30 s keys, 10 s margin): three
+	// keys take some 40 s, and a loaded machine gets more time.
 	keys := map[string]bool{}
-	deadline := time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(75 * time.Second)
 	for time.Now().Before(deadline) && len(keys) < 3 {
-		code, body := get(t, url, tokenFile, nil)
+		// Taken before the request: the agent served no earlier, so
+		// exp-now bounds from above what was left when it did.
 		now := time.Now()
+		code, body := get(t, url, tokenFile, nil)
 		if code != 200 {
 			t.Fatalf("status %d: %s", code, body)
 		}
@@ -327,7 +331,7 @@ printf '{"Version":1,"AccessKeyId":"ASIASHORTLIVED%06d","SecretAccessKey":"s%d",
 		time.Sleep(250 * time.Millisecond)
 	}
 	if len(keys) < 3 {
-		t.Errorf("saw %d distinct keys in 45 s of 30-second credentials; the agent did not refresh on its own", len(keys))
+		t.Errorf("saw %d distinct keys in 75 s of 30-second credentials; the agent did not refresh on its own", len(keys))
 	}
 	if !strings.Contains(a.proc.Stderr(), "refresh") {
 		t.Errorf("no refresh in the agent's log:\n%s", a.proc.Stderr())

@@ -149,7 +149,7 @@ func TestRevokedAfterSession(t *testing.T) {
 		t.Fatalf("session file: %v: %q", err, out)
 	}
 	// The session ended with the ssh client: the agent no longer knows it.
-	if l := r.agent.sessions(); len(l) != 0 {
+	if ok, l := r.agent.noSessions(); !ok {
 		t.Errorf("sessions after the client exited: %v", l)
 	}
 	// These two requests are refused by channel binding as well (a
@@ -230,14 +230,22 @@ func TestSquatters(t *testing.T) {
 			// squatter takes the port.
 			var sq *e2e.Process
 			e2e.WaitFor(t, func() bool {
+				// Retry only once a squatter has exited (the port not
+				// free yet): one slow to start may already hold it.
 				sq = e2e.StartAs(t, "nobody", squatter, "-mode", tc.mode, "-addr", fmt.Sprintf("127.0.0.1:%d", port))
-				select {
-				case <-sq.Done():
-					return false
-				case <-time.After(300 * time.Millisecond):
-					return strings.Contains(sq.Stdout(), "LISTENING")
+				for start := time.Now(); time.Since(start) < 15*time.Second; time.Sleep(20 * time.Millisecond) {
+					if strings.Contains(sq.Stdout(), "LISTENING") {
+						return true
+					}
+					select {
+					case <-sq.Done():
+						return false
+					default:
+					}
 				}
-			}, 20*time.Second)
+				t.Fatalf("the squatter neither listened nor exited in 15 s: %s", sq.Stdout())
+				return false
+			}, 30*time.Second)
 
 			res := e2e.RunAs(t, r.sshd.User, nil, r.remoteBin, "env", "--session", id)
 			if res.Code != tc.code {
@@ -353,7 +361,7 @@ func TestProxyJump(t *testing.T) {
 // `stty size`.
 func TestWindowResize(t *testing.T) {
 	r := startRemote(t, sshd.Options{})
-	args := append(r.sshArgs("-t"), "--", "stty size; read x; stty size")
+	args := append(r.sshArgs("-t"), "--", "stty size; while read x; do stty size; done")
 	cmd := exec.Command(agentBin, args...)
 	cmd.Env = r.agent.env
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
@@ -365,9 +373,13 @@ func TestWindowResize(t *testing.T) {
 	go screen.copyFrom(ptmx)
 	e2e.WaitFor(t, func() bool { return strings.Contains(screen.String(), "30 100") }, 20*time.Second)
 	pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120})
-	time.Sleep(300 * time.Millisecond)
-	ptmx.WriteString("\r")
-	e2e.WaitFor(t, func() bool { return strings.Contains(screen.String(), "40 120") }, 20*time.Second)
+	// Each Enter prints the size again, until the new one shows: the
+	// resize travels on its own, however slowly a loaded machine runs.
+	e2e.WaitFor(t, func() bool {
+		ptmx.WriteString("\r")
+		return strings.Contains(screen.String(), "40 120")
+	}, 20*time.Second)
+	cmd.Process.Kill()
 	cmd.Wait()
 }
 
@@ -391,8 +403,8 @@ func TestKeepaliveDetectsFrozenServer(t *testing.T) {
 	if !strings.Contains(p.Stderr(), "not responding") {
 		t.Errorf("stderr: %s", p.Stderr())
 	}
-	if n := len(r.agent.sessions()); n != 0 {
-		t.Errorf("%d sessions still live after the client ended", n)
+	if ok, l := r.agent.noSessions(); !ok {
+		t.Errorf("sessions still live after the client ended: %v", l)
 	}
 }
 
@@ -420,6 +432,20 @@ func (a *agentUnderTest) sessions() []map[string]any {
 	var l []map[string]any
 	json.Unmarshal([]byte(a.mustCLI(nil, "sessions", "--json")), &l)
 	return l
+}
+
+// noSessions reports whether the agent has no live session within a few
+// seconds: it ends a session when it reads the client's hang-up, a moment
+// after the client process is gone.
+func (a *agentUnderTest) noSessions() (bool, []map[string]any) {
+	a.t.Helper()
+	var l []map[string]any
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(50 * time.Millisecond) {
+		if l = a.sessions(); len(l) == 0 {
+			return true, nil
+		}
+	}
+	return false, l
 }
 
 // TestSessionsRevoke: `aws-sso-agent sessions revoke ID` ends a live
@@ -456,7 +482,7 @@ func TestSessionsRevoke(t *testing.T) {
 	if code := client.ExitCode(); code != 255 || !strings.Contains(client.Stderr(), "session ended by the agent") {
 		t.Errorf("ssh client: exit %d, stderr %q", code, client.Stderr())
 	}
-	if l := r.agent.sessions(); len(l) != 0 {
+	if ok, l := r.agent.noSessions(); !ok {
 		t.Errorf("sessions after revoke: %v", l)
 	}
 	// The captured token through the session's port gets nothing.
@@ -492,7 +518,7 @@ i=0; while [ "$(ls ~/.aws-sso-agent/sessions | wc -l)" -lt 2 ] && [ $i -lt 100 ]
 [ "$(ls ~/.aws-sso-agent/sessions | wc -l)" -ge 2 ] || { echo "not two sessions" >&2; exit 11; }
 $t new-session -d -s t || exit 10
 (sleep 30 | $t -C attach-session -t t) >/dev/null 2>&1 </dev/null &
-i=0; until [ -n "$($t list-clients)" ] || [ $i -ge 100 ]; do sleep 0.05; i=$((i+1)); done
+i=0; until [ -n "$($t list-clients)" ] || [ $i -ge 300 ]; do sleep 0.05; i=$((i+1)); done
 $t send-keys -t t "$h check --json > $s.out 2>&1; tmux wait-for -S done" Enter
 timeout 20 $t wait-for done || echo "the pane did not finish"
 echo DIRECT; $h check --json

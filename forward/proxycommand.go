@@ -96,15 +96,16 @@ func (c *commandConn) Write(p []byte) (int, error) {
 }
 
 // exited turns err, seen because the command stopped talking, into the
-// command's exit status when it exited with an error, waiting briefly for
-// the exit to be reaped.
+// command's exit status when it exited with an error. It waits a little
+// for the exit to be reaped, which a loaded machine can make slow; a
+// command that closed its output but runs on just costs that wait.
 func (c *commandConn) exited(err error) error {
 	select {
 	case <-c.done:
 		if c.waitErr != nil {
 			return fmt.Errorf("forward: ProxyCommand exited: %w", c.waitErr)
 		}
-	case <-time.After(100 * time.Millisecond):
+	case <-time.After(2 * time.Second):
 	}
 	return err
 }

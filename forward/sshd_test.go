@@ -446,8 +446,9 @@ func TestListenRemoteDenied(t *testing.T) {
 func TestKeepaliveDetectsFrozenServer(t *testing.T) {
 	s := sshd.Start(t, sshd.Options{})
 	cfg := baseConfig(t, s)
-	cfg.ServerAliveInterval = 200 * time.Millisecond
-	cfg.ServerAliveCountMax = 2
+	// Wide enough that a loaded CI machine's sshd answers in time.
+	cfg.ServerAliveInterval = 500 * time.Millisecond
+	cfg.ServerAliveCountMax = 3
 	c := dialOK(t, cfg)
 	// Alive: keepalives are answered, the connection stays up a while.
 	time.Sleep(3 * cfg.ServerAliveInterval * time.Duration(cfg.ServerAliveCountMax))
@@ -677,8 +678,8 @@ func TestKeepaliveDetectsFrozenJumpHost(t *testing.T) {
 	target := sshd.Start(t, sshd.Options{})
 	cfg := baseConfig(t, target) // no keepalives of its own
 	jcfg := baseConfig(t, jump)
-	jcfg.ServerAliveInterval = 200 * time.Millisecond
-	jcfg.ServerAliveCountMax = 2
+	jcfg.ServerAliveInterval = 500 * time.Millisecond
+	jcfg.ServerAliveCountMax = 3
 	cfg.Jumps = []*Config{jcfg}
 	c := dialOK(t, cfg)
 	jump.FreezeSessions(t)

@@ -48,7 +48,7 @@ func tmuxClient(getenv func(string) string) (int, error) {
 	if getenv("TMUX") == "" {
 		return 0, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "tmux", "display-message", "-p", "#{client_pid}")
 	cmd.Env = append(os.Environ(), "TMUX="+getenv("TMUX")) // the server getenv names

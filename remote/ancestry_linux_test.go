@@ -132,7 +132,7 @@ func TestTmuxClient(t *testing.T) {
 	}
 	t.Cleanup(func() { stdin.Close(); client.Wait() })
 	var pid int
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && pid == 0; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && pid == 0; time.Sleep(20 * time.Millisecond) {
 		if pid, err = tmuxClient(getenv); err != nil {
 			t.Fatal(err)
 		}
