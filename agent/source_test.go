@@ -63,14 +63,6 @@ func sourceFiles(t *testing.T, profile, configText, credentialsText string) Sour
 	return spec
 }
 
-func sourceRequirePeer(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("AWS_SSO_AGENT_REQUIRE_PEERS") == "1" {
-		t.Fatal(why + " (AWS_SSO_AGENT_REQUIRE_PEERS=1)")
-	}
-	t.Skip(why)
-}
-
 func TestSourceSpecValidate(t *testing.T) {
 	tests := []struct {
 		spec SourceSpec
