@@ -37,8 +37,8 @@ func TestTerminalPrompts(t *testing.T) {
 		e2e.PeerMissing(t, "no pseudo-terminal: %v", err)
 	}
 	defer ptmx.Close()
-	screen := &lockedScreen{}
-	go screen.copyFrom(ptmx)
+	screen := &e2e.LockedBuffer{}
+	go screen.CopyFrom(ptmx)
 	shown := func(s string) func() bool { return func() bool { return strings.Contains(screen.String(), s) } }
 
 	e2e.WaitFor(t, shown("Are you sure you want to continue connecting (yes/no)?"), 20*time.Second)

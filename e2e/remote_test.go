@@ -369,8 +369,8 @@ func TestWindowResize(t *testing.T) {
 		e2e.PeerMissing(t, "no pseudo-terminal: %v", err)
 	}
 	defer ptmx.Close()
-	screen := &lockedScreen{}
-	go screen.copyFrom(ptmx)
+	screen := &e2e.LockedBuffer{}
+	go screen.CopyFrom(ptmx)
 	e2e.WaitFor(t, func() bool { return strings.Contains(screen.String(), "30 100") }, 20*time.Second)
 	pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120})
 	// Each Enter prints the size again, until the new one shows: the

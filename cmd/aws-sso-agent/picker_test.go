@@ -5,10 +5,10 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/creack/pty"
 )
 
@@ -44,7 +44,7 @@ func TestPickerInPTY(t *testing.T) {
 			}
 			defer ptmx.Close()
 			defer tty.Close()
-			var screen lockedBuffer
+			var screen e2e.LockedBuffer
 			go io.Copy(&screen, ptmx)
 
 			type result struct {
@@ -118,24 +118,7 @@ func FuzzParseProfileSections(f *testing.F) {
 	})
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func waitScreen(t *testing.T, b *lockedBuffer, want string) {
+func waitScreen(t *testing.T, b *e2e.LockedBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(b.String(), want) {

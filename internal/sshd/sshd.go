@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -438,7 +439,7 @@ func StartAgent(t testing.TB, keyFiles ...string) string {
 	sock := filepath.Join(dir, "agent.sock")
 	// -D: foreground, so the PID we hold is the agent's own.
 	cmd := exec.Command("ssh-agent", "-D", "-a", sock)
-	var out lockedBuffer
+	var out e2e.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("sshd: start ssh-agent: %v", err)
@@ -523,21 +524,4 @@ func (s *Server) Run(t testing.TB, identity string, args ...string) (string, err
 		"-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", s.User + "@127.0.0.1"}
 	b, err := exec.Command("ssh", append(base, args...)...).CombinedOutput()
 	return string(b), err
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
