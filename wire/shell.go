@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Shell is the syntax of one shell's exports: how it sets and unsets an
@@ -13,7 +14,8 @@ import (
 //
 // The output is meant for the evaluations the docs give (docs/ssh.md,
 // docs/quickstart.md): `eval "$(... env)"` in sh, bash and zsh,
-// `... env --shell fish | source`, ``eval "`... env --shell csh`"`` and
+// `... env --shell fish | source`, in csh and tcsh
+// eval "`... env --shell csh`", and in PowerShell
 // `... env --shell powershell | Invoke-Expression`.
 type Shell struct {
 	name string
@@ -68,6 +70,20 @@ func (sh Shell) Name() string {
 		return "sh"
 	}
 	return sh.name
+}
+
+// OverridingVars are the variables that would win over the container
+// endpoint in the SDKs' credential chains (or, for the token, over the
+// token file in the Java SDK v2), so both `env` commands unset them.
+func OverridingVars() []string {
+	return []string{
+		"AWS_ACCESS_KEY_ID",
+		"AWS_SECRET_ACCESS_KEY",
+		"AWS_SESSION_TOKEN",
+		"AWS_PROFILE",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN",
+	}
 }
 
 // Var is one environment variable to export.
@@ -180,12 +196,14 @@ func quoteCsh(s string) string {
 func quotePowerShell(s string) string {
 	var b strings.Builder
 	b.WriteByte('\'')
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch r {
 		case '\'', '\u2018', '\u2019', '\u201a', '\u201b':
-			b.WriteRune(r)
+			b.WriteString(s[i : i+size])
 		}
-		b.WriteRune(r)
+		b.WriteString(s[i : i+size]) // the bytes as given, even invalid UTF-8
+		i += size
 	}
 	b.WriteByte('\'')
 	return b.String()
