@@ -17,7 +17,7 @@ import (
 // A session may carry the agent's public name (session.json "fqdn"): a DNS
 // name that resolves to 127.0.0.1 and for which the agent serves a
 // publicly trusted certificate, so every SDK verifies TLS to
-// https://FQDN:PORT/ with its own roots (SPEC 4 and 5). The helper uses it
+// https://FQDN:PORT/ with its own roots (docs/tls.md). The helper uses it
 // only after checking, on this host, that the name resolves to loopback
 // addresses only: DNS here can be poisoned, and an SDK given the name
 // would send its token wherever the name points.

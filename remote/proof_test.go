@@ -90,7 +90,7 @@ func TestProveThenManyRequestsOnOneConnection(t *testing.T) {
 	}
 }
 
-// TestSquatters is SPEC 3.5 and 7.5: whatever holds the port instead of
+// TestSquatters (docs/threat-model.md): whatever holds the port instead of
 // the session's agent is refused with its own exit code, and never sees
 // the token.
 func TestSquatters(t *testing.T) {

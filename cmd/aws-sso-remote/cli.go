@@ -293,7 +293,7 @@ func (c *cli) env(args []string) error {
 	switch {
 	case publicURL != "":
 		// Every SDK verifies the public certificate with its own roots
-		// (SPEC 4): no trust variable, with or without --tls.
+		// (docs/tls.md): no trust variable, with or without --tls.
 		vars[0].Value = publicURL
 	case *useTLS:
 		sdir, _ := c.finder.SessionsDir()
@@ -496,7 +496,7 @@ func (c *cli) credentialProcess(args []string) error {
 		AccountID:       p.creds.AccountID,
 	}
 	if !p.creds.Expires.IsZero() {
-		// RFC 3339 in UTC with "Z", as the endpoint serves it (SPEC 4).
+		// RFC 3339 in UTC with "Z", as the endpoint serves it (wire.AppendCredentials).
 		out.Expiration = p.creds.Expires.UTC().Format(time.RFC3339)
 	}
 	b, err := json.Marshal(out)

@@ -255,7 +255,7 @@ func TestQuoting(t *testing.T) {
 	}
 }
 
-// TestEnvRefusesSquatters is SPEC 7.5 through the CLI: no export on
+// TestEnvRefusesSquatters is TestSquatters through the CLI: no export on
 // stdout, the reason and a hint on stderr, the documented exit code, and
 // no token at the squatter.
 func TestEnvRefusesSquatters(t *testing.T) {
