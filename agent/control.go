@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // The control socket is how the CLI changes the agent: load and unload
@@ -504,12 +506,7 @@ func writeControl(w io.Writer, resp ControlResponse) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-func slotLabel(name string) string {
-	if name == "" {
-		return "default"
-	}
-	return name
-}
+func slotLabel(name string) string { return wire.SlotName(name) }
 
 // ListenControl creates the control socket at path, mode 0600, in a
 // private directory. A stale socket left by a crashed agent is replaced;

@@ -3,20 +3,14 @@ package agent
 import (
 	"context"
 	"errors"
-	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // Credentials are one set of temporary AWS credentials as the endpoint
-// serves them.
-type Credentials struct {
-	AccessKeyID     string
-	SecretAccessKey string
-	SessionToken    string
-	// Expires is zero for credentials that do not expire (static keys).
-	Expires   time.Time
-	AccountID string
-	RoleARN   string
-}
+// serves them: the credentials document of package wire, which
+// aws-sso-remote reads.
+type Credentials = wire.Credentials
 
 // CredentialsSource answers the endpoint: the credentials of a slot, fresh
 // enough to serve. The default slot is named "".
@@ -38,9 +32,5 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	name := e.Slot
-	if name == "" {
-		name = "default"
-	}
-	return "slot " + name + ": " + e.Reason
+	return "slot " + wire.SlotName(e.Slot) + ": " + e.Reason
 }

@@ -2,9 +2,7 @@ package agent
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -16,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // Shared header values: assigned, never appended to, so sharing is safe and
@@ -118,7 +118,7 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 		return fail(http.StatusForbidden, "host_forbidden",
 			"the Host header must be a loopback name or address (localhost, 127.0.0.1, [::1]): use the URL from `aws-sso-agent env`")
 	}
-	if r.URL.Path == ProofPath {
+	if r.URL.Path == wire.ProofPath {
 		return e.prove(w, r, info, fail)
 	}
 	slot, ok := endpointRoute(r.URL)
@@ -237,12 +237,7 @@ func (c *endpointBodies) get(slot string, creds *Credentials) *endpointBody {
 }
 
 // endpointSlotName is how messages name a slot.
-func endpointSlotName(slot string) string {
-	if slot == "" {
-		return "default"
-	}
-	return strconv.Quote(slot)
-}
+func endpointSlotName(slot string) string { return wire.QuotedSlotName(slot) }
 
 var (
 	errEndpointBadHost    = errors.New("bad host")
@@ -415,32 +410,9 @@ func endpointError(w http.ResponseWriter, r *http.Request, status int, code, msg
 	}
 }
 
-// endpointAppendCredentials appends the container-credentials JSON of c.
-// Written by hand rather than with encoding/json: it is the hot path and
-// the shape is fixed.
-func endpointAppendCredentials(b []byte, c *Credentials) []byte {
-	b = append(b, `{"AccessKeyId":`...)
-	b = endpointAppendJSONString(b, c.AccessKeyID)
-	b = append(b, `,"SecretAccessKey":`...)
-	b = endpointAppendJSONString(b, c.SecretAccessKey)
-	b = append(b, `,"Token":`...)
-	b = endpointAppendJSONString(b, c.SessionToken)
-	if !c.Expires.IsZero() {
-		// RFC 3339 in UTC ending in "Z": JS v3 rejects "+00:00" (SPEC 4).
-		b = append(b, `,"Expiration":"`...)
-		b = c.Expires.UTC().AppendFormat(b, time.RFC3339)
-		b = append(b, '"')
-	}
-	if c.AccountID != "" {
-		b = append(b, `,"AccountId":`...)
-		b = endpointAppendJSONString(b, c.AccountID)
-	}
-	if c.RoleARN != "" {
-		b = append(b, `,"RoleArn":`...)
-		b = endpointAppendJSONString(b, c.RoleARN)
-	}
-	return append(b, "}\n"...)
-}
+// endpointAppendCredentials appends the container-credentials JSON of c,
+// the document aws-sso-remote parses too.
+func endpointAppendCredentials(b []byte, c *Credentials) []byte { return wire.AppendCredentials(b, c) }
 
 // endpointAppendJSONString appends s as a JSON string, escaping as
 // encoding/json does (control characters, quotes, backslash, <>&, U+2028,
@@ -508,20 +480,19 @@ func (e *Endpoint) prove(w http.ResponseWriter, r *http.Request, info *endpointC
 	if !ok {
 		return fail(http.StatusNotFound, "no_session", "this SSH session has ended: reconnect with aws-sso-agent ssh")
 	}
-	nonce, err := base64.RawURLEncoding.DecodeString(r.URL.Query().Get("nonce"))
-	if err != nil || len(nonce) != 32 {
+	nonce, err := wire.ParseProofNonce(r.URL.Query().Get("nonce"))
+	if err != nil {
 		return fail(http.StatusBadRequest, "bad_nonce", "the proof request needs a nonce of 32 bytes, base64url without padding")
 	}
-	ekm, err := ExportProofKeyingMaterial(r.TLS.ExportKeyingMaterial, nonce)
+	proof, err := wire.Proof(r.TLS, key, info.channel, nonce)
 	if err != nil {
 		return fail(http.StatusBadRequest, "no_keying_material", "the TLS connection cannot export keying material: use TLS 1.3")
 	}
-	proof := SessionProof(key, info.channel, ekm)
-	body := `{"session":"` + info.channel + `","proof":"` + base64.RawURLEncoding.EncodeToString(proof) + `"}`
+	body := wire.ProofAnswer{Session: info.channel, Proof: proof}.Marshal()
 	h := w.Header()
 	h["Content-Type"] = endpointJSON
 	h["Cache-Control"] = endpointNoStore
 	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, body)
+	w.Write(body)
 	return http.StatusOK, "", ""
 }

@@ -1,9 +1,7 @@
 package agent
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -15,9 +13,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
-// An SSH session (SPEC 3.3) reads the agent's credentials through a port
+// An SSH session (docs/ssh.md) reads the agent's credentials through a port
 // forwarded to the remote host. Each session has its own token, valid only
 // on connections that arrive through that session's forward (the
 // endpoint's channel named by the session id) and only for the slots the
@@ -27,40 +27,10 @@ import (
 //
 // Each session also has a proof key: aws-sso-remote asks the agent to prove,
 // over pinned TLS and before it sends the token, that it knows the session
-// (SessionProof). A process squatting the remote port cannot.
+// (wire.Proof). A process squatting the remote port cannot.
 
 // ErrNoSession is returned for an unknown or ended session.
 var ErrNoSession = errors.New("no such session")
-
-// ProofPath is where aws-sso-remote asks for the session proof.
-const ProofPath = "/.aws-sso-agent/proof"
-
-// proofLabel and proofContext bind the proof to one TLS connection
-// (RFC 5705 exported keying material) and to this protocol's version.
-const (
-	proofLabel   = "EXPORTER-aws-sso-agent-session-proof"
-	proofContext = "aws-sso-agent proof v1"
-)
-
-// SessionProof computes the proof for session id over a TLS connection
-// whose exported keying material for nonce is ekm: HMAC-SHA256 keyed with
-// the session's proof key over the protocol label, the id and ekm.
-// aws-sso-remote computes the same and compares.
-func SessionProof(key []byte, id string, ekm []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(proofContext))
-	m.Write([]byte{0})
-	m.Write([]byte(id))
-	m.Write([]byte{0})
-	m.Write(ekm)
-	return m.Sum(nil)
-}
-
-// ExportProofKeyingMaterial is the RFC 5705 export both sides feed into
-// SessionProof.
-func ExportProofKeyingMaterial(export func(label string, context []byte, length int) ([]byte, error), nonce []byte) ([]byte, error) {
-	return export(proofLabel, nonce, 32)
-}
 
 // SessionGrant is what the SSH client receives for a new session and hands
 // to the remote host. It holds secrets: never log it.
@@ -71,7 +41,7 @@ type SessionGrant struct {
 	CA       string   `json:"ca"`        // the agent's root certificate, PEM
 	Slots    []string `json:"slots"`
 	// FQDN is the public name the agent serves a publicly trusted
-	// certificate for (SPEC 5), "" if none: the remote helper exports
+	// certificate for (docs/tls.md), "" if none: the remote helper exports
 	// https://FQDN:PORT/ after checking that the name resolves to loopback
 	// there too.
 	FQDN string `json:"fqdn,omitempty"`
@@ -143,8 +113,8 @@ func (s *Sessions) Open(host string, slots []string) (*Session, SessionGrant, er
 		}
 	}
 	slots = slices.Clone(slots)
-	var idb [16]byte
-	key := make([]byte, 32)
+	var idb [wire.SessionIDSize]byte
+	key := make([]byte, wire.ProofKeySize)
 	if _, err := rand.Read(idb[:]); err != nil {
 		return nil, SessionGrant{}, fmt.Errorf("agent: session id: %w", err)
 	}
@@ -287,7 +257,7 @@ func (sess *Session) snapshot() SessionInfo {
 func slotLabels(slots []string) []string {
 	out := make([]string, len(slots))
 	for i, s := range slots {
-		out[i] = slotLabel(s)
+		out[i] = wire.SlotName(s)
 	}
 	return out
 }

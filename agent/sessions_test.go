@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // sessionTestEnv is an endpoint plus a control socket serving sessions.
@@ -174,19 +176,19 @@ func TestSessionProof(t *testing.T) {
 		}
 		nonce := make([]byte, 32)
 		rand.Read(nonce)
-		code, body := rawGet(t, conn, ProofPath+"?nonce="+base64.RawURLEncoding.EncodeToString(nonce), "")
+		code, body := rawGet(t, conn, wire.ProofPath+"?nonce="+base64.RawURLEncoding.EncodeToString(nonce), "")
 		if code != 200 {
 			t.Fatalf("proof: %d %s", code, body)
 		}
 		var p struct{ Session, Proof string }
 		json.Unmarshal([]byte(body), &p)
 		st := conn.ConnectionState()
-		ekm, err := ExportProofKeyingMaterial(st.ExportKeyingMaterial, nonce)
+		want, err := wire.Proof(&st, key, id, nonce)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, _ := base64.RawURLEncoding.DecodeString(p.Proof)
-		return p.Session == id && hmac.Equal(got, SessionProof(key, id, ekm)), conn
+		return p.Session == id && hmac.Equal(got, want), conn
 	}
 
 	ok, conn := prove(t, h.Grant.ID, key)
@@ -203,10 +205,10 @@ func TestSessionProof(t *testing.T) {
 	}
 
 	// Over plain HTTP, or on the local port, there is no proof.
-	if code, _ := env.streamGet(t, h.Grant.ID, ProofPath+"?nonce="+strings.Repeat("A", 43), ""); code != 404 {
+	if code, _ := env.streamGet(t, h.Grant.ID, wire.ProofPath+"?nonce="+strings.Repeat("A", 43), ""); code != 404 {
 		t.Errorf("proof over plain HTTP: got %d, want 404", code)
 	}
-	if code, _ := tcpGet(t, env.url+ProofPath+"?nonce="+strings.Repeat("A", 43), ""); code != 404 {
+	if code, _ := tcpGet(t, env.url+wire.ProofPath+"?nonce="+strings.Repeat("A", 43), ""); code != 404 {
 		t.Errorf("proof on the local port: got %d, want 404", code)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // DefaultSlotMargin is the least lifetime a slot serves by default: 15
@@ -193,12 +195,7 @@ func NewSlots(cfg SlotsConfig) *Slots {
 }
 
 // slotDisplayName is how people see a slot name.
-func slotDisplayName(name string) string {
-	if name == "" {
-		return "default"
-	}
-	return name
-}
+func slotDisplayName(name string) string { return wire.SlotName(name) }
 
 // Load retrieves credentials from p once, synchronously, and puts them in
 // the slot ("" = default; other names must pass ValidateSlotName),

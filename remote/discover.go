@@ -9,15 +9,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // SessionEnv is the environment variable that names the session to use
 // when --session is not given.
 const SessionEnv = "AWS_SSO_AGENT_SESSION"
-
-// DirName is the helper's directory under $HOME; sessions live in its
-// "sessions" subdirectory, one 0700 directory per session id.
-const DirName = ".aws-sso-agent"
 
 // Finder finds this shell's session file. The zero value uses $HOME, the
 // process environment and the real process ancestry.
@@ -47,7 +45,7 @@ func (f *Finder) dir() (string, error) {
 		return "", &Error{Kind: KindNoSession, Reason: "find the home directory", Err: err,
 			Hint: "set HOME, or pass --session ID"}
 	}
-	return filepath.Join(home, DirName), nil
+	return filepath.Join(home, filepath.FromSlash(wire.DirName)), nil
 }
 
 // SessionsDir is the directory holding one directory per session.
@@ -56,7 +54,7 @@ func (f *Finder) SessionsDir() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(d, "sessions"), nil
+	return filepath.Join(d, filepath.Base(wire.SessionsDir)), nil
 }
 
 // Find returns the session to use, in this order: id if not empty (the
@@ -70,7 +68,7 @@ func (f *Finder) SessionsDir() (string, error) {
 // Directories and files with the wrong owner or permissions are refused,
 // as ssh refuses a private key others can read: the file pins the agent
 // and holds the token.
-func (f *Finder) Find(id string) (*Session, error) {
+func (f *Finder) Find(id string) (*wire.Session, error) {
 	sdir, err := f.SessionsDir()
 	if err != nil {
 		return nil, err
@@ -84,7 +82,7 @@ func (f *Finder) Find(id string) (*Session, error) {
 		id, from = getenv(SessionEnv), SessionEnv
 	}
 	if id != "" {
-		if err := ValidateSessionID(id); err != nil {
+		if err := wire.ValidateSessionID(id); err != nil {
 			return nil, &Error{Kind: KindNoSession, Reason: "bad " + from, Err: err,
 				Hint: "pass the id of a live session (ls " + sdir + ")"}
 		}
@@ -120,7 +118,7 @@ func (f *Finder) Find(id string) (*Session, error) {
 	if alive == nil {
 		alive = processAlive
 	}
-	var live []*Session
+	var live []*wire.Session
 	for _, s := range sessions {
 		if alive(s.SSHDPID) {
 			live = append(live, s)
@@ -152,7 +150,7 @@ func (f *Finder) Find(id string) (*Session, error) {
 	case len(live) > 1:
 		var b strings.Builder
 		for _, s := range live {
-			fmt.Fprintf(&b, "\n  %s  port %d  from %s  started %s", s.ID, s.Port, sanitize(s.Host, maxHost), s.Created.Local().Format("2006-01-02 15:04"))
+			fmt.Fprintf(&b, "\n  %s  port %d  from %s  started %s", s.ID, s.Port, sanitize(s.Host, 255), s.Created.Local().Format("2006-01-02 15:04"))
 		}
 		return nil, &Error{Kind: KindNoSession,
 			Reason: fmt.Sprintf("%d live sessions and none is an ancestor of this process:%s", len(live), b.String()),
@@ -171,7 +169,7 @@ func (f *Finder) Find(id string) (*Session, error) {
 }
 
 // sessionOf returns the session whose sshd is one of pids, nearest first.
-func sessionOf(sessions []*Session, pids []int) *Session {
+func sessionOf(sessions []*wire.Session, pids []int) *wire.Session {
 	for _, pid := range pids {
 		for _, s := range sessions {
 			if s.SSHDPID == pid {
@@ -185,7 +183,7 @@ func sessionOf(sessions []*Session, pids []int) *Session {
 // list loads every session in sdir. Sessions that cannot be loaded are
 // returned as errors (bad), so the caller can say why when nothing usable
 // remains; entries that are not session ids are ignored.
-func (f *Finder) list(sdir string) (sessions []*Session, bad []error, err error) {
+func (f *Finder) list(sdir string) (sessions []*wire.Session, bad []error, err error) {
 	entries, err := os.ReadDir(sdir)
 	if err != nil {
 		return nil, nil, &Error{Kind: KindNoSession, Reason: "read " + sdir, Err: err}
@@ -204,7 +202,7 @@ func (f *Finder) list(sdir string) (sessions []*Session, bad []error, err error)
 		}
 		sessions = append(sessions, s)
 	}
-	slices.SortFunc(sessions, func(a, b *Session) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(sessions, func(a, b *wire.Session) int { return strings.Compare(a.ID, b.ID) })
 	return sessions, bad, nil
 }
 
@@ -234,15 +232,15 @@ func unsafeError(path string, err error) error {
 
 // LoadSession reads dir/session.json. The directory and the file must be
 // owned by this user and closed to others (0700 and 0600 as written), and
-// the file must pass ParseSession.
-func LoadSession(dir string) (*Session, error) {
+// the file must pass wire.ParseSession.
+func LoadSession(dir string) (*wire.Session, error) {
 	if err := checkPrivate(dir, true); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 		return nil, unsafeError(dir, err)
 	}
-	path := filepath.Join(dir, "session.json")
+	path := filepath.Join(dir, wire.SessionFileName)
 	data, err := readPrivate(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -250,7 +248,7 @@ func LoadSession(dir string) (*Session, error) {
 		}
 		return nil, unsafeError(path, err)
 	}
-	s, err := ParseSession(data)
+	s, err := wire.ParseSession(data)
 	if err != nil {
 		return nil, &Error{Kind: KindNoSession, Reason: "read " + path, Err: err,
 			Hint: "the session file is damaged or from another version: reconnect with `aws-sso-agent ssh HOST`"}
@@ -265,7 +263,8 @@ func LoadSession(dir string) (*Session, error) {
 }
 
 // readPrivate reads a private regular file: not a symbolic link, owned by
-// this user, no access for others, at most maxSessionFile bytes. The checks
+// this user, no access for others, at most wire.MaxSessionFile bytes
+// (one byte more, for wire.ParseSession to refuse). The checks
 // are made on the open file, so a swap between check and read is caught.
 func readPrivate(path string) ([]byte, error) {
 	if err := checkPrivate(path, false); err != nil {
@@ -283,7 +282,7 @@ func readPrivate(path string) ([]byte, error) {
 	if err := checkInfo(fi, false); err != nil {
 		return nil, err
 	}
-	return io.ReadAll(io.LimitReader(fh, maxSessionFile+1))
+	return io.ReadAll(io.LimitReader(fh, wire.MaxSessionFile+1))
 }
 
 // permError is an unsafe owner, type or mode, with what to do about it.

@@ -22,6 +22,8 @@
 // one. Errors are *Error values whose Kind maps to the helper's documented
 // exit codes; they never contain the token or credentials.
 //
-// The package uses only the standard library and golang.org/x/sys, so the
+// What the helper and the agent must agree on (the session file, the proof,
+// the credentials document) is in package wire, which both use. This
+// package uses only the standard library, golang.org/x/sys and wire, so the
 // helper binary stays small and static.
 package remote

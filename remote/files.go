@@ -5,25 +5,27 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
-// WriteTokenFile writes the session's token to TokenFile: 0600, without a
-// trailing newline (every SDK rejects a token file that ends in one, SPEC
-// 4), atomically. It returns the file's path.
-func (s *Session) WriteTokenFile() (string, error) {
+// WriteTokenFile writes the session's token to its TokenFile: 0600,
+// without a trailing newline (every SDK rejects a token file that ends in
+// one, docs/sdk-compatibility.md), atomically. It returns the file's path.
+func WriteTokenFile(s *wire.Session) (string, error) {
 	return s.TokenFile(), writePrivateFile(s.TokenFile(), []byte(s.Token))
 }
 
 // WriteCAFile writes the pinned CA alone to CAFile (for
 // NODE_EXTRA_CA_CERTS, which adds to Node's roots) and returns its path.
-func (s *Session) WriteCAFile() (string, error) {
+func WriteCAFile(s *wire.Session) (string, error) {
 	return s.CAFile(), writePrivateFile(s.CAFile(), s.CAPEM)
 }
 
 // WriteCABundle writes systemRoots (PEM) followed by the pinned CA to
 // CABundleFile (for SSL_CERT_FILE, which replaces the system roots in Go
 // and OpenSSL) and returns its path.
-func (s *Session) WriteCABundle(systemRoots []byte) (string, error) {
+func WriteCABundle(s *wire.Session, systemRoots []byte) (string, error) {
 	var b bytes.Buffer
 	b.Write(bytes.TrimRight(systemRoots, "\n"))
 	if b.Len() > 0 {

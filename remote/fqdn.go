@@ -8,15 +8,16 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // A session may carry the agent's public name (session.json "fqdn"): a DNS
 // name that resolves to 127.0.0.1 and for which the agent serves a
 // publicly trusted certificate, so every SDK verifies TLS to
-// https://FQDN:PORT/ with its own roots (SPEC 4 and 5). The helper uses it
+// https://FQDN:PORT/ with its own roots (docs/tls.md). The helper uses it
 // only after checking, on this host, that the name resolves to loopback
 // addresses only: DNS here can be poisoned, and an SDK given the name
 // would send its token wherever the name points.
@@ -90,7 +91,7 @@ func CheckLoopbackDNS(ctx context.Context, r Resolver, fqdn string) error {
 // against roots (nil: the system's roots), so the helper never exports a
 // URL on which SDKs would fail (the agent may have stopped serving the
 // name since the session began). It sends nothing but the handshake.
-func CheckPublicCert(ctx context.Context, s *Session, roots *x509.CertPool) error {
+func CheckPublicCert(ctx context.Context, s *wire.Session, roots *x509.CertPool) error {
 	d := &tls.Dialer{Config: &tls.Config{
 		ServerName: s.FQDN,
 		RootCAs:    roots,
@@ -102,56 +103,4 @@ func CheckPublicCert(ctx context.Context, s *Session, roots *x509.CertPool) erro
 		return fmt.Errorf("the agent's certificate for %s is not trusted here: %w", s.FQDN, err)
 	}
 	return c.Close()
-}
-
-// PublicURL is the endpoint URL of slot under the session's public name:
-// https://FQDN:PORT/, /slot/NAME for a named slot. "" if the session has
-// no public name.
-func (s *Session) PublicURL(slot string) string {
-	if s.FQDN == "" {
-		return ""
-	}
-	u := "https://" + s.FQDN + ":" + strconv.Itoa(s.Port) + "/"
-	if slot != "" {
-		u += "slot/" + url.PathEscape(slot)
-	}
-	return u
-}
-
-// validateFQDN checks session.json's fqdn: a DNS host name of at least two
-// labels (RFC 1123: letters, digits, hyphens; labels of 1 to 63, at most
-// 253 in all), lowercase, no final dot, not an IP address, not localhost.
-// It is restated from the agent's certs.ValidateFQDN because the helper
-// must not import the agent; it also keeps a damaged file from putting
-// anything but a host name into the exported URL.
-func validateFQDN(n string) error {
-	bad := func(why string) error { return fmt.Errorf("session fqdn %q: %s", sanitize(n, 80), why) }
-	switch {
-	case len(n) > 253:
-		return bad("longer than 253 characters")
-	case n == "localhost" || strings.HasSuffix(n, ".localhost"):
-		return bad("localhost is not a public name")
-	}
-	if _, err := netip.ParseAddr(n); err == nil {
-		return bad("an IP address, not a name")
-	}
-	labels := strings.Split(n, ".")
-	if len(labels) < 2 {
-		return bad("not a fully qualified name")
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return bad("a label is empty, too long, or starts or ends with a hyphen")
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-				return bad("only lowercase letters, digits, hyphens and dots are allowed")
-			}
-		}
-	}
-	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
-		return bad("the last label is numeric")
-	}
-	return nil
 }

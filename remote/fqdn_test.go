@@ -54,30 +54,3 @@ func TestCheckLoopbackDNS(t *testing.T) {
 		})
 	}
 }
-
-func TestSessionFQDN(t *testing.T) {
-	s, err := remote.ParseSession(sessionJSON(t, func(m map[string]any) { m["fqdn"] = "agent.example.com" }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.FQDN != "agent.example.com" {
-		t.Fatalf("FQDN = %q", s.FQDN)
-	}
-	if got, want := s.PublicURL(""), "https://agent.example.com:41234/"; got != want {
-		t.Errorf("PublicURL = %q, want %q", got, want)
-	}
-	if got, want := s.PublicURL("a b"), "https://agent.example.com:41234/slot/a%20b"; got != want {
-		t.Errorf("PublicURL(slot) = %q, want %q", got, want)
-	}
-	// Without the field: no name, as before the field existed.
-	s, err = remote.ParseSession(sessionJSON(t, nil))
-	if err != nil || s.FQDN != "" || s.PublicURL("") != "" {
-		t.Errorf("without fqdn: %+v, %v; want no public name", s, err)
-	}
-	for _, bad := range []string{"127.0.0.1", "localhost", "x.localhost", "Agent.Example.com", "agent", "agent.example.com.",
-		"evil.com/x", "evil.com:1", "a..b", "-a.example.com", "a.example.123", "user@example.com", strings.Repeat("a.", 130) + "com"} {
-		if _, err := remote.ParseSession(sessionJSON(t, func(m map[string]any) { m["fqdn"] = bad })); err == nil || !strings.Contains(err.Error(), "fqdn") {
-			t.Errorf("fqdn %q: got %v, want refused", bad, err)
-		}
-	}
-}

@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 type staticSource map[string]agent.Credentials
@@ -62,7 +64,7 @@ func newRealAgent(t *testing.T) *realAgent {
 
 // open starts a session with its forward and writes its session file;
 // it returns the parsed session.
-func (a *realAgent) open(t *testing.T, slots ...string) (*remote.Session, agent.SessionGrant) {
+func (a *realAgent) open(t *testing.T, slots ...string) (*wire.Session, agent.SessionGrant) {
 	t.Helper()
 	sess, grant, err := a.sessions.Open("workstation", slots)
 	if err != nil {
@@ -85,9 +87,13 @@ func (a *realAgent) open(t *testing.T, slots ...string) (*remote.Session, agent.
 			}
 		}
 	}()
-	fs := fakeagent.Session{Version: 1, ID: grant.ID, Port: ln.Addr().(*net.TCPAddr).Port, Token: grant.Token,
-		ProofKey: grant.ProofKey, CA: grant.CA, Slots: grant.Slots, SSHDPID: 1, Host: "workstation",
-		Created: time.Now().UTC().Format(time.RFC3339)}
+	key, err := base64.RawURLEncoding.DecodeString(grant.ProofKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := fakeagent.Session{Session: wire.Session{ID: grant.ID, Port: ln.Addr().(*net.TCPAddr).Port, Token: grant.Token,
+		ProofKey: key, CAPEM: []byte(grant.CA), Slots: grant.Slots, SSHDPID: 1, Host: "workstation",
+		Created: time.Now()}}
 	dir := fs.Write(t, filepath.Join(t.TempDir(), ".aws-sso-agent"))
 	s, err := remote.LoadSession(dir)
 	if err != nil {

@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,88 +15,26 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-)
 
-// The proof of the issue 3 protocol, v1 (see docs/ and the agent's
-// session handler, which computes the same).
-const (
-	// ProofPath is the path of the proof request; the nonce is its
-	// "nonce" query parameter, base64url without padding.
-	ProofPath = "/.aws-sso-agent/proof"
-	// ProofLabel is the RFC 5705 exporter label.
-	ProofLabel = "EXPORTER-aws-sso-agent-session-proof"
-	// proofContext starts the HMAC's message, binding it to this
-	// protocol and version.
-	proofContext = "aws-sso-agent proof v1"
-	// proofNonceBytes is the nonce's size: 256 bits, never repeated.
-	proofNonceBytes = 32
-	// ekmBytes is the size of the exported keying material.
-	ekmBytes = 32
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // Bounds on what a server may send back: the proof answer is about 100
 // bytes, credentials about 1.5 KB (a session token is up to ~1 KB).
 const (
 	maxProofBody       = 4 << 10
-	maxCredentialsBody = 64 << 10
+	maxCredentialsBody = wire.MaxCredentialsDocument
 )
-
-// ProofMAC computes the session proof over a TLS connection's state: the
-// HMAC-SHA256, under the session's proof key, of
-// "aws-sso-agent proof v1" 0x00 sessionID 0x00 EKM, where EKM is 32 bytes
-// exported from the connection with ProofLabel and the nonce as context.
-// Both ends compute it over their own view of the same connection, so a
-// relay between two TLS connections (or a replay) cannot produce it.
-func ProofMAC(cs *tls.ConnectionState, proofKey []byte, sessionID string, nonce []byte) ([]byte, error) {
-	if cs.Version != tls.VersionTLS13 {
-		// TLS 1.2's exporter is only safe with extended master secret;
-		// the protocol requires 1.3.
-		return nil, errors.New("session proof needs TLS 1.3")
-	}
-	ekm, err := cs.ExportKeyingMaterial(ProofLabel, nonce, ekmBytes)
-	if err != nil {
-		return nil, fmt.Errorf("export keying material: %w", err)
-	}
-	m := hmac.New(sha256.New, proofKey)
-	m.Write([]byte(proofContext))
-	m.Write([]byte{0})
-	m.Write([]byte(sessionID))
-	m.Write([]byte{0})
-	m.Write(ekm)
-	return m.Sum(nil), nil
-}
-
-// Credentials are what the agent serves for a slot.
-type Credentials struct {
-	AccessKeyID     string
-	SecretAccessKey string
-	SessionToken    string
-	// Expires is zero for credentials that do not expire.
-	Expires   time.Time
-	AccountID string
-	RoleARN   string
-}
-
-// credentialsJSON is the container-credentials body.
-type credentialsJSON struct {
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string `json:"SecretAccessKey"`
-	Token           string `json:"Token"`
-	Expiration      string `json:"Expiration"`
-	AccountID       string `json:"AccountId"`
-	RoleARN         string `json:"RoleArn"`
-}
 
 // Conn is a TLS connection to the session's port whose server has proved
 // it is the genuine agent of the session. Only on such a connection is the
 // token sent. A Conn is not safe for concurrent use.
 type Conn struct {
-	s   *Session
+	s   *wire.Session
 	tc  *tls.Conn
 	lr  *capReader // under br: caps what one answer may make us read
 	br  *bufio.Reader
@@ -132,7 +68,7 @@ func (c *capReader) Read(p []byte) (int, error) {
 // 127.0.0.1, then the nonce challenge bound to the connection. It sends
 // no token. The returned Conn reads credentials over the same connection;
 // close it when done.
-func Prove(ctx context.Context, s *Session) (*Conn, error) {
+func Prove(ctx context.Context, s *wire.Session) (*Conn, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", addr)
@@ -225,14 +161,14 @@ func (c *Conn) bind(ctx context.Context) (stop func() error) {
 
 // prove runs the nonce challenge on the handshaken connection.
 func (c *Conn) prove() error {
-	var nonce [proofNonceBytes]byte
+	var nonce [wire.ProofNonceSize]byte
 	rand.Read(nonce[:])
 	cs := c.tc.ConnectionState()
-	want, err := ProofMAC(&cs, c.s.ProofKey, c.s.ID, nonce[:])
+	want, err := wire.Proof(&cs, c.s.ProofKey, c.s.ID, nonce[:])
 	if err != nil {
 		return &Error{Kind: KindNotGenuine, Reason: "prepare the proof", Err: err}
 	}
-	target := ProofPath + "?nonce=" + base64.RawURLEncoding.EncodeToString(nonce[:])
+	target := wire.ProofTarget(nonce[:])
 	c.lr.n = maxAnswer
 	if err := c.writeGet(target, ""); err != nil {
 		return &Error{Kind: KindNotGenuine, Reason: "send the proof request", Err: err,
@@ -268,21 +204,17 @@ func readProofResponse(br *bufio.Reader, id string, port int, want []byte) error
 	if !isJSON(resp) {
 		return fail("the answer is not JSON", nil)
 	}
-	var p struct {
-		Session string `json:"session"`
-		Proof   string `json:"proof"`
+	p, err := wire.ParseProofAnswer(body)
+	if errors.Is(err, wire.ErrProofEncoding) {
+		return fail("the proof is not 32 bytes of base64url", nil)
 	}
-	if err := json.Unmarshal(body, &p); err != nil {
+	if err != nil {
 		return fail("the answer is not the proof JSON", err)
 	}
 	if subtle.ConstantTimeCompare([]byte(p.Session), []byte(id)) != 1 {
 		return fail("it answered for another session", nil)
 	}
-	got, err := base64.RawURLEncoding.Strict().DecodeString(p.Proof)
-	if err != nil || len(got) != sha256.Size {
-		return fail("the proof is not 32 bytes of base64url", nil)
-	}
-	if !hmac.Equal(got, want) {
+	if !hmac.Equal(p.Proof, want) {
 		return fail("wrong proof", nil)
 	}
 	if resp.Close {
@@ -350,13 +282,13 @@ func (c *Conn) writeGet(target, token string) error {
 // returns the credentials of slot ("" is the default slot). A refusal by
 // the agent is a KindRefused *Error carrying the agent's status, code and
 // message.
-func (c *Conn) Credentials(ctx context.Context, slot string) (Credentials, error) {
+func (c *Conn) Credentials(ctx context.Context, slot string) (wire.Credentials, error) {
 	if c.bad {
-		return Credentials{}, &Error{Kind: KindOther, Reason: "the connection to the agent failed earlier: prove again"}
+		return wire.Credentials{}, &Error{Kind: KindOther, Reason: "the connection to the agent failed earlier: prove again"}
 	}
-	name := SlotDisplayName(slot)
+	name := wire.QuotedSlotName(slot)
 	if !c.s.Allows(slot) {
-		return Credentials{}, &Error{Kind: KindRefused, Reason: "slot " + name + " is not granted to this session",
+		return wire.Credentials{}, &Error{Kind: KindRefused, Reason: "slot " + name + " is not granted to this session",
 			Hint: "start the session with `aws-sso-agent ssh --slot NAME HOST` to grant it (granted here: " + slotList(c.s.Slots) + ")"}
 	}
 	stop := c.bind(ctx)
@@ -367,16 +299,13 @@ func (c *Conn) Credentials(ctx context.Context, slot string) (Credentials, error
 	return creds, err
 }
 
-func (c *Conn) credentials(slot, name string) (Credentials, error) {
-	target := "/"
-	if slot != "" {
-		target = "/slot/" + url.PathEscape(slot)
-	}
+func (c *Conn) credentials(slot, name string) (wire.Credentials, error) {
+	target := wire.SlotPath(slot)
 	addr := "127.0.0.1:" + strconv.Itoa(c.s.Port)
 	c.lr.n = maxAnswer
 	if err := c.writeGet(target, c.s.Token); err != nil {
 		c.bad = true
-		return Credentials{}, &Error{Kind: KindOther, Reason: "send the credentials request to " + addr, Err: err,
+		return wire.Credentials{}, &Error{Kind: KindOther, Reason: "send the credentials request to " + addr, Err: err,
 			Hint: "the connection dropped: try again"}
 	}
 	resp, err := http.ReadResponse(c.br, nil)
@@ -391,13 +320,13 @@ func (c *Conn) credentials(slot, name string) (Credentials, error) {
 		}
 	}
 	c.bad = true
-	return Credentials{}, &Error{Kind: KindOther, Reason: "read the credentials answer from " + addr, Err: err,
+	return wire.Credentials{}, &Error{Kind: KindOther, Reason: "read the credentials answer from " + addr, Err: err,
 		Hint: "the connection dropped: try again"}
 }
 
 // parseCredentialsResponse turns the agent's answer into credentials or a
 // KindRefused error. Errors never quote the body of a 200 answer.
-func parseCredentialsResponse(resp *http.Response, body []byte, name string) (Credentials, error) {
+func parseCredentialsResponse(resp *http.Response, body []byte, name string) (wire.Credentials, error) {
 	if resp.StatusCode != http.StatusOK {
 		code, msg := parseAPIError(resp, body)
 		e := &Error{Kind: KindRefused, Status: resp.StatusCode, Code: code}
@@ -417,35 +346,18 @@ func parseCredentialsResponse(resp *http.Response, body []byte, name string) (Cr
 		} else {
 			e.Reason += " (HTTP " + strconv.Itoa(resp.StatusCode) + ")"
 		}
-		return Credentials{}, e
+		return wire.Credentials{}, e
 	}
-	bad := func(why string) (Credentials, error) {
-		return Credentials{}, &Error{Kind: KindOther, Reason: "the agent's credentials for slot " + name + " are malformed: " + why,
+	bad := func(err error) (wire.Credentials, error) {
+		return wire.Credentials{}, &Error{Kind: KindOther, Reason: "the agent's credentials for slot " + name + " are malformed", Err: err,
 			Hint: "update aws-sso-agent and aws-sso-remote to matching versions"}
 	}
 	if !isJSON(resp) {
-		return bad("not JSON")
+		return bad(errors.New("not JSON"))
 	}
-	var j credentialsJSON
-	if err := json.Unmarshal(body, &j); err != nil {
-		return bad("not the credentials JSON")
-	}
-	if j.AccessKeyID == "" || j.SecretAccessKey == "" {
-		return bad("no AccessKeyId or SecretAccessKey")
-	}
-	c := Credentials{
-		AccessKeyID:     j.AccessKeyID,
-		SecretAccessKey: j.SecretAccessKey,
-		SessionToken:    j.Token,
-		AccountID:       j.AccountID,
-		RoleARN:         j.RoleARN,
-	}
-	if j.Expiration != "" {
-		t, err := time.Parse(time.RFC3339, j.Expiration)
-		if err != nil {
-			return bad("Expiration is not RFC 3339")
-		}
-		c.Expires = t.UTC()
+	c, err := wire.ParseCredentials(body)
+	if err != nil {
+		return bad(err)
 	}
 	return c, nil
 }
@@ -459,16 +371,16 @@ func (c *Conn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionSta
 // Fetch proves the session's port genuine and reads slot's credentials
 // over the proven connection: what `aws-sso-remote credential-process`
 // does.
-func Fetch(ctx context.Context, s *Session, slot string) (Credentials, error) {
+func Fetch(ctx context.Context, s *wire.Session, slot string) (wire.Credentials, error) {
 	if !s.Allows(slot) {
 		// Refuse before connecting: nothing to prove for a slot the
 		// session was not granted.
-		return Credentials{}, &Error{Kind: KindRefused, Reason: "slot " + SlotDisplayName(slot) + " is not granted to this session",
+		return wire.Credentials{}, &Error{Kind: KindRefused, Reason: "slot " + wire.QuotedSlotName(slot) + " is not granted to this session",
 			Hint: "start the session with `aws-sso-agent ssh --slot NAME HOST` to grant it (granted here: " + slotList(s.Slots) + ")"}
 	}
 	c, err := Prove(ctx, s)
 	if err != nil {
-		return Credentials{}, err
+		return wire.Credentials{}, err
 	}
 	defer c.Close()
 	return c.Credentials(ctx, slot)
@@ -480,7 +392,7 @@ func slotList(slots []string) string {
 	}
 	names := make([]string, len(slots))
 	for i, s := range slots {
-		names[i] = SlotDisplayName(s)
+		names[i] = wire.QuotedSlotName(s)
 	}
 	return strings.Join(names, ", ")
 }

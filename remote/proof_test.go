@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // testCreds are what the fake agent serves.
@@ -21,7 +22,7 @@ var testCreds = fakeagent.TestCredentials
 
 // env is one session file and the server on its port.
 type env struct {
-	sess   *remote.Session
+	sess   *wire.Session
 	server *fakeagent.Server
 }
 
@@ -31,7 +32,7 @@ func newEnv(t testing.TB, mod func(cfg *fakeagent.Config, fs *fakeagent.Session)
 	t.Helper()
 	ca := testCA(t)
 	fs := fakeagent.NewSession(t, ca, 0)
-	cfg := fs.Config(t, ca, map[string]remote.Credentials{"": testCreds})
+	cfg := fs.Config(t, ca, map[string]wire.Credentials{"": testCreds})
 	if mod != nil {
 		mod(&cfg, &fs)
 	}
@@ -62,7 +63,7 @@ func TestFetch(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", got, testCreds)
 	}
 	reqs := e.server.Requests()
-	if len(reqs) != 2 || !strings.HasPrefix(reqs[0].Path, remote.ProofPath+"?nonce=") || reqs[0].HasAuth {
+	if len(reqs) != 2 || !strings.HasPrefix(reqs[0].Path, wire.ProofPath+"?nonce=") || reqs[0].HasAuth {
 		t.Fatalf("got requests %+v, want the proof without Authorization, then the credentials", reqs)
 	}
 	if reqs[1].Path != "/" || reqs[1].Authorization != e.sess.Token {
@@ -89,7 +90,7 @@ func TestProveThenManyRequestsOnOneConnection(t *testing.T) {
 	}
 }
 
-// TestSquatters is SPEC 3.5 and 7.5: whatever holds the port instead of
+// TestSquatters (docs/threat-model.md): whatever holds the port instead of
 // the session's agent is refused with its own exit code, and never sees
 // the token.
 func TestSquatters(t *testing.T) {
@@ -215,22 +216,22 @@ func TestRevokedAfterProof(t *testing.T) {
 
 func TestWriteFiles(t *testing.T) {
 	e := newEnv(t, nil)
-	p, err := e.sess.WriteTokenFile()
+	p, err := remote.WriteTokenFile(e.sess)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkPrivateFile(t, p, e.sess.Token)
 	// Twice: the second write replaces the first atomically.
-	if p, err = e.sess.WriteTokenFile(); err != nil {
+	if p, err = remote.WriteTokenFile(e.sess); err != nil {
 		t.Fatal(err)
 	}
 	checkPrivateFile(t, p, e.sess.Token)
-	p, err = e.sess.WriteCAFile()
+	p, err = remote.WriteCAFile(e.sess)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkPrivateFile(t, p, string(e.sess.CAPEM))
-	p, err = e.sess.WriteCABundle([]byte("SYSTEM ROOTS\n\n"))
+	p, err = remote.WriteCABundle(e.sess, []byte("SYSTEM ROOTS\n\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ Usage:
   aws-sso-agent list [--json]
   aws-sso-agent profile
   aws-sso-agent status [--json]
-  aws-sso-agent env [--slot NAME] [--shell sh|fish|csh|powershell] [--tls]
+  aws-sso-agent env [--slot NAME] [--shell sh|bash|zsh|fish|csh|powershell] [--tls]
   aws-sso-agent ssh [-p PORT] [-l USER] [-i KEY] [-J JUMP] [-A] [-t|-T] [-o K=V] [--slot NAME] [--remote-port N] [user@]host [-- command]
   aws-sso-agent forward [ssh flags] [--slot NAME] [user@]host
   aws-sso-agent sessions [--json] | sessions revoke ID

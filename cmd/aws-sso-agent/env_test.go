@@ -6,10 +6,12 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 func TestWriteExportsShells(t *testing.T) {
-	vars := [][2]string{{"A_URL", "http://127.0.0.1:4144/slot/it's"}, {"A_FILE", "/run/token"}}
+	vars := []wire.Var{{Name: "A_URL", Value: "http://127.0.0.1:4144/slot/it's"}, {Name: "A_FILE", Value: "/run/token"}}
 	tests := []struct {
 		shell string
 		run   []string // interpreter reading the exports on stdin, then printing A_URL
@@ -22,8 +24,15 @@ func TestWriteExportsShells(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.shell, func(t *testing.T) {
-			var out bytes.Buffer
-			writeExports(&out, shells[tt.shell], vars, []string{"GONE"})
+			sh, ok := wire.ParseShell(tt.shell)
+			if !ok {
+				t.Fatalf("shell %s unknown", tt.shell)
+			}
+			exports, err := sh.Exports(vars, []string{"GONE"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := bytes.NewBufferString(exports)
 			for _, w := range tt.want {
 				if !strings.Contains(out.String(), w) {
 					t.Errorf("output lacks %q:\n%s", w, out.String())
@@ -33,7 +42,7 @@ func TestWriteExportsShells(t *testing.T) {
 				return
 			}
 			cmd := exec.Command(tt.run[0], tt.run[1:]...)
-			cmd.Stdin = &out
+			cmd.Stdin = out
 			cmd.Env = append(os.Environ(), "GONE=still here")
 			got, err := cmd.Output()
 			if err != nil {

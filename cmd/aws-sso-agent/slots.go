@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // slotFromProfile is what `--slot` alone means: name the slot after the
@@ -215,12 +216,7 @@ func (c *cli) status(args []string) error {
 	return nil
 }
 
-func slotName(name string) string {
-	if name == "" {
-		return "default"
-	}
-	return name
-}
+func slotName(name string) string { return wire.SlotName(name) }
 
 // slotURL is the endpoint URL of a slot: the base for the default slot,
 // base/slot/NAME (escaped) for a named one.

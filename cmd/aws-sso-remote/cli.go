@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // version is set at release time with -ldflags "-X main.version=...".
@@ -27,7 +27,7 @@ connection), so another user holding the port gets nothing.
 
 Usage:
   eval "$(aws-sso-remote env)"            point this shell's SDKs at the agent
-  aws-sso-remote env [--shell sh|bash|zsh|fish|csh] [--slot NAME] [--tls] [--session ID]
+  aws-sso-remote env [--shell sh|bash|zsh|fish|csh|powershell] [--slot NAME] [--tls] [--session ID]
   aws-sso-remote check [--json] [--slot NAME] [--session ID]
   aws-sso-remote credential-process [--slot NAME] [--session ID]
   aws-sso-remote version
@@ -95,7 +95,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		stderr:      stderr,
 		getenv:      os.Getenv,
 		finder:      &remote.Finder{},
-		systemRoots: systemRoots,
+		systemRoots: wire.SystemRoots,
 		timeout:     defaultTimeout,
 	}
 	return c.run(args)
@@ -193,7 +193,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 // slotFlag turns --slot into a slot name: "" and "default" are the
 // default slot.
 func slotFlag(s string) string {
-	if s == "default" {
+	if s == wire.DefaultSlot {
 		return ""
 	}
 	return s
@@ -202,8 +202,8 @@ func slotFlag(s string) string {
 // proven is a session whose port has proved genuine, and how its token
 // fared on one request.
 type proven struct {
-	sess  *remote.Session
-	creds remote.Credentials
+	sess  *wire.Session
+	creds wire.Credentials
 	// warning is set when the agent accepted the token but has nothing
 	// to serve for the slot (not loaded, refresh failed).
 	warning error
@@ -220,7 +220,7 @@ func (c *cli) prove(sessionID, slot string, soft bool) (*proven, error) {
 	p := &proven{sess: s}
 	if !s.Allows(slot) {
 		return p, &remote.Error{Kind: remote.KindRefused,
-			Reason: "slot " + remote.SlotDisplayName(slot) + " is not granted to session " + s.ID,
+			Reason: "slot " + wire.QuotedSlotName(slot) + " is not granted to session " + s.ID,
 			Hint:   "start the session with `aws-sso-agent ssh --slot NAME HOST` (granted here: " + slotNames(s.Slots) + ")"}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
@@ -251,7 +251,7 @@ func slotNames(slots []string) string {
 	}
 	out := make([]string, len(slots))
 	for i, s := range slots {
-		out[i] = remote.SlotDisplayName(s)
+		out[i] = wire.QuotedSlotName(s)
 	}
 	return strings.Join(out, ", ")
 }
@@ -265,17 +265,17 @@ func (c *cli) warn(err error, note string) {
 }
 
 func (c *cli) env(args []string) error {
-	fs := c.flags("env", "[--shell sh|bash|zsh|fish|csh] [--slot NAME] [--tls] [--session ID]")
-	shellName := fs.String("shell", "sh", "syntax of the exports: sh, bash, zsh, fish or csh (tcsh)")
+	fs := c.flags("env", "[--shell sh|bash|zsh|fish|csh|powershell] [--slot NAME] [--tls] [--session ID]")
+	shellName := fs.String("shell", "sh", "syntax of the exports: sh, bash, zsh, fish, csh (tcsh) or powershell")
 	slot := fs.String("slot", "", "a named slot instead of the default one")
 	useTLS := fs.Bool("tls", false, "export the https URL, SSL_CERT_FILE and NODE_EXTRA_CA_CERTS (Go and Node SDKs only)")
 	sessionID := fs.String("session", "", "the session id (default: found from this process's SSH connection)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	sh, ok := shells[*shellName]
+	sh, ok := wire.ParseShell(*shellName)
 	if !ok {
-		return usageError{fmt.Sprintf("unknown shell %q: use sh, bash, zsh, fish or csh", *shellName)}
+		return usageError{fmt.Sprintf("unknown shell %q: use %s", *shellName, shellList())}
 	}
 	p, err := c.prove(*sessionID, slotFlag(*slot), true)
 	if err != nil {
@@ -284,17 +284,17 @@ func (c *cli) env(args []string) error {
 	s := p.sess
 	// Everything that can fail happens before a single byte goes to
 	// stdout, so a failed `eval "$(aws-sso-remote env)"` changes nothing.
-	tokenFile, err := s.WriteTokenFile()
+	tokenFile, err := remote.WriteTokenFile(s)
 	if err != nil {
 		return err
 	}
 	publicURL := c.publicURL(s, slotFlag(*slot))
-	vars := [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", s.URL(slotFlag(*slot), *useTLS)}}
+	vars := []wire.Var{{Name: "AWS_CONTAINER_CREDENTIALS_FULL_URI", Value: s.URL(slotFlag(*slot), *useTLS)}}
 	switch {
 	case publicURL != "":
 		// Every SDK verifies the public certificate with its own roots
-		// (SPEC 4): no trust variable, with or without --tls.
-		vars[0][1] = publicURL
+		// (docs/tls.md): no trust variable, with or without --tls.
+		vars[0].Value = publicURL
 	case *useTLS:
 		sdir, _ := c.finder.SessionsDir()
 		roots, from, err := c.systemRoots(c.getenv, sdir)
@@ -307,26 +307,32 @@ func (c *cli) env(args []string) error {
 		} else if from != "" {
 			fmt.Fprintf(c.stderr, "aws-sso-remote: SSL_CERT_FILE: the system roots of %s plus the agent's CA\n", from)
 		}
-		bundle, err := s.WriteCABundle(roots)
+		bundle, err := remote.WriteCABundle(s, roots)
 		if err != nil {
 			return err
 		}
-		caFile, err := s.WriteCAFile()
+		caFile, err := remote.WriteCAFile(s)
 		if err != nil {
 			return err
 		}
-		vars = append(vars, [2]string{"SSL_CERT_FILE", bundle}, [2]string{"NODE_EXTRA_CA_CERTS", caFile})
+		vars = append(vars, wire.Var{Name: "SSL_CERT_FILE", Value: bundle}, wire.Var{Name: "NODE_EXTRA_CA_CERTS", Value: caFile})
 	}
-	vars = append(vars, [2]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tokenFile})
-	var out bytes.Buffer
-	if err := writeExports(&out, sh, vars, overriding); err != nil {
+	vars = append(vars, wire.Var{Name: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", Value: tokenFile})
+	out, err := sh.Exports(vars, wire.OverridingVars())
+	if err != nil {
 		return err
 	}
 	if p.warning != nil {
 		c.warn(p.warning, " (exports printed anyway: SDKs get credentials once the slot has them)")
 	}
-	_, err = c.stdout.Write(out.Bytes())
+	_, err = io.WriteString(c.stdout, out)
 	return err
+}
+
+// shellList is the shells --shell takes, for messages.
+func shellList() string {
+	names := wire.ShellNames()
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // publicURL is the session's https://FQDN:PORT/ URL for slot when the
@@ -455,10 +461,7 @@ func (c *cli) check(args []string) int {
 func slotDisplay(slots []string) []string {
 	out := make([]string, len(slots))
 	for i, s := range slots {
-		out[i] = s
-		if s == "" {
-			out[i] = "default"
-		}
+		out[i] = wire.SlotName(s)
 	}
 	return out
 }
@@ -493,7 +496,7 @@ func (c *cli) credentialProcess(args []string) error {
 		AccountID:       p.creds.AccountID,
 	}
 	if !p.creds.Expires.IsZero() {
-		// RFC 3339 in UTC with "Z", as the endpoint serves it (SPEC 4).
+		// RFC 3339 in UTC with "Z", as the endpoint serves it (wire.AppendCredentials).
 		out.Expiration = p.creds.Expires.UTC().Format(time.RFC3339)
 	}
 	b, err := json.Marshal(out)

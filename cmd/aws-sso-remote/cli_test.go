@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // testCreds are what the fake agent serves.
@@ -39,7 +39,7 @@ func newFixture(t testing.TB, mod func(cfg *fakeagent.Config, s *fakeagent.Sessi
 		sharedCA = fakeagent.NewCA(t)
 	}
 	s := fakeagent.NewSession(t, sharedCA, 0)
-	cfg := s.Config(t, sharedCA, map[string]remote.Credentials{"": testCreds})
+	cfg := s.Config(t, sharedCA, map[string]wire.Credentials{"": testCreds})
 	if mod != nil {
 		mod(&cfg, &s)
 	}
@@ -73,7 +73,7 @@ func (f *fixture) run(t testing.TB, args ...string) (stdout, stderr string, code
 
 func (f *fixture) sessionDir() string { return filepath.Join(f.root, "sessions", f.sess.ID) }
 
-// evalSh evaluates script in shell, with the overriding variables set
+// evalSh evaluates script in shell, with the wire.OverridingVars() variables set
 // beforehand, and returns the environment it leaves, from `env -0`.
 func evalSh(t *testing.T, shell, script string) map[string]string {
 	t.Helper()
@@ -83,7 +83,7 @@ func evalSh(t *testing.T, shell, script string) map[string]string {
 	}
 	cmd := exec.Command(path, "-c", `eval "$EXPORTS" && env -0`)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "EXPORTS=" + script}
-	for _, n := range overriding {
+	for _, n := range wire.OverridingVars() {
 		cmd.Env = append(cmd.Env, n+"=stale")
 	}
 	out, err := cmd.Output()
@@ -123,7 +123,7 @@ func TestEnvEval(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, env[k], v)
 				}
 			}
-			for _, n := range overriding {
+			for _, n := range wire.OverridingVars() {
 				if v, ok := env[n]; ok {
 					t.Errorf("%s is still set (%q), want it unset", n, v)
 				}
@@ -167,10 +167,10 @@ func TestEnvTLS(t *testing.T) {
 	}
 	bundle, _ := os.ReadFile(env["SSL_CERT_FILE"])
 	ca, _ := os.ReadFile(env["NODE_EXTRA_CA_CERTS"])
-	if !bytes.HasPrefix(bundle, f.roots) || !bytes.HasSuffix(bundle, []byte(f.sess.CA)) {
+	if !bytes.HasPrefix(bundle, f.roots) || !bytes.HasSuffix(bundle, f.sess.CAPEM) {
 		t.Errorf("SSL_CERT_FILE holds %q, want the system roots then the CA", bundle)
 	}
-	if string(ca) != f.sess.CA {
+	if string(ca) != string(f.sess.CAPEM) {
 		t.Errorf("NODE_EXTRA_CA_CERTS holds %q, want the CA alone", ca)
 	}
 	for _, p := range []string{env["SSL_CERT_FILE"], env["NODE_EXTRA_CA_CERTS"]} {
@@ -233,28 +233,29 @@ func TestQuoting(t *testing.T) {
 	// Values with every awkward character must come back unchanged.
 	value := `a'b"c\d$e!f` + "`g` h*"
 	for _, shell := range []string{"sh", "bash", "fish", "csh"} {
-		var b bytes.Buffer
-		if err := writeExports(&b, shells[shell], [][2]string{{"V", value}}, nil); err != nil {
+		sh, _ := wire.ParseShell(shell)
+		b, err := sh.Exports([]wire.Var{{Name: "V", Value: value}}, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
 		path, err := exec.LookPath(shell)
 		if err != nil {
-			t.Logf("%s is not installed, syntax not evaluated: %s", shell, b.String())
+			t.Logf("%s is not installed, syntax not evaluated: %s", shell, b)
 			continue
 		}
-		cmd := exec.Command(path, "-c", b.String()+"printenv V")
+		cmd := exec.Command(path, "-c", b+"printenv V")
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 		got, err := cmd.Output()
 		if err != nil || strings.TrimSuffix(string(got), "\n") != value {
 			t.Errorf("%s: got %q, %v; want %q", shell, got, err, value)
 		}
 	}
-	if err := writeExports(io.Discard, shells["sh"], [][2]string{{"V", "a\nb"}}, nil); err == nil {
+	if _, err := (wire.Shell{}).Exports([]wire.Var{{Name: "V", Value: "a\nb"}}, nil); err == nil {
 		t.Error("a newline in a value: got no error, want one")
 	}
 }
 
-// TestEnvRefusesSquatters is SPEC 7.5 through the CLI: no export on
+// TestEnvRefusesSquatters is TestSquatters through the CLI: no export on
 // stdout, the reason and a hint on stderr, the documented exit code, and
 // no token at the squatter.
 func TestEnvRefusesSquatters(t *testing.T) {
@@ -379,7 +380,8 @@ func TestCheck(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("check --json: %v\n%s", err, out)
 	}
-	s, _ := remote.ParseSession(mustJSON(t, f.sess))
+	b, _ := f.sess.Encode()
+	s, _ := wire.ParseSession(b)
 	want := checkReport{Session: f.sess.ID, Port: f.server.Port, Host: f.sess.Host, CAFingerprint: s.CAFingerprint(),
 		Slots: []string{"default", "dev"}, Result: "ok"}
 	if !equalReport(r, want) {

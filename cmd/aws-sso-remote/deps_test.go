@@ -10,8 +10,9 @@ import (
 )
 
 // TestDependencies keeps the remote helper small and auditable: the
-// standard library and golang.org/x/crypto (with the x/ packages it needs)
-// only. No AWS SDK, no keyring, nothing else.
+// standard library, golang.org/x/crypto (with the x/ packages it needs) and
+// this module's remote and wire packages only. No AWS SDK, no keyring,
+// nothing else.
 func TestDependencies(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
 	if err != nil {
@@ -20,11 +21,26 @@ func TestDependencies(t *testing.T) {
 	allowed := []string{
 		"github.com/aws-sso-agent/aws-sso-agent/cmd/aws-sso-remote",
 		"github.com/aws-sso-agent/aws-sso-agent/remote",
+		"github.com/aws-sso-agent/aws-sso-agent/wire",
 		"golang.org/x/crypto/",
 		"golang.org/x/sys/",
 		"golang.org/x/term",
 	}
+	// Named apart from the allowlist, so that widening it can never let
+	// these in: the AWS SDK and the keyrings (and the D-Bus and Windows
+	// credential libraries under them).
+	banned := []string{
+		"github.com/aws/",
+		"github.com/zalando/go-keyring",
+		"github.com/godbus/dbus",
+		"github.com/danieljoos/wincred",
+	}
 	for _, pkg := range strings.Fields(string(out)) {
+		for _, b := range banned {
+			if strings.HasPrefix(pkg, b) {
+				t.Errorf("aws-sso-remote imports %s: the helper must not link the AWS SDK or a keyring", pkg)
+			}
+		}
 		ok := false
 		for _, a := range allowed {
 			if pkg == a || (strings.HasSuffix(a, "/") && strings.HasPrefix(pkg, a)) {

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,21 +82,10 @@ func newPublicFixture(t *testing.T) *publicFixture {
 	f := newFixture(t, func(cfg *fakeagent.Config, s *fakeagent.Session) {
 		cfg.Creds["dev"] = testCreds
 		cfg.Cert = tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey}
-		s.CA = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}))
+		s.CAPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER})
+		s.CA, _ = x509.ParseCertificate(rootDER)
+		s.FQDN = testFQDN // as the agent writes it
 	})
-	// Add "fqdn" as the agent writes it (fakeagent.Session predates it).
-	path := filepath.Join(f.sessionDir(), "session.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	json.Unmarshal(b, &m)
-	m["fqdn"] = testFQDN
-	b, _ = json.Marshal(m)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
 	return &publicFixture{fixture: f, roots: pool}

@@ -3,7 +3,8 @@
 // remote/awscreds: a test CA, a TLS server answering the proof and
 // credential requests, squatter variants of it, and session files. It
 // records everything it receives, so tests can assert that a squatter
-// never saw a token. The real agent side lives in package agent.
+// never saw a token. It speaks the protocol through package wire, as the
+// real agent side (package agent) does.
 package fakeagent
 
 import (
@@ -30,7 +31,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws-sso-agent/aws-sso-agent/remote"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // CA is a test certificate authority: a P-256 root and an intermediate.
@@ -156,7 +157,7 @@ type Config struct {
 	Grant []string
 	// Creds are the credentials per slot; a slot not here has nothing
 	// loaded (404 no_credentials).
-	Creds map[string]remote.Credentials
+	Creds map[string]wire.Credentials
 	// Cert is the server certificate; PlainHTTP serves without TLS.
 	Cert      tls.Certificate
 	PlainHTTP bool
@@ -256,18 +257,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "host_forbidden", "bad host")
 		return
 	}
-	if r.URL.Path == remote.ProofPath {
+	if r.URL.Path == wire.ProofPath {
 		if r.TLS == nil || hasAuth {
 			fail(http.StatusNotFound, "not_found", "no proof here")
 			return
 		}
-		nonce, err := base64.RawURLEncoding.DecodeString(r.URL.Query().Get("nonce"))
-		if err != nil || len(nonce) != 32 {
+		nonce, err := wire.ParseProofNonce(r.URL.Query().Get("nonce"))
+		if err != nil {
 			fail(http.StatusBadRequest, "bad_nonce", "bad nonce")
 			return
 		}
 		key, _ := base64.RawURLEncoding.DecodeString(s.cfg.ProofKey)
-		mac, err := remote.ProofMAC(r.TLS, key, s.cfg.SessionID, nonce)
+		mac, err := wire.Proof(r.TLS, key, s.cfg.SessionID, nonce)
 		if err != nil {
 			fail(http.StatusInternalServerError, "proof_error", err.Error())
 			return
@@ -277,7 +278,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			claim = s.cfg.SessionID
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"session": claim, "proof": base64.RawURLEncoding.EncodeToString(mac)})
+		w.Write(wire.ProofAnswer{Session: claim, Proof: mac}.Marshal())
 		return
 	}
 	slot, ok := "", r.URL.EscapedPath() == "/"
@@ -300,16 +301,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c, ok := s.cfg.Creds[slot]
 	if !ok {
-		fail(http.StatusNotFound, "no_credentials", "nothing is loaded in slot "+remote.SlotDisplayName(slot))
+		fail(http.StatusNotFound, "no_credentials", "nothing is loaded in slot "+wire.QuotedSlotName(slot))
 		return
 	}
-	body := map[string]string{"AccessKeyId": c.AccessKeyID, "SecretAccessKey": c.SecretAccessKey,
-		"Token": c.SessionToken, "AccountId": c.AccountID, "RoleArn": c.RoleARN}
-	if !c.Expires.IsZero() {
-		body["Expiration"] = c.Expires.UTC().Format(time.RFC3339)
-	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(body)
+	w.Write(wire.AppendCredentials(nil, &c))
 }
 
 func contains(list []string, s string) bool {
@@ -347,41 +343,35 @@ func (c *recordingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Session is the JSON of a session file (the protocol's session.json).
+// Session is a session file (wire.Session) for a fake agent's port.
 type Session struct {
-	Version  int      `json:"version"`
-	ID       string   `json:"id"`
-	Port     int      `json:"port"`
-	Token    string   `json:"token"`
-	ProofKey string   `json:"proof_key"`
-	CA       string   `json:"ca"`
-	Slots    []string `json:"slots"`
-	SSHDPID  int      `json:"sshd_pid"`
-	Host     string   `json:"host"`
-	Created  string   `json:"created"`
+	wire.Session
 }
 
 // NewSession returns a valid session for ca on port: fresh id, token and
 // proof key, the default slot and "dev", sshd_pid the parent of this
 // process (so it is alive and an ancestor).
 func NewSession(tb testing.TB, ca *CA, port int) Session {
-	return Session{
-		Version:  1,
+	key := make([]byte, wire.ProofKeySize)
+	rand.Read(key)
+	return Session{wire.Session{
 		ID:       NewSessionID(),
 		Port:     port,
-		Token:    Secret(tb, 32),
-		ProofKey: Secret(tb, 32),
-		CA:       string(ca.RootPEM),
+		Token:    Secret(tb, wire.TokenSize),
+		ProofKey: key,
+		CA:       ca.Root,
+		CAPEM:    ca.RootPEM,
 		Slots:    []string{"", "dev"},
 		SSHDPID:  os.Getppid(),
 		Host:     "workstation.example",
-		Created:  time.Now().UTC().Format(time.RFC3339),
-	}
+		Created:  time.Now().UTC().Truncate(time.Second),
+	}}
 }
 
 // Config returns the server configuration of the genuine agent of s.
-func (s Session) Config(tb testing.TB, ca *CA, creds map[string]remote.Credentials) Config {
-	return Config{SessionID: s.ID, ProofKey: s.ProofKey, Token: s.Token, Grant: s.Slots, Creds: creds, Cert: ca.Leaf(tb)}
+func (s Session) Config(tb testing.TB, ca *CA, creds map[string]wire.Credentials) Config {
+	return Config{SessionID: s.ID, ProofKey: base64.RawURLEncoding.EncodeToString(s.ProofKey), Token: s.Token,
+		Grant: s.Slots, Creds: creds, Cert: ca.Leaf(tb)}
 }
 
 // Write writes s under root (the helper's directory, like
@@ -389,8 +379,9 @@ func (s Session) Config(tb testing.TB, ca *CA, creds map[string]remote.Credentia
 // It returns the session's directory.
 func (s Session) Write(tb testing.TB, root string) string {
 	tb.Helper()
-	dir := filepath.Join(root, "sessions", s.ID)
-	for _, d := range []string{root, filepath.Join(root, "sessions"), dir} {
+	sessions := filepath.Join(root, filepath.Base(wire.SessionsDir))
+	dir := filepath.Join(sessions, s.ID)
+	for _, d := range []string{root, sessions, dir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			tb.Fatal(err)
 		}
@@ -398,11 +389,11 @@ func (s Session) Write(tb testing.TB, root string) string {
 			tb.Fatal(err)
 		}
 	}
-	b, err := json.Marshal(s)
+	b, err := s.Encode()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "session.json"), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, wire.SessionFileName), b, 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	return dir
@@ -410,7 +401,7 @@ func (s Session) Write(tb testing.TB, root string) string {
 
 // TestCredentials are credentials for a fake agent to serve: a secret with
 // characters JSON and shells must keep intact, and an expiry in UTC.
-var TestCredentials = remote.Credentials{
+var TestCredentials = wire.Credentials{
 	AccessKeyID:     "ASIAFAKEFAKEFAKE",
 	SecretAccessKey: "secret/with+chars",
 	SessionToken:    "session-token",

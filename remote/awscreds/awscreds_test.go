@@ -12,9 +12,10 @@ import (
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/remote/awscreds"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
-var creds = remote.Credentials{
+var creds = wire.Credentials{
 	AccessKeyID:     "ASIAFAKE",
 	SecretAccessKey: "secret",
 	SessionToken:    "token",
@@ -26,7 +27,7 @@ func setup(t *testing.T, mod func(*fakeagent.Config)) (*remote.Finder, *fakeagen
 	t.Helper()
 	ca := fakeagent.NewCA(t)
 	s := fakeagent.NewSession(t, ca, 0)
-	cfg := s.Config(t, ca, map[string]remote.Credentials{"dev": creds})
+	cfg := s.Config(t, ca, map[string]wire.Credentials{"dev": creds})
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -58,7 +59,7 @@ func TestRetrieve(t *testing.T) {
 
 func TestRetrieveStaticNeverExpires(t *testing.T) {
 	f, _, _ := setup(t, func(cfg *fakeagent.Config) {
-		cfg.Creds[""] = remote.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "s"}
+		cfg.Creds[""] = wire.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "s"}
 	})
 	got, err := awscreds.New(awscreds.Options{Finder: f}).Retrieve(context.Background())
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package wire
 
 // rootBundles: macOS keeps its roots in the keychain, and ships a PEM
 // export of them at /etc/ssl/cert.pem (used by its LibreSSL); Homebrew's

@@ -1,4 +1,4 @@
-package main
+package wire
 
 // rootBundles are where Linux distributions keep the system's root
 // certificates as one PEM file (the list crypto/x509 reads, root_linux.go).

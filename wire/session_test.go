@@ -1,31 +1,37 @@
-package remote_test
+package wire_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
-	"github.com/aws-sso-agent/aws-sso-agent/remote"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 func sessionJSON(t testing.TB, edit func(m map[string]any)) []byte {
 	t.Helper()
 	s := fakeagent.NewSession(t, testCA(t), 41234)
-	b, _ := json.Marshal(s)
+	b, err := s.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var m map[string]any
 	json.Unmarshal(b, &m)
 	if edit != nil {
 		edit(m)
 	}
-	b, err := json.Marshal(m)
+	b, err = json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 var sharedCA *fakeagent.CA
 
@@ -86,7 +92,7 @@ func TestParseSession(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data := sessionJSON(t, tt.edit)
-			s, err := remote.ParseSession(data)
+			s, err := wire.ParseSession(data)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("got error %v, want none", err)
@@ -114,20 +120,20 @@ func TestParseSessionNonCanonicalBase64(t *testing.T) {
 	// 32 bytes in base64url take 43 characters, the last carrying 4
 	// padding bits that must be zero: a strict decoder refuses others.
 	data := sessionJSON(t, func(m map[string]any) { m["token"] = strings.Repeat("A", 42) + "B" })
-	if _, err := remote.ParseSession(data); err == nil {
+	if _, err := wire.ParseSession(data); err == nil {
 		t.Fatal("got no error for non-canonical base64, want one")
 	}
 }
 
 func TestParseSessionTooLarge(t *testing.T) {
 	data := sessionJSON(t, func(m map[string]any) { m["pad"] = strings.Repeat("x", 70<<10) })
-	if _, err := remote.ParseSession(data); err == nil || !strings.Contains(err.Error(), "at most") {
+	if _, err := wire.ParseSession(data); err == nil || !strings.Contains(err.Error(), "at most") {
 		t.Fatalf("got %v, want a size error", err)
 	}
 }
 
 func TestCAFingerprintAndURL(t *testing.T) {
-	s, err := remote.ParseSession(sessionJSON(t, nil))
+	s, err := wire.ParseSession(sessionJSON(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,12 +165,12 @@ func FuzzParseSession(f *testing.F) {
 	f.Add(sessionJSON(f, func(m map[string]any) { m["fqdn"] = "127.0.0.1" }))
 	f.Add(sessionJSON(f, func(m map[string]any) { m["fqdn"] = "evil.example.com/path?x=" }))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := remote.ParseSession(data)
+		s, err := wire.ParseSession(data)
 		if err != nil {
 			return
 		}
 		// Whatever parses must satisfy every invariant the helper relies on.
-		if remote.ValidateSessionID(s.ID) != nil || s.Port < 1 || s.Port > 65535 ||
+		if wire.ValidateSessionID(s.ID) != nil || s.Port < 1 || s.Port > 65535 ||
 			len(s.ProofKey) != 32 || s.CA == nil || !s.CA.IsCA || s.SSHDPID < 1 {
 			t.Fatalf("accepted an invalid session: %+v", s)
 		}
@@ -181,7 +187,7 @@ func FuzzParseSession(f *testing.F) {
 // the reader parses back unchanged.
 func TestSessionEncodeRoundTrip(t *testing.T) {
 	for _, fqdn := range []string{"", "agent.example.com"} {
-		in, err := remote.ParseSession(sessionJSON(t, nil))
+		in, err := wire.ParseSession(sessionJSON(t, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +199,7 @@ func TestSessionEncodeRoundTrip(t *testing.T) {
 		if got := strings.Contains(string(data), `"fqdn"`); got != (fqdn != "") {
 			t.Errorf("fqdn %q: encoded %s", fqdn, data)
 		}
-		out, err := remote.ParseSession(data)
+		out, err := wire.ParseSession(data)
 		if err != nil {
 			t.Fatalf("parse what Encode wrote: %v\n%s", err, data)
 		}
@@ -201,6 +207,33 @@ func TestSessionEncodeRoundTrip(t *testing.T) {
 			!bytes.Equal(out.CAPEM, in.CAPEM) || !slices.Equal(out.Slots, in.Slots) || out.SSHDPID != in.SSHDPID ||
 			out.Host != in.Host || !out.Created.Equal(in.Created) || out.FQDN != in.FQDN {
 			t.Errorf("round trip changed the session:\n in %+v\nout %+v", in, out)
+		}
+	}
+}
+
+func TestSessionFQDN(t *testing.T) {
+	s, err := wire.ParseSession(sessionJSON(t, func(m map[string]any) { m["fqdn"] = "agent.example.com" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.FQDN != "agent.example.com" {
+		t.Fatalf("FQDN = %q", s.FQDN)
+	}
+	if got, want := s.PublicURL(""), "https://agent.example.com:41234/"; got != want {
+		t.Errorf("PublicURL = %q, want %q", got, want)
+	}
+	if got, want := s.PublicURL("a b"), "https://agent.example.com:41234/slot/a%20b"; got != want {
+		t.Errorf("PublicURL(slot) = %q, want %q", got, want)
+	}
+	// Without the field: no name, as before the field existed.
+	s, err = wire.ParseSession(sessionJSON(t, nil))
+	if err != nil || s.FQDN != "" || s.PublicURL("") != "" {
+		t.Errorf("without fqdn: %+v, %v; want no public name", s, err)
+	}
+	for _, bad := range []string{"127.0.0.1", "localhost", "x.localhost", "Agent.Example.com", "agent", "agent.example.com.",
+		"evil.com/x", "evil.com:1", "a..b", "-a.example.com", "a.example.123", "user@example.com", strings.Repeat("a.", 130) + "com"} {
+		if _, err := wire.ParseSession(sessionJSON(t, func(m map[string]any) { m["fqdn"] = bad })); err == nil || !strings.Contains(err.Error(), "fqdn") {
+			t.Errorf("fqdn %q: got %v, want refused", bad, err)
 		}
 	}
 }
