@@ -22,7 +22,7 @@ import (
 // directory, and every connection's peer must run as the agent's own uid
 // (SO_PEERCRED, getpeereid), so neither another user nor a web page (which
 // can reach TCP ports, not Unix sockets) can load or read anything. The
-// credentials endpoint on TCP stays read-only (SPEC 3.2).
+// credentials endpoint on TCP stays read-only (docs/threat-model.md).
 //
 // The protocol is one JSON request and one JSON response per connection.
 
@@ -130,7 +130,7 @@ type AgentStatus struct {
 	Store         string     `json:"store"`
 	Slots         []SlotInfo `json:"slots"`
 
-	// The public certificate (SPEC 5), when a public name is configured.
+	// The public certificate (docs/tls.md), when a public name is configured.
 	// PublicURL is https://FQDN:PORT/ while the public certificate is
 	// served for the name, "" otherwise: what `env --tls` exports.
 	PublicFQDN        string    `json:"public_fqdn,omitempty"`
