@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/certs"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
@@ -22,7 +23,7 @@ import (
 // directory, and every connection's peer must run as the agent's own uid
 // (SO_PEERCRED, getpeereid), so neither another user nor a web page (which
 // can reach TCP ports, not Unix sockets) can load or read anything. The
-// credentials endpoint on TCP stays read-only (SPEC 3.2).
+// credentials endpoint on TCP stays read-only (docs/threat-model.md).
 //
 // The protocol is one JSON request and one JSON response per connection.
 
@@ -90,9 +91,12 @@ type UnloadRequest struct {
 	All  bool   `json:"all,omitempty"`
 }
 
-// ControlResponse is the agent's answer. Error is empty on success.
+// ControlResponse is the agent's answer. Error is empty on success;
+// otherwise Code says what kind of failure it is (CodeNoSlot and the
+// other Code constants), and Hint, if not empty, what to do about it.
 type ControlResponse struct {
 	Error    string        `json:"error,omitempty"`
+	Code     string        `json:"code,omitempty"`
 	Hint     string        `json:"hint,omitempty"`
 	Slot     *SlotInfo     `json:"slot,omitempty"`
 	Status   *AgentStatus  `json:"status,omitempty"`
@@ -127,7 +131,7 @@ type AgentStatus struct {
 	Store         string     `json:"store"`
 	Slots         []SlotInfo `json:"slots"`
 
-	// The public certificate (SPEC 5), when a public name is configured.
+	// The public certificate (docs/tls.md), when a public name is configured.
 	// PublicURL is https://FQDN:PORT/ while the public certificate is
 	// served for the name, "" otherwise: what `env --tls` exports.
 	PublicFQDN        string    `json:"public_fqdn,omitempty"`
@@ -205,10 +209,10 @@ func (r *ControlRequest) Validate() error {
 func DecodeControlRequest(line []byte) (*ControlRequest, error) {
 	var req ControlRequest
 	if err := json.Unmarshal(line, &req); err != nil {
-		return nil, fmt.Errorf("agent: bad control message: %w", err)
+		return nil, badRequest(fmt.Errorf("agent: bad control message: %w", err))
 	}
 	if err := req.Validate(); err != nil {
-		return nil, fmt.Errorf("agent: bad control message: %w", err)
+		return nil, badRequest(fmt.Errorf("agent: bad control message: %w", err))
 	}
 	return &req, nil
 }
@@ -223,7 +227,7 @@ func readControlLine(br *bufio.Reader) ([]byte, error) {
 		chunk, err := br.ReadSlice('\n')
 		line = append(line, chunk...)
 		if len(line) > maxControlMessage {
-			return nil, errors.New("agent: bad control message: longer than 64 KiB")
+			return nil, badRequest(errors.New("agent: bad control message: longer than 64 KiB"))
 		}
 		switch {
 		case err == nil:
@@ -233,36 +237,27 @@ func readControlLine(br *bufio.Reader) ([]byte, error) {
 		case errors.Is(err, io.EOF) && len(line) > 0:
 			return line, nil
 		default:
-			return nil, fmt.Errorf("agent: bad control message: %w", err)
+			return nil, badRequest(fmt.Errorf("agent: bad control message: %w", err))
 		}
 	}
 }
 
-// ControlHandler carries out control requests. Errors that implement
-// Hint() string pass their hint to the user.
-type ControlHandler interface {
-	Load(ctx context.Context, req LoadRequest) (SlotInfo, error)
-	Unload(req UnloadRequest) error
-	Status() AgentStatus
-	ReloadCerts(ctx context.Context) error
-}
-
-// HintError is an error with a suggestion of what to do next.
-type HintError struct {
-	Err      error
-	HintText string
-}
-
-func (e *HintError) Error() string { return e.Err.Error() }
-func (e *HintError) Unwrap() error { return e.Err }
-
-// Hint says what the user can do about the error.
-func (e *HintError) Hint() string { return e.HintText }
-
-// ControlServer serves the control socket.
+// ControlServer serves the control socket: it loads and unloads the
+// Slots, opens and streams the Sessions, and answers status from Info and
+// the parts that change.
 type ControlServer struct {
-	Handler ControlHandler
-	Logger  *slog.Logger
+	// Info is the agent's status as it started (Addr, URLs, token file,
+	// CA); status adds the slots, the leaf's expiry and the public
+	// certificate.
+	Info AgentStatus
+	// Slots holds the loaded credentials; nil refuses load and unload.
+	Slots *Slots
+	// Leaf, if not nil, gives status the local leaf's expiry.
+	Leaf *certs.LeafRotator
+	// Public, if not nil, serves the public certificate: status shows it
+	// and reload-certs reloads it. Nil refuses reload-certs.
+	Public *certs.Supervisor
+	Logger *slog.Logger
 	// PeerUID returns the uid of the process at the other end of conn. Nil
 	// means the operating system's peer credentials.
 	PeerUID func(conn net.Conn) (int, error)
@@ -350,12 +345,12 @@ func (s *ControlServer) serveConn(conn net.Conn) {
 	uid, err := peer(conn)
 	if err != nil {
 		log.Warn("control: refused connection", "reason", err.Error())
-		writeControl(conn, ControlResponse{Error: "refused: cannot tell who is connecting: " + err.Error()})
+		writeControl(conn, ControlResponse{Error: "refused: cannot tell who is connecting: " + err.Error(), Code: CodeRefused})
 		return
 	}
 	if uid != os.Getuid() {
 		log.Warn("control: refused connection from another user", "peer_uid", uid)
-		writeControl(conn, ControlResponse{Error: fmt.Sprintf("refused: peer uid %d is not the agent's uid %d", uid, os.Getuid())})
+		writeControl(conn, ControlResponse{Error: fmt.Sprintf("refused: peer uid %d is not the agent's uid %d", uid, os.Getuid()), Code: CodeRefused})
 		return
 	}
 	defer s.track(conn, false)
@@ -369,7 +364,7 @@ func (s *ControlServer) serveConn(conn net.Conn) {
 	}
 	if err != nil {
 		log.Warn("control: bad request", "err", err.Error())
-		writeControl(conn, ControlResponse{Error: err.Error()})
+		writeControl(conn, errorResponse(err))
 		return
 	}
 	switch req.Op {
@@ -398,7 +393,7 @@ func (s *ControlServer) serveConn(conn net.Conn) {
 // holdSession opens a session and keeps it while the connection lives.
 func (s *ControlServer) holdSession(conn net.Conn, br *bufio.Reader, r *SessionRequest) {
 	if s.Sessions == nil || s.Endpoint == nil {
-		writeControl(conn, ControlResponse{Error: "this agent serves no SSH sessions"})
+		writeControl(conn, ControlResponse{Error: "this agent serves no SSH sessions", Code: CodeUnsupported})
 		return
 	}
 	sess, grant, err := s.Sessions.Open(r.Host, r.Slots)
@@ -437,7 +432,7 @@ func (s *ControlServer) holdSession(conn net.Conn, br *bufio.Reader, r *SessionR
 	case <-gone:
 	case <-sess.Done():
 		why = "revoked"
-		writeControl(conn, ControlResponse{Error: "session revoked"})
+		writeControl(conn, ControlResponse{Error: "session revoked", Code: CodeRevoked})
 	}
 	conn.Close()
 	s.Sessions.Close(sess.ID(), why)
@@ -448,7 +443,7 @@ func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) Control
 	log := s.logger()
 	switch req.Op {
 	case OpLoad:
-		info, err := s.Handler.Load(ctx, *req.Load)
+		info, err := s.load(ctx, *req.Load)
 		if err != nil {
 			log.Info("control: load failed", "slot", slotLabel(req.Load.Slot), "err", err.Error())
 			return errorResponse(err)
@@ -456,18 +451,18 @@ func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) Control
 		log.Info("control: loaded", "slot", slotLabel(info.Name), "source", info.Source)
 		return ControlResponse{Slot: &info}
 	case OpUnload:
-		if err := s.Handler.Unload(*req.Unload); err != nil {
+		if err := s.unload(*req.Unload); err != nil {
 			return errorResponse(err)
 		}
 		log.Info("control: unloaded", "slot", slotLabel(req.Unload.Slot), "all", req.Unload.All)
 		return ControlResponse{}
 	case OpReloadCerts:
-		if err := s.Handler.ReloadCerts(ctx); err != nil {
+		if err := s.reloadCerts(ctx); err != nil {
 			log.Warn("control: certificates not reloaded", "err", err.Error())
 			return errorResponse(err)
 		}
 		log.Info("control: certificates reloaded")
-		st := s.Handler.Status()
+		st := s.Status()
 		return ControlResponse{Status: &st}
 	case OpSessions:
 		if s.Sessions == nil {
@@ -483,22 +478,114 @@ func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) Control
 		}
 		return ControlResponse{}
 	default:
-		st := s.Handler.Status()
+		st := s.Status()
 		return ControlResponse{Status: &st}
 	}
 }
 
-func errorResponse(err error) ControlResponse {
-	resp := ControlResponse{Error: err.Error()}
-	var h interface{ Hint() string }
-	if errors.As(err, &h) {
-		resp.Hint = h.Hint()
+// errNoSlots refuses load and unload on a server without Slots.
+var errNoSlots = &codedError{err: errors.New("this agent holds no credentials"), is: ErrUnsupported}
+
+// load resolves the source the request names and loads it into its slot.
+func (s *ControlServer) load(ctx context.Context, req LoadRequest) (SlotInfo, error) {
+	if s.Slots == nil {
+		return SlotInfo{}, errNoSlots
 	}
-	var u *UnavailableError
-	if resp.Hint == "" && errors.As(err, &u) {
-		resp.Hint = u.Hint
+	spec := SourceSpec{
+		Profile:         req.Profile,
+		SSOSession:      req.SSOSession,
+		AccountID:       req.AccountID,
+		RoleName:        req.RoleName,
+		ConfigFile:      req.ConfigFile,
+		CredentialsFile: req.CredentialsFile,
 	}
-	return resp
+	st, err := s.Slots.LoadSource(ctx, req.Slot, spec)
+	if err != nil {
+		return SlotInfo{}, err
+	}
+	return slotInfo(st), nil
+}
+
+func (s *ControlServer) unload(req UnloadRequest) error {
+	if s.Slots == nil {
+		return errNoSlots
+	}
+	if req.All {
+		s.Slots.UnloadAll()
+		return nil
+	}
+	err := s.Slots.Unload(req.Slot)
+	if errors.Is(err, ErrNoSlot) {
+		return &HintError{Err: err, HintText: "see what is loaded with: aws-sso-agent list"}
+	}
+	return err
+}
+
+func (s *ControlServer) reloadCerts(ctx context.Context) error {
+	if s.Public == nil {
+		return &codedError{err: errors.New("this agent serves no public certificate"), is: certs.ErrNoPublicCert}
+	}
+	return s.Public.Reload(ctx)
+}
+
+// Status is what `status` shows: Info with the slots, the leaf's expiry
+// and the public certificate as they are now.
+func (s *ControlServer) Status() AgentStatus {
+	st := s.Info
+	if s.Leaf != nil {
+		st.LeafExpires = s.Leaf.Current().Leaf.NotAfter
+	}
+	if s.Public != nil {
+		fillPublicStatus(&st, s.Public.Status())
+	}
+	if s.Slots != nil {
+		st.Slots = nil
+		for _, sl := range s.Slots.List() {
+			st.Slots = append(st.Slots, slotInfo(sl))
+		}
+	}
+	return st
+}
+
+// fillPublicStatus adds the public certificate's state to st, whose Addr
+// gives the port of the public URL.
+func fillPublicStatus(st *AgentStatus, ps certs.SupervisorStatus) {
+	if ps.FQDN == "" {
+		return
+	}
+	st.PublicFQDN = ps.FQDN
+	st.PublicCertExpires = ps.NotAfter
+	st.PublicDNSChecked = ps.DNSChecked
+	switch {
+	case ps.DNSChecked.IsZero():
+		st.PublicDNSCheck = "not checked yet"
+	case ps.DNSError == "":
+		st.PublicDNSCheck = "ok"
+	default:
+		st.PublicDNSCheck = ps.DNSError
+	}
+	st.PublicRenewAt = ps.RenewAt
+	st.PublicRenewError = ps.RenewError
+	if ps.Serving {
+		_, port, _ := net.SplitHostPort(st.Addr)
+		st.PublicURL = "https://" + ps.FQDN + ":" + port + "/"
+	} else {
+		st.PublicNotServed = ps.Reason
+	}
+}
+
+func slotInfo(s SlotStatus) SlotInfo {
+	return SlotInfo{
+		Name:        s.Name,
+		Profile:     s.Spec.Profile,
+		Source:      s.Description,
+		AccountID:   s.AccountID,
+		RoleARN:     s.RoleARN,
+		Expires:     s.Expires,
+		LastRefresh: s.LastRefresh,
+		LastError:   s.LastError,
+		Servable:    s.Servable,
+	}
 }
 
 func writeControl(w io.Writer, resp ControlResponse) {
@@ -552,7 +639,8 @@ type ControlClient struct {
 }
 
 // Do sends one request and returns the agent's answer. A response carrying
-// an error comes back as a *HintError.
+// an error comes back with a *ControlError, which matches (errors.Is) the
+// sentinel of its code and carries the agent's hint.
 func (c ControlClient) Do(ctx context.Context, req ControlRequest) (*ControlResponse, error) {
 	conn, err := c.dial(ctx)
 	if err != nil {
@@ -572,8 +660,8 @@ func (c ControlClient) Do(ctx context.Context, req ControlRequest) (*ControlResp
 		}
 		return nil, fmt.Errorf("agent: read answer: %w", err)
 	}
-	if resp.Error != "" {
-		return &resp, &HintError{Err: errors.New(resp.Error), HintText: resp.Hint}
+	if err := controlError(&resp); err != nil {
+		return &resp, err
 	}
 	return &resp, nil
 }

@@ -46,7 +46,10 @@ func (c ControlClient) OpenSession(ctx context.Context, host string, slots []str
 	}
 	if resp.Error != "" || resp.Session == nil {
 		conn.Close()
-		return nil, &HintError{Err: fmt.Errorf("agent: open session: %s", resp.Error), HintText: resp.Hint}
+		if err := controlError(&resp); err != nil {
+			return nil, fmt.Errorf("agent: open session: %w", err)
+		}
+		return nil, errors.New("agent: open session: ")
 	}
 	conn.SetDeadline(timeZero)
 	h := &SessionHandle{Grant: *resp.Session, conn: conn, done: make(chan struct{})}
@@ -54,7 +57,7 @@ func (c ControlClient) OpenSession(ctx context.Context, host string, slots []str
 		// The agent says nothing more until it ends the session.
 		var end ControlResponse
 		if err := dec.Decode(&end); err == nil && end.Error != "" {
-			h.err = errors.New(end.Error)
+			h.err = controlError(&end)
 		} else {
 			h.err = errors.New("the agent ended the session")
 		}

@@ -7,33 +7,34 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-type fakeControl struct {
-	loads atomic.Int32
+// controlTestServer is a control server over real Slots, with a config
+// holding two profiles: dev (static keys, loads offline) and expired
+// (IAM Identity Center with no cached token: its load fails with the
+// aws sso login hint).
+func controlTestServer(t *testing.T) (*ControlServer, LoadRequest) {
+	t.Helper()
+	sourceIsolate(t)
+	spec := sourceFiles(t, "dev",
+		"[profile dev]\nregion = eu-west-1\n"+
+			"[profile expired]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n"+
+			"[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\nsso_region = eu-west-1\n",
+		"[dev]\naws_access_key_id = AKIASTATICDEV\naws_secret_access_key = static-secret\n")
+	slots := NewSlots(SlotsConfig{})
+	t.Cleanup(func() { slots.Close() })
+	return &ControlServer{Info: AgentStatus{Version: "test", PID: 42}, Slots: slots},
+		LoadRequest{ConfigFile: spec.ConfigFile, CredentialsFile: spec.CredentialsFile}
 }
 
-func (f *fakeControl) Load(_ context.Context, req LoadRequest) (SlotInfo, error) {
-	f.loads.Add(1)
-	if req.Profile == "expired" {
-		return SlotInfo{}, &HintError{Err: errors.New("sso token expired"), HintText: "run: aws sso login --profile expired"}
-	}
-	return SlotInfo{Name: req.Slot, Profile: req.Profile, Source: "profile " + req.Profile, Servable: true}, nil
+// controlLoad is a load request for profile into slot, with the test
+// config's files.
+func controlLoad(base LoadRequest, profile, slot string) *LoadRequest {
+	base.Profile, base.Slot = profile, slot
+	return &base
 }
-
-func (f *fakeControl) Unload(req UnloadRequest) error {
-	if req.Slot == "absent" {
-		return ErrNoSlot
-	}
-	return nil
-}
-
-func (f *fakeControl) Status() AgentStatus { return AgentStatus{Version: "test", PID: 42} }
-
-func (f *fakeControl) ReloadCerts(context.Context) error { return nil }
 
 // startControl serves a fake handler on a socket in a fresh private dir.
 func startControl(t *testing.T, srv *ControlServer) string {
@@ -56,26 +57,26 @@ func startControl(t *testing.T, srv *ControlServer) string {
 }
 
 func TestControlRoundTrip(t *testing.T) {
-	h := &fakeControl{}
-	path := startControl(t, &ControlServer{Handler: h})
+	srv, base := controlTestServer(t)
+	path := startControl(t, srv)
 	c := ControlClient{Path: path}
 	ctx := context.Background()
 
-	resp, err := c.Do(ctx, ControlRequest{Op: OpLoad, Load: &LoadRequest{Profile: "dev", Slot: "dev"}})
+	resp, err := c.Do(ctx, ControlRequest{Op: OpLoad, Load: controlLoad(base, "dev", "dev")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := resp.Slot.Source, "profile dev"; got != want {
+	if got, want := resp.Slot.Source, "profile dev (static keys)"; got != want {
 		t.Errorf("load: got source %q, want %q", got, want)
 	}
 
-	_, err = c.Do(ctx, ControlRequest{Op: OpLoad, Load: &LoadRequest{Profile: "expired"}})
-	var he *HintError
-	if !errors.As(err, &he) || !strings.Contains(he.Hint(), "aws sso login") {
-		t.Errorf("load expired: got %v, want an error with the aws sso login hint", err)
+	_, err = c.Do(ctx, ControlRequest{Op: OpLoad, Load: controlLoad(base, "expired", "")})
+	var ce *ControlError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Hint(), "aws sso login") || !errors.Is(err, ErrSourceFailed) {
+		t.Errorf("load expired: got %v, want a source failure with the aws sso login hint", err)
 	}
 
-	if _, err := c.Do(ctx, ControlRequest{Op: OpUnload, Unload: &UnloadRequest{Slot: "absent"}}); err == nil || !strings.Contains(err.Error(), ErrNoSlot.Error()) {
+	if _, err := c.Do(ctx, ControlRequest{Op: OpUnload, Unload: &UnloadRequest{Slot: "absent"}}); err == nil || !strings.Contains(err.Error(), ErrNoSlot.Error()) || !errors.Is(err, ErrNoSlot) {
 		t.Errorf("unload absent: got %v, want %v", err, ErrNoSlot)
 	}
 
@@ -83,8 +84,8 @@ func TestControlRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Status == nil || resp.Status.PID != 42 {
-		t.Errorf("status: got %+v", resp.Status)
+	if resp.Status == nil || resp.Status.PID != 42 || len(resp.Status.Slots) != 1 || resp.Status.Slots[0].Name != "dev" {
+		t.Errorf("status: got %+v, want pid 42 and slot dev", resp.Status)
 	}
 
 	if _, err := c.Do(ctx, ControlRequest{Op: "rm -rf"}); err == nil || !strings.Contains(err.Error(), "unknown operation") {
@@ -93,7 +94,7 @@ func TestControlRoundTrip(t *testing.T) {
 }
 
 func TestControlSocketMode(t *testing.T) {
-	path := startControl(t, &ControlServer{Handler: &fakeControl{}})
+	path := startControl(t, &ControlServer{})
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -137,14 +138,15 @@ func TestControlNotRunning(t *testing.T) {
 }
 
 func TestControlRefusesOtherUIDInjected(t *testing.T) {
-	h := &fakeControl{}
-	path := startControl(t, &ControlServer{Handler: h, PeerUID: func(net.Conn) (int, error) { return os.Getuid() + 1, nil }})
-	_, err := ControlClient{Path: path}.Do(context.Background(), ControlRequest{Op: OpLoad, Load: &LoadRequest{Profile: "dev"}})
-	if err == nil || !strings.Contains(err.Error(), "refused: peer uid") {
+	srv, base := controlTestServer(t)
+	srv.PeerUID = func(net.Conn) (int, error) { return os.Getuid() + 1, nil }
+	path := startControl(t, srv)
+	_, err := ControlClient{Path: path}.Do(context.Background(), ControlRequest{Op: OpLoad, Load: controlLoad(base, "dev", "")})
+	if err == nil || !strings.Contains(err.Error(), "refused: peer uid") || !errors.Is(err, ErrRefused) {
 		t.Errorf("got %v, want a refusal", err)
 	}
-	if n := h.loads.Load(); n != 0 {
-		t.Errorf("handler ran %d times for a foreign peer", n)
+	if n := len(srv.Slots.List()); n != 0 {
+		t.Errorf("%d slots loaded for a foreign peer", n)
 	}
 }
 
@@ -157,7 +159,7 @@ func skipOrFail(t *testing.T, why string) {
 }
 
 func TestControlTimeoutOnSilentPeer(t *testing.T) {
-	path := startControl(t, &ControlServer{Handler: &fakeControl{}, Timeout: 50 * time.Millisecond})
+	path := startControl(t, &ControlServer{Timeout: 50 * time.Millisecond})
 	conn, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +252,7 @@ func TestControlServeEndsWithIdleConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- (&ControlServer{Handler: &fakeControl{}}).Serve(l) }()
+	go func() { done <- (&ControlServer{}).Serve(l) }()
 	idle, err := ControlClient{Path: path}.DialStream(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func TestControlRefusesOtherUID(t *testing.T) {
 	if os.Getuid() != 0 {
 		skipOrFail(t, "switching to another uid needs root")
 	}
-	h := &fakeControl{}
+	srv, _ := controlTestServer(t)
 	dir := t.TempDir()
 	// t.TempDir and its parent are 0700; the other user must reach in.
 	os.Chmod(filepath.Dir(dir), 0o755)
@@ -33,7 +33,6 @@ func TestControlRefusesOtherUID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &ControlServer{Handler: h}
 	go srv.Serve(l)
 	t.Cleanup(func() { l.Close() })
 	os.Chmod(filepath.Dir(path), 0o777)
@@ -54,8 +53,8 @@ func TestControlRefusesOtherUID(t *testing.T) {
 	if !strings.Contains(out.String(), "refused: peer uid 65534") {
 		t.Errorf("child saw:\n%s\nwant a refusal for uid 65534", out.String())
 	}
-	if n := h.loads.Load(); n != 0 {
-		t.Errorf("handler ran %d times for another user's request", n)
+	if n := len(srv.Slots.List()); n != 0 {
+		t.Errorf("%d slots loaded for another user's request", n)
 	}
 }
 

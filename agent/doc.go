@@ -12,7 +12,12 @@
 //   - Endpoint (endpoint.go, endpoint_handler.go) serves them over HTTP and
 //     TLS on one port, to requests carrying a valid token (Tokens).
 //   - ControlServer (control.go) loads and unloads slots and opens SSH
-//     sessions over a Unix socket.
+//     sessions over a Unix socket. Its failures carry a stable code
+//     (errors.go) that ControlClient turns back into sentinel errors, and
+//     a hint for the user (ErrorHint).
+//   - Server (server.go) runs all of it from one ServerConfig: the
+//     endpoint, slots, sessions, control socket, the local CA's rotating
+//     leaf and the public certificate (certs.Supervisor).
 //   - Sessions (sessions.go) gives each SSH session its own token, bound to
 //     the connections that arrive through that session's forward.
 //

@@ -40,7 +40,7 @@ func sessionTestStart(t *testing.T) *sessionTestEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &ControlServer{Handler: &fakeControl{}, Sessions: sessions, Endpoint: env.e}
+	srv := &ControlServer{Sessions: sessions, Endpoint: env.e}
 	go srv.Serve(l)
 	t.Cleanup(func() { l.Close(); sessions.CloseAll() })
 	return &sessionTestEnv{

@@ -146,6 +146,9 @@ type SourceError struct {
 func (e *SourceError) Error() string { return e.Source + ": " + e.Err.Error() }
 func (e *SourceError) Unwrap() error { return e.Err }
 
+// Is reports whether target is ErrSourceFailed: every SourceError is one.
+func (e *SourceError) Is(target error) bool { return target == ErrSourceFailed }
+
 // Hint says what the user can do about the error (the control socket
 // passes it on to the CLI).
 func (e *SourceError) Hint() string { return e.HintText }

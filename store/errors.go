@@ -29,9 +29,10 @@ var ErrUnavailable = errors.New("store: secure store unavailable")
 type UnavailableError struct {
 	// Reason says what is missing, for example "no D-Bus session bus".
 	Reason string
-	// Hint says what to do next, in words for a person. Error includes it;
-	// a CLI printing a separate hint line can use Reason and Hint instead.
-	Hint string
+	// HintText says what to do next, in words for a person. Error
+	// includes it; a CLI printing a separate hint line can use Reason and
+	// Hint instead.
+	HintText string
 	// Err is the keyring library's own error, if there was one.
 	Err error
 }
@@ -41,11 +42,15 @@ func (e *UnavailableError) Error() string {
 	if e.Err != nil {
 		s += " (" + e.Err.Error() + ")"
 	}
-	if e.Hint != "" {
-		s += "; " + e.Hint
+	if e.HintText != "" {
+		s += "; " + e.HintText
 	}
 	return s
 }
+
+// Hint says what the user can do about it: start a Secret Service,
+// unlock the keyring, or choose another backend.
+func (e *UnavailableError) Hint() string { return e.HintText }
 
 // Is reports whether target is ErrUnavailable.
 func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }

@@ -47,7 +47,7 @@ func ExampleNewKeyring() {
 		// No Secret Service, no bus, or a locked keyring: the CLI prints
 		// the reason and suggests a fix or --store file.
 		fmt.Println("error:", unavailable.Reason)
-		fmt.Println("hint:", unavailable.Hint)
+		fmt.Println("hint:", unavailable.Hint())
 	case errors.Is(err, store.ErrNotFound):
 		// First run: create the key and Set it.
 	case err != nil:

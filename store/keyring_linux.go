@@ -43,8 +43,8 @@ func (k *Keyring) available() error {
 		}
 	}
 	return &UnavailableError{
-		Reason: fmt.Sprintf("no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset and %s does not exist", k.busSocket),
-		Hint:   hintStartBus,
+		Reason:   fmt.Sprintf("no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset and %s does not exist", k.busSocket),
+		HintText: hintStartBus,
 	}
 }
 
@@ -55,33 +55,33 @@ func unavailable(err error) *UnavailableError {
 	var opErr *net.OpError
 	switch name := dbusErrorName(err); {
 	case errors.Is(err, exec.ErrNotFound) && strings.Contains(err.Error(), "dbus-launch"):
-		return &UnavailableError{Reason: "no D-Bus session bus, and dbus-launch is not installed to start one", Hint: hintStartBus, Err: err}
+		return &UnavailableError{Reason: "no D-Bus session bus, and dbus-launch is not installed to start one", HintText: hintStartBus, Err: err}
 	case strings.Contains(err.Error(), "couldn't determine address of session bus"):
-		return &UnavailableError{Reason: "no D-Bus session bus", Hint: hintStartBus, Err: err}
+		return &UnavailableError{Reason: "no D-Bus session bus", HintText: hintStartBus, Err: err}
 	case strings.Contains(err.Error(), "dbus: invalid bus address"):
 		return &UnavailableError{
-			Reason: fmt.Sprintf("DBUS_SESSION_BUS_ADDRESS=%q is not a valid D-Bus address", os.Getenv("DBUS_SESSION_BUS_ADDRESS")),
-			Hint:   hintStartBus, Err: err,
+			Reason:   fmt.Sprintf("DBUS_SESSION_BUS_ADDRESS=%q is not a valid D-Bus address", os.Getenv("DBUS_SESSION_BUS_ADDRESS")),
+			HintText: hintStartBus, Err: err,
 		}
 	case strings.Contains(err.Error(), "dbus: authentication failed"):
-		return &UnavailableError{Reason: "the D-Bus session bus refused the connection (another user's bus?)", Hint: hintStartBus, Err: err}
+		return &UnavailableError{Reason: "the D-Bus session bus refused the connection (another user's bus?)", HintText: hintStartBus, Err: err}
 	case errors.As(err, &opErr):
 		return &UnavailableError{
-			Reason: fmt.Sprintf("cannot connect to the D-Bus session bus at DBUS_SESSION_BUS_ADDRESS=%q", os.Getenv("DBUS_SESSION_BUS_ADDRESS")),
-			Hint:   hintStartBus, Err: err,
+			Reason:   fmt.Sprintf("cannot connect to the D-Bus session bus at DBUS_SESSION_BUS_ADDRESS=%q", os.Getenv("DBUS_SESSION_BUS_ADDRESS")),
+			HintText: hintStartBus, Err: err,
 		}
 	case name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
 		strings.Contains(err.Error(), "org.freedesktop.secrets was not provided by any .service files"):
-		return &UnavailableError{Reason: "no Secret Service (org.freedesktop.secrets) on the session bus", Hint: hintStartService, Err: err}
+		return &UnavailableError{Reason: "no Secret Service (org.freedesktop.secrets) on the session bus", HintText: hintStartService, Err: err}
 	case strings.HasPrefix(name, "org.freedesktop.DBus.Error.Spawn."):
-		return &UnavailableError{Reason: "the Secret Service (org.freedesktop.secrets) failed to start", Hint: hintStartService, Err: err}
+		return &UnavailableError{Reason: "the Secret Service (org.freedesktop.secrets) failed to start", HintText: hintStartService, Err: err}
 	case name == "org.freedesktop.DBus.Error.NoReply" || name == "org.freedesktop.DBus.Error.Timeout":
-		return &UnavailableError{Reason: "the Secret Service did not answer", Hint: hintStartService, Err: err}
+		return &UnavailableError{Reason: "the Secret Service did not answer", HintText: hintStartService, Err: err}
 	case name == "org.freedesktop.Secret.Error.IsLocked" ||
 		strings.Contains(err.Error(), "failed to unlock correct collection"):
 		// go-keyring's message when the unlock prompt was dismissed or
 		// could not be shown (no prompter on a headless machine).
-		return &UnavailableError{Reason: "the keyring is locked and was not unlocked (unlock prompt dismissed or no prompter)", Hint: hintUnlock, Err: err}
+		return &UnavailableError{Reason: "the keyring is locked and was not unlocked (unlock prompt dismissed or no prompter)", HintText: hintUnlock, Err: err}
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func TestKeyringNoSessionBus(t *testing.T) {
 					t.Fatalf("%s: got error %v, want ErrUnavailable", name, err)
 				}
 				var u *UnavailableError
-				if !errors.As(err, &u) || u.Hint == "" {
+				if !errors.As(err, &u) || u.Hint() == "" {
 					t.Fatalf("%s: got %#v, want an *UnavailableError with a hint", name, err)
 				}
 				for _, want := range []string{"DBUS_SESSION_BUS_ADDRESS is unset", k.busSocket, "gnome-keyring", "--store file"} {
@@ -108,8 +108,8 @@ func TestUnavailable(t *testing.T) {
 			if !strings.Contains(u.Reason, tc.want) {
 				t.Errorf("Reason: got %q, want it to contain %q", u.Reason, tc.want)
 			}
-			if !strings.Contains(u.Hint, "--store file") {
-				t.Errorf("Hint: got %q, want it to offer --store file", u.Hint)
+			if !strings.Contains(u.Hint(), "--store file") {
+				t.Errorf("Hint: got %q, want it to offer --store file", u.Hint())
 			}
 			// dbus.Error is not comparable, so compare wrapped errors by text.
 			if !errors.Is(u, ErrUnavailable) || fmt.Sprint(errors.Unwrap(u)) != fmt.Sprint(tc.err) {

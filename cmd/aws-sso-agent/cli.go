@@ -102,9 +102,8 @@ func (c *cli) fail(err error) int {
 		return ec.code
 	}
 	fmt.Fprintf(c.stderr, "aws-sso-agent: error: %v\n", err)
-	var h interface{ Hint() string }
-	if errors.As(err, &h) && h.Hint() != "" {
-		for _, line := range strings.Split(h.Hint(), "\n") {
+	if hint := agent.ErrorHint(err); hint != "" {
+		for _, line := range strings.Split(hint, "\n") {
 			fmt.Fprintf(c.stderr, "hint: %s\n", line)
 		}
 	}
@@ -116,6 +115,7 @@ func (c *cli) fail(err error) int {
 	return 1
 }
 
+// withHint attaches hint to err; it overrides any hint err carries.
 func withHint(err error, hint string) error {
 	return &agent.HintError{Err: err, HintText: hint}
 }

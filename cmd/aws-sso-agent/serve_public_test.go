@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -12,16 +11,6 @@ import (
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
-
-// fakeAgent answers status on a control socket, as the running agent does.
-type fakeAgent struct{ status agent.AgentStatus }
-
-func (f *fakeAgent) Load(context.Context, agent.LoadRequest) (agent.SlotInfo, error) {
-	return agent.SlotInfo{}, nil
-}
-func (f *fakeAgent) Unload(agent.UnloadRequest) error  { return nil }
-func (f *fakeAgent) Status() agent.AgentStatus         { return f.status }
-func (f *fakeAgent) ReloadCerts(context.Context) error { return nil }
 
 func startFakeAgent(t *testing.T, st agent.AgentStatus) agent.Dirs {
 	t.Helper()
@@ -37,7 +26,9 @@ func startFakeAgent(t *testing.T, st agent.AgentStatus) agent.Dirs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &agent.ControlServer{Handler: &fakeAgent{status: st}}
+	// A control server with nothing but its status, as the running
+	// agent answers it.
+	srv := &agent.ControlServer{Info: st}
 	go srv.Serve(l)
 	t.Cleanup(func() { l.Close() })
 	return d
@@ -98,28 +89,6 @@ func TestEnvTLSPublicCert(t *testing.T) {
 				t.Errorf("stderr lacks %q: %s", tc.wantStderr, stderr.String())
 			}
 		})
-	}
-}
-
-func TestPublicServingStatus(t *testing.T) {
-	// fillStatus on a server that has never loaded leaves status alone.
-	ca, err := certs.LoadOrCreateCA(store.NewMemory(), t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rot, err := certs.NewLeafRotator(ca, certs.RotatorConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessions := agent.NewSessions(agent.NewTokens(), ca.RootPEM(), nil)
-	ps, err := newPublicServing(&certs.Public{Store: store.NewMemory(), Dir: t.TempDir()}, rot, sessions, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st agent.AgentStatus
-	ps.fillStatus(&st, 4144)
-	if st.PublicFQDN != "" || st.PublicURL != "" || !st.PublicCertExpires.Equal(time.Time{}) {
-		t.Errorf("no public name: status %+v, want no public fields", st)
 	}
 }
 

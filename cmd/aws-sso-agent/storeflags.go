@@ -120,11 +120,25 @@ func (c *cli) passphrase(s *storeFlags, path string, creating bool) ([]byte, err
 	return pass, nil
 }
 
-// storeHint adds what to do when the OS secure store is unreachable.
-func storeHint(err error) error {
+// storeError reports an unreachable OS secure store by what is missing
+// alone ("secure store: no D-Bus session bus"): the library's message
+// also carries its error and the hint, which the hint line already shows
+// (store.UnavailableError.Hint). Other errors pass unchanged.
+func storeError(err error) error {
 	var u *store.UnavailableError
 	if errors.As(err, &u) {
-		return withHint(fmt.Errorf("secure store: %s", u.Reason), u.Hint)
+		return &storeUnavailable{u}
 	}
 	return err
 }
+
+// storeHint is storeError under the name certs.go still calls it by.
+func storeHint(err error) error { return storeError(err) }
+
+// storeUnavailable is a *store.UnavailableError shown by its reason; it
+// unwraps to it, so its Hint and errors.Is(err, store.ErrUnavailable)
+// still apply.
+type storeUnavailable struct{ u *store.UnavailableError }
+
+func (e *storeUnavailable) Error() string { return "secure store: " + e.u.Reason }
+func (e *storeUnavailable) Unwrap() error { return e.u }

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"context"
@@ -21,25 +21,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
-type staticSource struct{}
+type publicTestSource struct{}
 
-func (staticSource) Credentials(context.Context, string) (agent.Credentials, error) {
-	return agent.Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "s", SessionToken: "t", Expires: time.Now().Add(time.Hour)}, nil
+func (publicTestSource) Credentials(context.Context, string) (Credentials, error) {
+	return Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "s", SessionToken: "t", Expires: time.Now().Add(time.Hour)}, nil
 }
 
-// TestServePublicCertThroughEndpoint wires what serve wires: a public
-// certificate loaded with certs.Public, the PublicServer choosing
+// TestServePublicCertThroughEndpoint wires what Server wires: a public
+// certificate loaded with certs.Public, the Supervisor choosing
 // certificates for the real endpoint, the name in the endpoint's allowed
 // hosts. A client trusting only the "public" root fetches credentials
 // from https://FQDN:PORT/; after DNS turns non-loopback it no longer can,
 // status says why, and new sessions no longer carry the name.
 func TestServePublicCertThroughEndpoint(t *testing.T) {
-	const fqdn = "agent.example.test"
+	const fqdn = "example.test"
 	// A stand-in for a public CA, trusted by the test client only.
 	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test public root"},
@@ -81,18 +80,20 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	var dnsMu sync.Mutex
 	var dnsErr error
 	checkDNS := func(context.Context, string) error { dnsMu.Lock(); defer dnsMu.Unlock(); return dnsErr }
-	tokens := agent.NewTokens()
-	token, _ := agent.NewToken()
-	tokens.Add(token, agent.Grant{})
-	sessions := agent.NewSessions(tokens, ca.RootPEM(), nil)
-	public, err := newPublicServing(pub, rot, sessions, nil, checkDNS)
+	tokens := NewTokens()
+	token, _ := NewToken()
+	tokens.Add(token, Grant{})
+	sessions := NewSessions(tokens, ca.RootPEM(), nil)
+	public, err := certs.NewSupervisor(certs.SupervisorConfig{
+		Public: pub, Local: rot.GetCertificate, CheckDNS: checkDNS, OnChange: sessions.SetFQDN,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	endpoint, err := agent.NewEndpoint(agent.EndpointConfig{
-		Source: staticSource{}, Tokens: tokens, Sessions: sessions,
-		TLSConfig:   certs.ServerTLSConfig(public.server.GetCertificate),
-		HostAllowed: public.hostAllowed,
+	endpoint, err := NewEndpoint(EndpointConfig{
+		Source: publicTestSource{}, Tokens: tokens, Sessions: sessions,
+		TLSConfig:   certs.ServerTLSConfig(public.GetCertificate),
+		HostAllowed: public.HostAllowed,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	go endpoint.Serve(l)
 	t.Cleanup(func() { endpoint.Close() })
 	port := l.Addr().(*net.TCPAddr).Port
-	if err := public.server.Reload(context.Background()); err != nil {
+	if err := public.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -135,9 +136,9 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	if code, _, err := get(localURL, ca.Pool()); err != nil || code != 200 {
 		t.Fatalf("GET %s: %d %v, want 200 with the local CA", localURL, code, err)
 	}
-	var as agent.AgentStatus
-	public.fillStatus(&as, port)
-	if as.PublicURL != publicURL || as.PublicFQDN != fqdn || as.PublicDNSCheck != "ok" || !as.PublicCertExpires.Equal(public.server.Status().NotAfter) || as.PublicCertExpires.IsZero() {
+	as := AgentStatus{Addr: l.Addr().String()}
+	fillPublicStatus(&as, public.Status())
+	if as.PublicURL != publicURL || as.PublicFQDN != fqdn || as.PublicDNSCheck != "ok" || !as.PublicCertExpires.Equal(public.Status().NotAfter) || as.PublicCertExpires.IsZero() {
 		t.Errorf("status = %+v, want the public URL, name, expiry and DNS ok", as)
 	}
 	if _, g, _ := sessions.Open("host", nil); g.FQDN != fqdn {
@@ -149,7 +150,7 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	bad := netip.MustParseAddr("203.0.113.9")
 	dnsErr = &certs.DNSError{FQDN: fqdn, Addrs: []netip.Addr{bad}, NotLoopback: []netip.Addr{bad}}
 	dnsMu.Unlock()
-	public.server.Reload(context.Background())
+	public.Reload(context.Background())
 	if _, _, err := get(publicURL, publicRoots); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("GET %s after DNS turned bad: %v, want a certificate error", publicURL, err)
 	}
@@ -165,12 +166,36 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
-	as = agent.AgentStatus{}
-	public.fillStatus(&as, port)
+	as = AgentStatus{Addr: l.Addr().String()}
+	fillPublicStatus(&as, public.Status())
 	if as.PublicURL != "" || !strings.Contains(as.PublicNotServed, "203.0.113.9") || !strings.Contains(as.PublicDNSCheck, "203.0.113.9") {
 		t.Errorf("status = %+v, want no public URL and the reason", as)
 	}
 	if _, g, _ := sessions.Open("host", nil); g.FQDN != "" {
 		t.Errorf("session grant fqdn %q after DNS turned bad, want none", g.FQDN)
+	}
+}
+
+func TestPublicServingStatus(t *testing.T) {
+	// Filling from a supervisor that has never loaded leaves status alone.
+	ca, err := certs.LoadOrCreateCA(store.NewMemory(), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := certs.NewLeafRotator(ca, certs.RotatorConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := NewSessions(NewTokens(), ca.RootPEM(), nil)
+	ps, err := certs.NewSupervisor(certs.SupervisorConfig{
+		Public: &certs.Public{Store: store.NewMemory(), Dir: t.TempDir()}, Local: rot.GetCertificate, OnChange: sessions.SetFQDN,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := AgentStatus{Addr: "127.0.0.1:4144"}
+	fillPublicStatus(&st, ps.Status())
+	if st.PublicFQDN != "" || st.PublicURL != "" || !st.PublicCertExpires.Equal(time.Time{}) {
+		t.Errorf("no public name: status %+v, want no public fields", st)
 	}
 }
