@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // ServerConfig is what a Server runs with.
@@ -307,27 +309,13 @@ func writeTrustFiles(d Dirs, root []byte) error {
 	if err := WritePrivateFile(d.CARoot(), root); err != nil {
 		return err
 	}
-	bundle := append(systemRootsPEM(), '\n')
+	// The roots in SSL_CERT_FILE when it names another bundle (a corporate
+	// one stays trusted), else the platform's; never our own bundle again.
+	system, _, err := wire.SystemRoots(os.Getenv, d.CABundle())
+	if err != nil {
+		return err
+	}
+	bundle := append(bytes.TrimRight(system, "\n"), '\n')
 	bundle = append(bundle, root...)
 	return WritePrivateFile(d.CABundle(), bundle)
-}
-
-// systemRootFiles are where Linux distributions and macOS keep their
-// bundle of public roots (the list crypto/x509 searches, root_linux.go).
-var systemRootFiles = []string{
-	"/etc/ssl/certs/ca-certificates.crt",                // Debian, Ubuntu, Gentoo, Arch
-	"/etc/pki/tls/certs/ca-bundle.crt",                  // Fedora, RHEL 6
-	"/etc/ssl/ca-bundle.pem",                            // openSUSE
-	"/etc/pki/tls/cacert.pem",                           // OpenELEC
-	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // CentOS, RHEL 7
-	"/etc/ssl/cert.pem",                                 // Alpine, macOS
-}
-
-func systemRootsPEM() []byte {
-	for _, f := range systemRootFiles {
-		if b, err := os.ReadFile(f); err == nil && len(b) > 0 {
-			return b
-		}
-	}
-	return nil
 }
