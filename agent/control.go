@@ -160,7 +160,7 @@ func (r *ControlRequest) Validate() error {
 		}
 		for _, name := range r.Session.Slots {
 			if name != "" {
-				if err := ValidateSlotName(name); err != nil {
+				if err := wire.ValidateSlotName(name); err != nil {
 					return err
 				}
 			}
@@ -189,7 +189,7 @@ func (r *ControlRequest) Validate() error {
 			return errors.New("no profile given")
 		}
 		if l.Slot != "" {
-			return ValidateSlotName(l.Slot)
+			return wire.ValidateSlotName(l.Slot)
 		}
 		return nil
 	case OpUnload:
@@ -197,7 +197,7 @@ func (r *ControlRequest) Validate() error {
 			return errors.New("unload request without parameters")
 		}
 		if r.Unload.Slot != "" {
-			return ValidateSlotName(r.Unload.Slot)
+			return wire.ValidateSlotName(r.Unload.Slot)
 		}
 		return nil
 	default:

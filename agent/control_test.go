@@ -214,34 +214,6 @@ func FuzzControlRequest(f *testing.F) {
 	})
 }
 
-func TestValidateSlotName(t *testing.T) {
-	tests := []struct {
-		name string
-		ok   bool
-	}{
-		{"dev", true},
-		{"dev-admin@123456789012", true},
-		{"Ünïcode", true},
-		{"", false},
-		{"default", false},
-		{".", false},
-		{"..", false},
-		{"a/b", false},
-		{`a\b`, false},
-		{"a b", false},
-		{"tab\there", false},
-		{"new\nline", false},
-		{"(profile)", false},
-		{strings.Repeat("x", 64), true},
-		{strings.Repeat("x", 65), false},
-		{"\xff", false},
-	}
-	for _, tt := range tests {
-		if err := ValidateSlotName(tt.name); (err == nil) != tt.ok {
-			t.Errorf("ValidateSlotName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
-		}
-	}
-}
 
 // TestControlServeEndsWithIdleConnections: an ssh client keeps a
 // connection dialed ahead; stopping the agent must not wait for it.

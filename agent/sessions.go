@@ -107,7 +107,7 @@ func (s *Sessions) Open(host string, slots []string) (*Session, SessionGrant, er
 	}
 	for _, name := range slots {
 		if name != "" {
-			if err := ValidateSlotName(name); err != nil {
+			if err := wire.ValidateSlotName(name); err != nil {
 				return nil, SessionGrant{}, err
 			}
 		}

@@ -204,7 +204,7 @@ func slotDisplayName(name string) string { return wire.SlotName(name) }
 // ResolveSource returned for spec; spec and info are kept for List.
 func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.CredentialsProvider, info SourceInfo) (SlotStatus, error) {
 	if name != "" {
-		if err := ValidateSlotName(name); err != nil {
+		if err := wire.ValidateSlotName(name); err != nil {
 			return SlotStatus{}, err
 		}
 	}
@@ -258,7 +258,7 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 // the slot: what the control socket's load does.
 func (s *Slots) LoadSource(ctx context.Context, name string, spec SourceSpec) (SlotStatus, error) {
 	if name != "" {
-		if err := ValidateSlotName(name); err != nil {
+		if err := wire.ValidateSlotName(name); err != nil {
 			return SlotStatus{}, err
 		}
 	}

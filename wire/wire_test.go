@@ -155,3 +155,32 @@ func TestSessionPaths(t *testing.T) {
 		t.Errorf("SessionFile = %q, want %q", got, want)
 	}
 }
+
+func TestValidateSlotName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"dev", true},
+		{"dev-admin@123456789012", true},
+		{"Ünïcode", true},
+		{"", false},
+		{"default", false},
+		{".", false},
+		{"..", false},
+		{"a/b", false},
+		{`a\b`, false},
+		{"a b", false},
+		{"tab\there", false},
+		{"new\nline", false},
+		{"(profile)", false},
+		{strings.Repeat("x", 64), true},
+		{strings.Repeat("x", 65), false},
+		{"\xff", false},
+	}
+	for _, tt := range tests {
+		if err := wire.ValidateSlotName(tt.name); (err == nil) != tt.ok {
+			t.Errorf("wire.ValidateSlotName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
