@@ -214,7 +214,6 @@ func FuzzControlRequest(f *testing.F) {
 	})
 }
 
-
 // TestControlServeEndsWithIdleConnections: an ssh client keeps a
 // connection dialed ahead; stopping the agent must not wait for it.
 func TestControlServeEndsWithIdleConnections(t *testing.T) {
