@@ -150,14 +150,6 @@ func TestControlRefusesOtherUIDInjected(t *testing.T) {
 	}
 }
 
-func skipOrFail(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("AWS_SSO_AGENT_REQUIRE_PEERS") == "1" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
-}
-
 func TestControlTimeoutOnSilentPeer(t *testing.T) {
 	path := startControl(t, &ControlServer{Timeout: 50 * time.Millisecond})
 	conn, err := net.Dial("unix", path)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 )
 
 // TestControlRefusesOtherUID connects from a real process of another uid.
@@ -21,7 +23,7 @@ func TestControlRefusesOtherUID(t *testing.T) {
 		return // the child side, run by controlChild
 	}
 	if os.Getuid() != 0 {
-		skipOrFail(t, "switching to another uid needs root")
+		e2e.PeerMissing(t, "switching to another uid needs root")
 	}
 	srv, _ := controlTestServer(t)
 	dir := t.TempDir()

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 )
 
 func TestKeyringNoSessionBus(t *testing.T) {
@@ -140,7 +142,7 @@ const emptyBusConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bu
 // dbus-run-session, since godbus keeps one session bus per process.
 func TestKeyringRealUnavailable(t *testing.T) {
 	if _, err := exec.LookPath("dbus-run-session"); err != nil {
-		requirePeer(t, "dbus-run-session not installed (apt-get install dbus-daemon): %v", err)
+		e2e.PeerMissing(t, "dbus-run-session not installed (apt-get install dbus-daemon): %v", err)
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "bus.conf")
@@ -169,7 +171,7 @@ func TestKeyringRealUnavailable(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := exec.LookPath("gnome-keyring-daemon"); tc.keyring && err != nil {
-				requirePeer(t, "gnome-keyring-daemon not installed (apt-get install gnome-keyring): %v", err)
+				e2e.PeerMissing(t, "gnome-keyring-daemon not installed (apt-get install gnome-keyring): %v", err)
 			}
 			cmd := exec.Command(tc.args[0], tc.args[1:]...)
 			cmd.Env = append(environWithout("DBUS_SESSION_BUS_ADDRESS", "HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"),

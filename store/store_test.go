@@ -3,22 +3,9 @@ package store
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 )
-
-// requirePeer skips a test whose real peer is missing, or fails it when
-// AWS_SSO_AGENT_REQUIRE_PEERS=1 (CI), where a missing peer is a broken setup.
-func requirePeer(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("AWS_SSO_AGENT_REQUIRE_PEERS") == "1" {
-		t.Fatalf("AWS_SSO_AGENT_REQUIRE_PEERS=1 but %s", msg)
-	}
-	t.Skip(msg)
-}
 
 // allBytes is a value holding every byte value, including NUL and bytes
 // that are not UTF-8, which a string-based keyring could mangle.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
@@ -31,10 +32,7 @@ func requirePeer(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("AWS_SSO_AGENT_REQUIRE_PEERS") != "" {
-			t.Fatalf("%s is required (AWS_SSO_AGENT_REQUIRE_PEERS is set) but not installed: %v (scripts/install-test-peers)", name, err)
-		}
-		t.Skipf("%s is not installed, so its exports are not evaluated: run scripts/install-test-peers", name)
+		e2e.PeerMissing(t, "%s is not installed, so its exports are not evaluated (scripts/install-test-peers): %v", name, err)
 	}
 	return path
 }

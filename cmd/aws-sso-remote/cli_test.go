@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
@@ -304,7 +305,7 @@ func TestEnvRefusesSquatters(t *testing.T) {
 func TestEnvNothingListening(t *testing.T) {
 	f := newFixture(t, nil)
 	f.server.Close()
-	f.sess.Port = freePort(t)
+	f.sess.Port = e2e.FreePort(t)
 	f.sess.Write(t, f.root)
 	out, stderr, code := f.run(t, "env")
 	if code != 4 || out != "" || !strings.Contains(stderr, "nothing is listening") {
