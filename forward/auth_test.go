@@ -98,9 +98,8 @@ func TestAuthMergesAgentAndKeyFiles(t *testing.T) {
 			cfg.IdentityFiles = []string{keyFile}
 			cfg.IdentityAgent = sock
 			dialOK(t, cfg)
-			got := s.acceptedKeys()
-			if len(got) != 1 || !sameKey(got[0], tc.accept.PublicKey()) {
-				t.Errorf("authenticated with %v, want %v", keyNames(got, names), keyNames([]ssh.PublicKey{tc.accept.PublicKey()}, names))
+			if got := s.acceptedKey(t); !sameKey(got, tc.accept.PublicKey()) {
+				t.Errorf("authenticated with %v, want %v", keyNames([]ssh.PublicKey{got}, names), keyNames([]ssh.PublicKey{tc.accept.PublicKey()}, names))
 			}
 		})
 	}

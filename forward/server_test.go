@@ -37,9 +37,9 @@ type testServer struct {
 	clientKeyFile string
 
 	mu         sync.Mutex
-	authorized map[string]bool // marshaled public keys
-	offered    []ssh.PublicKey // every key a client offered, in order
-	accepted   []ssh.PublicKey // the key each authenticated connection used
+	authorized map[string]bool    // marshaled public keys
+	offered    []ssh.PublicKey    // every key a client offered, in order
+	accepted   chan ssh.PublicKey // the key each authenticated connection used
 	keepalives int
 	frozen     bool
 	thaw       chan struct{} // closed at cleanup: frozen reads return
@@ -62,6 +62,7 @@ func startServer(t *testing.T, hostKey ssh.Signer, others ...ssh.Signer) *testSe
 		port:       l.Addr().(*net.TCPAddr).Port,
 		hostKey:    hostKey,
 		authorized: map[string]bool{},
+		accepted:   make(chan ssh.PublicKey, 16),
 		thaw:       make(chan struct{}),
 	}
 	client, priv := newSigner(t)
@@ -125,9 +126,10 @@ func (s *testServer) serveConn(nc net.Conn, cfg *ssh.ServerConfig) {
 	}
 	defer conn.Close()
 	if k, err := ssh.ParsePublicKey([]byte(conn.Permissions.Extensions["key"])); err == nil {
-		s.mu.Lock()
-		s.accepted = append(s.accepted, k)
-		s.mu.Unlock()
+		select {
+		case s.accepted <- k:
+		default:
+		}
 	}
 	go func() {
 		for req := range reqs {
@@ -203,10 +205,17 @@ func (s *testServer) offeredKeys() []ssh.PublicKey {
 	return append([]ssh.PublicKey(nil), s.offered...)
 }
 
-func (s *testServer) acceptedKeys() []ssh.PublicKey {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]ssh.PublicKey(nil), s.accepted...)
+// acceptedKey returns the key the next authenticated connection used. The
+// client may see success before the server has recorded it: wait.
+func (s *testServer) acceptedKey(t *testing.T) ssh.PublicKey {
+	t.Helper()
+	select {
+	case k := <-s.accepted:
+		return k
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection authenticated")
+		return nil
+	}
 }
 
 // hostPublicKey is the plain host key, the certificate's key for a
