@@ -117,9 +117,6 @@ func (t *Tunnel) Port() int { return t.port }
 // SessionID is the agent session's id, as `aws-sso-agent sessions` lists it.
 func (t *Tunnel) SessionID() string { return t.session.Grant.ID }
 
-// Client is the SSH connection, for sessions of the caller's own.
-func (t *Tunnel) Client() *forward.Client { return t.client }
-
 // Close ends the tunnel: session file, forward, connection, then the
 // agent session (which revokes the token).
 func (t *Tunnel) Close() {
