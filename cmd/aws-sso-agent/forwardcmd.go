@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/forward"
+	"github.com/aws-sso-agent/aws-sso-agent/tunnel"
 )
 
 // forward keeps a tunnel to host up without a shell (like ssh -N -R),
@@ -34,71 +33,16 @@ func (c *cli) forward(args []string) error {
 		return err
 	}
 	// A service logs at info: each connect, drop and retry is an event.
-	o.log = newTextLogger(c.stderr, slog.LevelInfo)
+	o.Logger = newTextLogger(c.stderr, slog.LevelInfo)
 	if f.debug {
-		o.log = newTextLogger(c.stderr, slog.LevelDebug)
+		o.Logger = newTextLogger(c.stderr, slog.LevelDebug)
 	}
 	if _, err := c.agentStatus(); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	const minBackoff, maxBackoff = time.Second, time.Minute
-	backoff := minBackoff
-	for ctx.Err() == nil {
-		started := time.Now()
-		t, err := c.openTunnel(ctx, o)
-		if err != nil {
-			if fatalTunnelError(err) {
-				return err
-			}
-			o.log.Warn("forward: connect failed", "host", o.dest, "err", err, "retry_in", backoff)
-		} else {
-			o.log.Info("forward: connected", "host", t.host, "remote_port", t.port, "session", t.session.Grant.ID)
-			why := "connection closed"
-			select {
-			case <-ctx.Done():
-				why = "stopping"
-			case <-t.session.Done():
-				why = "session ended by the agent: " + t.session.Err().Error()
-			case err := <-waitChan(t.client):
-				if kerr := t.client.Err(); kerr != nil {
-					err = kerr
-				}
-				if err != nil {
-					why = err.Error()
-				}
-			}
-			t.close()
-			o.log.Info("forward: disconnected", "host", t.host, "why", why)
-			if time.Since(started) > maxBackoff {
-				backoff = minBackoff // it was up for a while: a fresh drop
-			}
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		// Full jitter keeps many forwards from reconnecting in step.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
-	return nil
-}
-
-// fatalTunnelError is an error retrying cannot fix: a host key problem,
-// the agent gone, authentication refused.
-func fatalTunnelError(err error) bool {
-	var changed *forward.HostKeyChangedError
-	var revoked *forward.RevokedHostKeyError
-	var unknown *forward.UnknownHostError
-	var auth *forward.AuthError
-	return errors.As(err, &changed) || errors.As(err, &revoked) || errors.As(err, &unknown) ||
-		errors.As(err, &auth) || errors.Is(err, agent.ErrNotRunning)
+	return tunnelHint(tunnel.KeepOpen(ctx, o))
 }
 
 func (c *cli) sessions(args []string) error {

@@ -8,14 +8,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/crypto/ssh"
-	sshagent "golang.org/x/crypto/ssh/agent"
 	"golang.org/x/term"
 
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws-sso-agent/aws-sso-agent/forward"
+	"github.com/aws-sso-agent/aws-sso-agent/tunnel"
 )
 
 // exitCode ends the command with a status and, if err is set, a message.
@@ -61,10 +61,14 @@ func (f *sshFlags) register(fs *pflag.FlagSet, shell bool) {
 	fs.BoolVarP(&f.debug, "verbose", "v", false, "log connection events")
 }
 
-// tunnelOptions turns flags into what openTunnel needs.
-func (c *cli) tunnelOptions(f *sshFlags, dest string) (tunnelOptions, error) {
+// tunnelOptions turns flags into what tunnel.Open needs.
+func (c *cli) tunnelOptions(f *sshFlags, dest string) (tunnel.Options, error) {
 	if f.remotePort < 0 || f.remotePort > 65535 {
-		return tunnelOptions{}, usageError{fmt.Errorf("--remote-port %d is out of range", f.remotePort)}
+		return tunnel.Options{}, usageError{fmt.Errorf("--remote-port %d is out of range", f.remotePort)}
+	}
+	d, err := c.dirs()
+	if err != nil {
+		return tunnel.Options{}, err
 	}
 	slots := make([]string, 0, len(f.slots))
 	for _, s := range f.slots {
@@ -74,14 +78,27 @@ func (c *cli) tunnelOptions(f *sshFlags, dest string) (tunnelOptions, error) {
 		slots = append(slots, s)
 	}
 	level := slogLevel(f.debug)
-	return tunnelOptions{
-		dest:       dest,
-		ssh:        f.opts,
-		slots:      slots,
-		remotePort: f.remotePort,
-		prompt:     c.terminalPrompter(),
-		log:        newTextLogger(c.stderr, level),
+	return tunnel.Options{
+		Dest:       dest,
+		SSH:        f.opts,
+		Slots:      slots,
+		RemotePort: f.remotePort,
+		Agent:      agent.ControlClient{Path: d.ControlSocket()},
+		Prompt:     c.terminalPrompter(),
+		Logger:     newTextLogger(c.stderr, level),
 	}, nil
+}
+
+// tunnelHint adds what to do next to the tunnel errors a person can fix.
+func tunnelHint(err error) error {
+	var denied *forward.ForwardDeniedError
+	switch {
+	case errors.Is(err, agent.ErrNotRunning):
+		return withHint(err, "start it with: aws-sso-agent serve &")
+	case errors.As(err, &denied):
+		return withHint(err, "without --remote-port the server picks a free port")
+	}
+	return err
 }
 
 func (c *cli) ssh(args []string) error {
@@ -112,12 +129,12 @@ func (c *cli) ssh(args []string) error {
 		return exitCode{255, err}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	t, err := c.openTunnel(ctx, o)
+	t, err := tunnel.Open(ctx, o)
 	stop()
 	if err != nil {
-		return exitCode{255, err}
+		return exitCode{255, tunnelHint(err)}
 	}
-	defer t.close()
+	defer t.Close()
 
 	status, err := c.runRemote(t, &f, command)
 	if err != nil {
@@ -130,82 +147,25 @@ func (c *cli) ssh(args []string) error {
 }
 
 // runRemote runs the shell or the command and returns its exit status.
-func (c *cli) runRemote(t *tunnel, f *sshFlags, command string) (int, error) {
-	s, err := t.client.NewSession()
-	if err != nil {
-		return 255, err
-	}
-	defer s.Close()
+// The CLI decides about the terminal; the tunnel runs and waits.
+func (c *cli) runRemote(t *tunnel.Tunnel, f *sshFlags, command string) (int, error) {
+	r := tunnel.Remote{Command: command, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr}
 	if f.agentFwd {
-		sock := os.Getenv("SSH_AUTH_SOCK")
-		if sock == "" {
+		r.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
+		if r.AgentSocket == "" {
 			fmt.Fprintln(c.stderr, "aws-sso-agent: warning: -A: no SSH_AUTH_SOCK, no agent to forward")
-		} else if err := forward.ForwardAgent(t.client.Client, sock); err != nil {
-			return 255, err
-		} else if err := sshagent.RequestAgentForwarding(s); err != nil {
-			return 255, fmt.Errorf("agent forwarding refused: %w", err)
 		}
 	}
-
 	stdin, stdinIsTTY := c.stdin.(*os.File)
 	stdinIsTTY = stdinIsTTY && term.IsTerminal(int(stdin.Fd()))
 	wantTTY := (command == "" && stdinIsTTY) || f.forceTTY >= 2 || (f.forceTTY == 1 && stdinIsTTY)
 	if f.noTTY {
 		wantTTY = false
 	}
-	s.Stdin, s.Stdout, s.Stderr = c.stdin, c.stdout, c.stderr
 	if wantTTY {
-		restore, err := c.remoteTerminal(s, stdin, stdinIsTTY)
-		if err != nil {
-			return 255, err
-		}
-		defer restore()
+		r.Terminal = func(s *ssh.Session) (func(), error) { return c.remoteTerminal(s, stdin, stdinIsTTY) }
 	}
-	if command == "" {
-		err = s.Shell()
-	} else {
-		err = s.Start(command)
-	}
-	if err != nil {
-		return 255, err
-	}
-
-	done := make(chan error, 1)
-	go func() { done <- s.Wait() }()
-	select {
-	case err = <-done:
-	case <-t.session.Done():
-		t.client.Close()
-		<-done
-		return 255, fmt.Errorf("session ended by the agent: %v", t.session.Err())
-	case <-waitChan(t.client):
-		// The connection died (keepalive timeout, network); the session
-		// cannot report a status any more.
-		select {
-		case err = <-done:
-		case <-time.After(time.Second):
-		}
-		if kerr := t.client.Err(); kerr != nil {
-			return 255, kerr
-		}
-		if err == nil {
-			return 255, errors.New("connection closed")
-		}
-	}
-	var exitErr *ssh.ExitError
-	if err == nil || errors.As(err, &exitErr) {
-		return forward.ExitStatus(err), nil
-	}
-	if kerr := t.client.Err(); kerr != nil {
-		return 255, kerr
-	}
-	return 255, fmt.Errorf("connection to %s closed: %w", t.host, err)
-}
-
-func waitChan(c *forward.Client) <-chan error {
-	ch := make(chan error, 1)
-	go func() { ch <- c.Wait() }()
-	return ch
+	return t.Run(r)
 }
 
 // remoteTerminal asks for a PTY of the local terminal's size and type,

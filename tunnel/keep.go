@@ -1,0 +1,108 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
+	"github.com/aws-sso-agent/aws-sso-agent/forward"
+)
+
+// Reconnect backoff: the first retry comes after about minBackoff, each
+// failure doubles the wait up to maxBackoff, and a connection that stayed
+// up longer than maxBackoff starts over from minBackoff (a fresh drop,
+// not a server that keeps failing).
+const minBackoff, maxBackoff = time.Second, time.Minute
+
+// KeepOpen holds a tunnel to o.Dest open without a shell (ssh -N -R) until
+// ctx ends, then returns nil. After a drop it reconnects with backoff;
+// each connection is a new session: a new port and a new token, installed
+// anew on the remote host. It logs each connect, drop and retry at info
+// level, and returns the first error retrying cannot fix (Fatal).
+func KeepOpen(ctx context.Context, o Options) error {
+	k := keeper{
+		dest: o.Dest,
+		log:  o.logger(),
+		open: func(ctx context.Context) (link, error) {
+			t, err := Open(ctx, o)
+			if err != nil {
+				return nil, err // not a nil *Tunnel in a non-nil link
+			}
+			return t, nil
+		},
+		now:    time.Now,
+		after:  time.After,
+		jitter: func(n time.Duration) time.Duration { return rand.N(n + 1) },
+	}
+	return k.run(ctx)
+}
+
+// Fatal reports whether err is one retrying cannot fix: a host key
+// problem, authentication refused, or no agent to serve the session.
+func Fatal(err error) bool {
+	var changed *forward.HostKeyChangedError
+	var revoked *forward.RevokedHostKeyError
+	var unknown *forward.UnknownHostError
+	var auth *forward.AuthError
+	return errors.As(err, &changed) || errors.As(err, &revoked) || errors.As(err, &unknown) ||
+		errors.As(err, &auth) || errors.Is(err, agent.ErrNotRunning)
+}
+
+// link is what keeper holds open: a *Tunnel, or a fake in tests.
+type link interface {
+	Host() string
+	Port() int
+	SessionID() string
+	Wait(ctx context.Context) error
+	Close()
+}
+
+// keeper is KeepOpen's loop, with its dialer and clock swappable.
+type keeper struct {
+	dest  string
+	log   *slog.Logger
+	open  func(context.Context) (link, error)
+	now   func() time.Time
+	after func(time.Duration) <-chan time.Time
+	// jitter returns a random duration in [0, n].
+	jitter func(n time.Duration) time.Duration
+}
+
+func (k *keeper) run(ctx context.Context) error {
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		started := k.now()
+		l, err := k.open(ctx)
+		if err != nil {
+			if Fatal(err) {
+				return err
+			}
+			k.log.Warn("forward: connect failed", "host", k.dest, "err", err, "retry_in", backoff)
+		} else {
+			k.log.Info("forward: connected", "host", l.Host(), "remote_port", l.Port(), "session", l.SessionID())
+			why := "stopping"
+			if err := l.Wait(ctx); err != ctx.Err() { // Wait returns ctx.Err() only for ctx
+				why = err.Error()
+			}
+			l.Close()
+			k.log.Info("forward: disconnected", "host", l.Host(), "why", why)
+			if k.now().Sub(started) > maxBackoff {
+				backoff = minBackoff // it was up for a while: a fresh drop
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		// Full jitter keeps many forwards from reconnecting in step.
+		wait := backoff/2 + k.jitter(backoff/2)
+		select {
+		case <-ctx.Done():
+		case <-k.after(wait):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+	return nil
+}
