@@ -189,7 +189,7 @@ func (f *Finder) list(sdir string) (sessions []*wire.Session, bad []error, err e
 		return nil, nil, &Error{Kind: KindNoSession, Reason: "read " + sdir, Err: err}
 	}
 	for _, ent := range entries {
-		if !idHex(ent.Name()) {
+		if wire.ValidateSessionID(ent.Name()) != nil {
 			continue
 		}
 		s, err := LoadSession(filepath.Join(sdir, ent.Name()))

@@ -8,13 +8,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // installScript runs under `exec sh -c` so that it works whatever the
 // user's login shell is (fish and csh have no $PPID). It prints its
 // parent, the per-connection sshd that is also the parent of the user's
 // shell, then stores stdin as session.json: 0600 in 0700 directories.
-const installScript = `umask 077 && d="$HOME/%[1]s" && mkdir -p "$d" && chmod 700 "$HOME/.aws-sso-agent" "$HOME/.aws-sso-agent/sessions" "$d" && echo "$PPID" && cat > "$d/session.json.tmp" && mv -f "$d/session.json.tmp" "$d/session.json"`
+const installScript = `umask 077 && d="$HOME/%[1]s" && mkdir -p "$d" && chmod 700 "$HOME/` + wire.DirName + `" "$HOME/` + wire.SessionsDir + `" "$d" && echo "$PPID" && cat > "$d/` + wire.SessionFileName + `.tmp" && mv -f "$d/` + wire.SessionFileName + `.tmp" "$d/` + wire.SessionFileName + `"`
 
 // installSession writes the session file over the authenticated SSH
 // connection, through the command's stdin: the token never appears in a
@@ -35,7 +37,7 @@ func (t *Tunnel) installSession(ctx context.Context) error {
 	}
 	var stderr strings.Builder
 	s.Stderr = &stderr
-	script := fmt.Sprintf(installScript, sessionDir(t.session.Grant.ID))
+	script := fmt.Sprintf(installScript, wire.SessionDir(t.session.Grant.ID))
 	if err := s.Start("exec sh -c " + shellQuote(script)); err != nil {
 		return err
 	}
@@ -77,7 +79,7 @@ func (t *Tunnel) removeSession() {
 			return
 		}
 		defer s.Close()
-		s.Run(`exec sh -c 'rm -rf "$HOME/` + sessionDir(t.session.Grant.ID) + `"'`)
+		s.Run(`exec sh -c 'rm -rf "$HOME/` + wire.SessionDir(t.session.Grant.ID) + `"'`)
 	}()
 	select {
 	case <-done:

@@ -7,8 +7,8 @@ import (
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
-	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // TestSessionFileFQDNRoundTrip checks that what `ssh` writes to the
@@ -33,7 +33,7 @@ func TestSessionFileFQDNRoundTrip(t *testing.T) {
 		if got := strings.Contains(string(b), `"fqdn"`); got != (name != "") {
 			t.Errorf("name %q: session.json %s has fqdn: %v", name, b, got)
 		}
-		s, err := remote.ParseSession(b)
+		s, err := wire.ParseSession(b)
 		if err != nil {
 			t.Fatalf("name %q: aws-sso-remote cannot read it: %v", name, err)
 		}

@@ -338,7 +338,7 @@ func shellList() string {
 // publicURL is the session's https://FQDN:PORT/ URL for slot when the
 // agent gave the session a public name and checkPublic passes; "" otherwise,
 // saying why on stderr.
-func (c *cli) publicURL(s *remote.Session, slot string) string {
+func (c *cli) publicURL(s *wire.Session, slot string) string {
 	if s.FQDN == "" {
 		return ""
 	}
@@ -353,7 +353,7 @@ func (c *cli) publicURL(s *remote.Session, slot string) string {
 // to loopback only, and the port presents a certificate for it that this
 // host trusts. The proof has already pinned the agent's CA on the port;
 // these checks are about what the SDKs will see when they use the name.
-func (c *cli) checkPublic(s *remote.Session) error {
+func (c *cli) checkPublic(s *wire.Session) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	if err := remote.CheckLoopbackDNS(ctx, c.resolver, s.FQDN); err != nil {
