@@ -29,8 +29,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 )
 
 // SSHDPath is where Debian's openssh-server installs sshd; sshd refuses to
@@ -85,7 +86,7 @@ type Server struct {
 	exited   chan struct{}
 }
 
-// Require skips (or, when AWS_SSO_AGENT_REQUIRE_PEERS=1, fails) the test
+// Require skips the test (or fails it: e2e.PeerMissing)
 // unless a real sshd can be started here.
 func Require(t testing.TB) {
 	t.Helper()
@@ -97,13 +98,9 @@ func Require(t testing.TB) {
 	} else if _, err := exec.LookPath("ssh-keygen"); err != nil {
 		reason = "ssh-keygen is not installed (openssh-client)"
 	}
-	if reason == "" {
-		return
+	if reason != "" {
+		e2e.PeerMissing(t, "sshd: %s", reason)
 	}
-	if os.Getenv("AWS_SSO_AGENT_REQUIRE_PEERS") == "1" {
-		t.Fatalf("sshd: %s (AWS_SSO_AGENT_REQUIRE_PEERS=1)", reason)
-	}
-	t.Skipf("sshd: %s", reason)
 }
 
 // Start starts sshd and stops it when the test ends. It returns once sshd
@@ -171,7 +168,7 @@ func Start(t testing.TB, opts Options) *Server {
 
 	// Retry on a port race: FreePort closes its listener before sshd binds.
 	for attempt := 0; ; attempt++ {
-		s.Port = FreePort(t)
+		s.Port = e2e.FreePort(t)
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
 		conf := append([]string(nil), opts.Config...)
 		conf = append(conf,
@@ -363,17 +360,6 @@ func descendants(root int) []int {
 	return out
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // GenerateKey writes a new ed25519 private key in OpenSSH format to path
 // (encrypted with passphrase unless it is empty) and path.pub, and returns
 // the public key.
@@ -426,10 +412,7 @@ func LoadKey(t testing.TB, path string) ssh.Signer {
 func StartAgent(t testing.TB, keyFiles ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("ssh-agent"); err != nil {
-		if os.Getenv("AWS_SSO_AGENT_REQUIRE_PEERS") == "1" {
-			t.Fatal("sshd: ssh-agent is not installed (openssh-client)")
-		}
-		t.Skip("sshd: ssh-agent is not installed (openssh-client)")
+		e2e.PeerMissing(t, "sshd: ssh-agent is not installed (openssh-client)")
 	}
 	dir, err := os.MkdirTemp("", "ssh-agent-")
 	if err != nil {
