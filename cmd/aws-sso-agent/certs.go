@@ -17,7 +17,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
@@ -114,8 +115,8 @@ func (c *cli) certsFlags(sub string, args []string, st *storeFlags, define func(
 	return fs.Args(), nil
 }
 
-func (c *cli) publicFor(d agent.Dirs, st store.Store) (*certs.Public, error) {
-	p := &certs.Public{Store: st, Dir: publicDir(d)}
+func (c *cli) publicFor(d agent.Dirs, st store.Store) (*public.Public, error) {
+	p := &public.Public{Store: st, Dir: publicDir(d)}
 	roots, err := extraRoots()
 	if err != nil {
 		return nil, err
@@ -124,7 +125,7 @@ func (c *cli) publicFor(d agent.Dirs, st store.Store) (*certs.Public, error) {
 	return p, nil
 }
 
-// publicDir is where the public certificate's files live (certs.Public.Dir).
+// publicDir is where the public certificate's files live (public.Public.Dir).
 func publicDir(d agent.Dirs) string { return filepath.Join(d.Config, "public") }
 
 // extraRoots reads the roots named by ExtraRootsEnv (the test hook), or
@@ -157,7 +158,7 @@ func (c *cli) certsPrint(args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &certs.Public{Dir: publicDir(d)}
+	p := &public.Public{Dir: publicDir(d)}
 	fqdn, chain, err := p.CurrentChain()
 	switch {
 	case err == nil:
@@ -168,14 +169,14 @@ func (c *cli) certsPrint(args []string) error {
 			}
 		}
 		return nil
-	case !errors.Is(err, certs.ErrNoPublicCert):
+	case !errors.Is(err, public.ErrNoCert):
 		return err
 	}
 	root, pemBytes, err := readRoot(d)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "# no public certificate: the local CA's root %s, valid until %s\n", certs.Fingerprint(root), root.NotAfter.Format(time.DateOnly))
+	fmt.Fprintf(c.stderr, "# no public certificate: the local CA's root %s, valid until %s\n", localca.Fingerprint(root), root.NotAfter.Format(time.DateOnly))
 	_, err = c.stdout.Write(pemBytes)
 	return err
 }
@@ -192,17 +193,17 @@ func (c *cli) certsStatus(args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(d.Config, "ca", certs.RootCertFile)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(d.Config, "ca", localca.RootCertFile)); errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintln(c.stdout, "local CA:  none yet (the agent makes one when it first starts: aws-sso-agent serve)")
 	} else {
 		root, _, err := readRoot(d)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "local CA:  %s\n", certs.Fingerprint(root))
+		fmt.Fprintf(c.stdout, "local CA:  %s\n", localca.Fingerprint(root))
 		fmt.Fprintf(c.stdout, "           %s, valid until %s\n", root.Subject.CommonName, root.NotAfter.Format(time.DateOnly))
 	}
-	if inter, err := readCertFile(filepath.Join(d.Config, "ca", certs.IntermediateCertFile)); err == nil {
+	if inter, err := readCertFile(filepath.Join(d.Config, "ca", localca.IntermediateCertFile)); err == nil {
 		fmt.Fprintf(c.stdout, "issuer:    %s, valid until %s, names limited to localhost, 127.0.0.0/8, ::1\n", inter.Subject.CommonName, inter.NotAfter.Format(time.DateOnly))
 	}
 	st, err := c.agentStatus()
@@ -225,7 +226,7 @@ func (c *cli) certsStatus(args []string) error {
 // store, so no prompt); st is the running agent's view, nil when none
 // runs.
 func (c *cli) publicStatus(d agent.Dirs, st *agent.AgentStatus, now time.Time) {
-	p := &certs.Public{Dir: publicDir(d)}
+	p := &public.Public{Dir: publicDir(d)}
 	w := c.stdout
 	localLine := "           localhost, 127.0.0.1, ::1 -> the local CA's leaf"
 	fqdn, err := p.FQDN()
@@ -247,7 +248,7 @@ func (c *cli) publicStatus(d agent.Dirs, st *agent.AgentStatus, now time.Time) {
 	var why []string // why the public certificate would not be served
 	_, chain, err := p.CurrentChain()
 	switch {
-	case errors.Is(err, certs.ErrNoPublicCert):
+	case errors.Is(err, public.ErrNoCert):
 		fmt.Fprintln(w, "           no certificate (get one with certs acme, certs export-csr and load, or certs save)")
 		why = append(why, "no certificate")
 	case err != nil:
@@ -268,7 +269,7 @@ func (c *cli) publicStatus(d agent.Dirs, st *agent.AgentStatus, now time.Time) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := certs.CheckLoopbackDNS(ctx, nil, fqdn); err != nil {
+	if err := public.CheckLoopbackDNS(ctx, nil, fqdn); err != nil {
 		fmt.Fprintf(w, "           DNS: FAILED: %v\n", err)
 		why = append(why, "DNS check failed")
 	} else {
@@ -331,7 +332,7 @@ func (c *cli) certsFQDN(args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &certs.Public{Dir: publicDir(d)}
+	p := &public.Public{Dir: publicDir(d)}
 	if len(rest) == 0 {
 		fqdn, err := p.FQDN()
 		if err != nil {
@@ -351,7 +352,7 @@ func (c *cli) certsFQDN(args []string) error {
 	fmt.Fprintf(c.stdout, "public name: %s\n", fqdn)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := certs.CheckLoopbackDNS(ctx, nil, fqdn); err != nil {
+	if err := public.CheckLoopbackDNS(ctx, nil, fqdn); err != nil {
 		fmt.Fprintf(c.stderr, "warning: %v\n", err)
 		fmt.Fprintf(c.stderr, "hint: add an A record %s -> 127.0.0.1 (and AAAA -> ::1 if you like) in your DNS zone; until then the agent does not serve the name\n", fqdn)
 	}
@@ -375,7 +376,7 @@ func (c *cli) certsExportCSR(args []string) error {
 	if fqdn == "" {
 		return usageError{errors.New("export-csr needs --fqdn NAME")}
 	}
-	if _, err := certs.ValidateFQDN(fqdn); err != nil {
+	if _, err := public.ValidateFQDN(fqdn); err != nil {
 		return publicHint(err)
 	}
 	p, err := c.openPublic(&sf)
@@ -386,7 +387,7 @@ func (c *cli) certsExportCSR(args []string) error {
 	if err != nil {
 		return publicHint(storeHint(err))
 	}
-	name, _ := certs.ValidateFQDN(fqdn)
+	name, _ := public.ValidateFQDN(fqdn)
 	if out == "" {
 		if _, err := c.stdout.Write(csr); err != nil {
 			return err
@@ -398,7 +399,7 @@ func (c *cli) certsExportCSR(args []string) error {
 	if out != "" {
 		where = "in " + out
 	}
-	fmt.Fprintf(c.stderr, "the CSR for %s is %s; its key stays in the secure store (%s)\n", name, where, certs.PublicPendingKeyName)
+	fmt.Fprintf(c.stderr, "the CSR for %s is %s; its key stays in the secure store (%s)\n", name, where, public.PendingKeyName)
 	fmt.Fprintln(c.stderr, "next: have a CA sign it, then: aws-sso-agent certs load CHAIN.pem")
 	return nil
 }
@@ -418,7 +419,7 @@ func (c *cli) certsLoad(args []string) error {
 	}
 	// A file that is no chain at all is refused before the store asks for
 	// a passphrase; LoadChain checks it again with everything else.
-	if _, err := certs.ParseChainPEM(data); err != nil {
+	if _, err := public.ParseChainPEM(data); err != nil {
 		return publicHint(err)
 	}
 	p, err := c.openPublic(&sf)
@@ -453,16 +454,16 @@ func (c *cli) certsSave(args []string) error {
 	if err != nil {
 		return err
 	}
-	keyPEM, err := certs.ReadKeyFile(keyFile)
+	keyPEM, err := public.ReadKeyFile(keyFile)
 	if err != nil {
 		return publicHint(err)
 	}
 	// Malformed files are refused before the store asks for a passphrase;
 	// Import checks them again with everything else.
-	if _, err := certs.ParsePrivateKeyPEM(keyPEM); err != nil {
+	if _, err := public.ParsePrivateKeyPEM(keyPEM); err != nil {
 		return publicHint(err)
 	}
-	if _, err := certs.ParseChainPEM(certPEM); err != nil {
+	if _, err := public.ParseChainPEM(certPEM); err != nil {
 		return publicHint(err)
 	}
 	p, err := c.openPublic(&sf)
@@ -474,12 +475,12 @@ func (c *cli) certsSave(args []string) error {
 		return publicHint(storeHint(err))
 	}
 	c.installed(pc)
-	fmt.Fprintf(c.stderr, "the key is now in the secure store (%s); delete the key file: rm %s\n", certs.PublicKeyName, keyFile)
+	fmt.Fprintf(c.stderr, "the key is now in the secure store (%s); delete the key file: rm %s\n", public.KeyName, keyFile)
 	return nil
 }
 
 // installed reports a certificate that load or save installed.
-func (c *cli) installed(pc *certs.PublicCert) {
+func (c *cli) installed(pc *public.Cert) {
 	leaf := pc.Chain[0]
 	fmt.Fprintf(c.stdout, "installed the certificate for %s from %s, valid until %s\n", pc.FQDN, issuerName(leaf), leaf.NotAfter.Format(time.DateOnly))
 	c.reloadAgentCerts()
@@ -530,7 +531,7 @@ func (c *cli) certsDelete(args []string) error {
 	if err != nil {
 		return err
 	}
-	fqdn, err := (&certs.Public{Dir: publicDir(d)}).FQDN()
+	fqdn, err := (&public.Public{Dir: publicDir(d)}).FQDN()
 	if err != nil {
 		// A damaged name file is one more thing delete removes.
 		fqdn = ""
@@ -580,7 +581,7 @@ func (c *cli) confirmDelete(fqdn string) error {
 }
 
 // openPublic opens the secure store and returns the Public on it.
-func (c *cli) openPublic(sf *storeFlags) (*certs.Public, error) {
+func (c *cli) openPublic(sf *storeFlags) (*public.Public, error) {
 	d, err := c.dirs()
 	if err != nil {
 		return nil, err
@@ -592,25 +593,25 @@ func (c *cli) openPublic(sf *storeFlags) (*certs.Public, error) {
 	return c.publicFor(d, st)
 }
 
-// publicHint adds what to do next to the refusals of certs.Public.
+// publicHint adds what to do next to the refusals of public.Public.
 func publicHint(err error) error {
 	var hint string
 	switch {
-	case errors.Is(err, certs.ErrNoPendingKey):
+	case errors.Is(err, public.ErrNoPendingKey):
 		hint = "export a CSR first: aws-sso-agent certs export-csr --fqdn NAME (with the same --store as here), have it signed, then load the chain"
-	case errors.Is(err, certs.ErrKeyMismatch):
+	case errors.Is(err, public.ErrKeyMismatch):
 		hint = "load the chain a CA issued for the latest CSR: each export-csr makes a new key; for a key of your own use certs save"
-	case errors.Is(err, certs.ErrWrongName):
+	case errors.Is(err, public.ErrWrongName):
 		hint = "the certificate must name the public name (aws-sso-agent certs fqdn shows it)"
-	case errors.Is(err, certs.ErrNotValidNow):
+	case errors.Is(err, public.ErrNotValidNow):
 		hint = "get a fresh certificate, or check this machine's clock"
-	case errors.Is(err, certs.ErrUntrustedChain):
+	case errors.Is(err, public.ErrUntrustedChain):
 		hint = "put the intermediate certificates after the leaf in the file; the chain must lead to a root this system trusts"
-	case errors.Is(err, certs.ErrMalformedPEM):
+	case errors.Is(err, public.ErrMalformedPEM):
 		hint = "the file must hold PEM blocks (-----BEGIN CERTIFICATE----- ...), as CAs hand them out"
-	case errors.Is(err, certs.ErrInvalidFQDN):
+	case errors.Is(err, public.ErrInvalidFQDN):
 		hint = "a public name is a DNS name under a zone you control that resolves to 127.0.0.1, e.g. agent.example.com"
-	case errors.Is(err, certs.ErrKeyFilePermissions):
+	case errors.Is(err, public.ErrKeyFilePermissions):
 		hint = "ssh refuses such key files too"
 	default:
 		return err
@@ -660,7 +661,7 @@ func writePublicOutput(path string, data []byte) error {
 }
 
 func readRoot(d agent.Dirs) (*x509.Certificate, []byte, error) {
-	path := filepath.Join(d.Config, "ca", certs.RootCertFile)
+	path := filepath.Join(d.Config, "ca", localca.RootCertFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, withHint(errors.New("there is no local CA yet"), "the agent makes one when it first starts: aws-sso-agent serve")

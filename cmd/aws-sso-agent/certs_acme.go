@@ -16,7 +16,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
@@ -65,13 +66,13 @@ type acmeFlags struct {
 func (f *acmeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.fqdn, "fqdn", "", "the public name to get a certificate for (default: the one set with `certs fqdn`)")
 	fs.StringVar(&f.dns, "dns", "", "how to write the challenge record: rfc2136 or route53")
-	fs.StringVar(&f.directory, "directory", "", "ACME directory URL (default: Let's Encrypt, "+certs.LetsEncryptDirectory+")")
+	fs.StringVar(&f.directory, "directory", "", "ACME directory URL (default: Let's Encrypt, "+acme.LetsEncryptDirectory+")")
 	fs.BoolVar(&f.staging, "staging", false, "use Let's Encrypt's staging CA (untrusted certificates, generous rate limits): try a DNS setup here first")
 	fs.StringVar(&f.email, "email", "", "contact address for the ACME account (optional)")
 	fs.StringVar(&f.nameserver, "rfc2136-nameserver", "", "rfc2136: primary nameserver taking updates, HOST[:PORT]")
 	fs.StringVar(&f.zone, "rfc2136-zone", "", "rfc2136: the zone to update (default: found from the nameserver's SOA)")
 	fs.StringVar(&f.tsigKey, "rfc2136-tsig-key", "", "rfc2136: TSIG key name")
-	fs.StringVar(&f.tsigAlg, "rfc2136-tsig-algorithm", certs.DefaultTSIGAlgorithm, "rfc2136: TSIG algorithm (hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1)")
+	fs.StringVar(&f.tsigAlg, "rfc2136-tsig-algorithm", acme.DefaultTSIGAlgorithm, "rfc2136: TSIG algorithm (hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1)")
 	fs.StringVar(&f.tsigSecretFile, "rfc2136-tsig-secret-file", "", "rfc2136: file holding the base64 TSIG secret (never on the command line); default: the one stored by an earlier run")
 	fs.StringVar(&f.r53Profile, "route53-profile", "", "route53: AWS profile (default: the SDK's default chain)")
 	fs.StringVar(&f.r53ZoneID, "route53-zone-id", "", "route53: hosted zone ID (default: looked up from the name)")
@@ -81,15 +82,15 @@ func (f *acmeFlags) register(fs *pflag.FlagSet) {
 
 // settings checks the flags against each other and returns what will be
 // saved for renewals.
-func (f *acmeFlags) settings(fs *pflag.FlagSet) (*certs.ACMESettings, error) {
-	s := &certs.ACMESettings{Directory: f.directory, Email: f.email, FQDN: f.fqdn, DNS: f.dns, Nameservers: f.checkNS}
+func (f *acmeFlags) settings(fs *pflag.FlagSet) (*acme.Settings, error) {
+	s := &acme.Settings{Directory: f.directory, Email: f.email, FQDN: f.fqdn, DNS: f.dns, Nameservers: f.checkNS}
 	switch {
 	case f.staging && f.directory != "":
 		return nil, usageError{errors.New("--staging and --directory name two CAs: give one")}
 	case f.staging:
-		s.Directory = certs.LetsEncryptStagingDirectory
+		s.Directory = acme.LetsEncryptStagingDirectory
 	case f.directory == "":
-		s.Directory = certs.LetsEncryptDirectory
+		s.Directory = acme.LetsEncryptDirectory
 	}
 	set := func(prefix string) []string {
 		var names []string
@@ -101,19 +102,19 @@ func (f *acmeFlags) settings(fs *pflag.FlagSet) (*certs.ACMESettings, error) {
 		return names
 	}
 	switch f.dns {
-	case certs.DNSRFC2136:
+	case acme.DNSRFC2136:
 		if f.nameserver == "" || f.tsigKey == "" {
 			return nil, usageError{errors.New("--dns rfc2136 needs --rfc2136-nameserver and --rfc2136-tsig-key")}
 		}
 		if other := set("route53-"); len(other) > 0 {
 			return nil, usageError{fmt.Errorf("%s: a route53 flag with --dns rfc2136", other[0])}
 		}
-		s.RFC2136 = &certs.RFC2136Settings{Nameserver: f.nameserver, Zone: f.zone, TSIGKey: f.tsigKey, TSIGAlgorithm: f.tsigAlg}
-	case certs.DNSRoute53:
+		s.RFC2136 = &acme.RFC2136Settings{Nameserver: f.nameserver, Zone: f.zone, TSIGKey: f.tsigKey, TSIGAlgorithm: f.tsigAlg}
+	case acme.DNSRoute53:
 		if other := set("rfc2136-"); len(other) > 0 {
 			return nil, usageError{fmt.Errorf("%s: an rfc2136 flag with --dns route53", other[0])}
 		}
-		s.Route53 = &certs.Route53Settings{Profile: f.r53Profile, HostedZoneID: f.r53ZoneID}
+		s.Route53 = &acme.Route53Settings{Profile: f.r53Profile, HostedZoneID: f.r53ZoneID}
 	case "":
 		return nil, usageError{errors.New("--dns is required: rfc2136 or route53")}
 	default:
@@ -148,7 +149,7 @@ func (c *cli) certsACME(args []string) error {
 	}
 	pubDir := publicDir(d)
 	if s.FQDN == "" {
-		name, err := (&certs.Public{Dir: pubDir}).FQDN()
+		name, err := (&public.Public{Dir: pubDir}).FQDN()
 		if err != nil {
 			return err
 		}
@@ -173,7 +174,7 @@ func (c *cli) certsACME(args []string) error {
 	defer cancel()
 
 	var secret []byte
-	if s.DNS == certs.DNSRFC2136 {
+	if s.DNS == acme.DNSRFC2136 {
 		if secret, err = tsigSecret(f.tsigSecretFile, st); err != nil {
 			return err
 		}
@@ -182,13 +183,13 @@ func (c *cli) certsACME(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := certs.ACMEConfig{
+	cfg := acme.Config{
 		Directory: s.Directory, Email: s.Email, FQDN: s.FQDN, DNS: dns, Store: st, Nameservers: s.Nameservers,
 		HTTPClient: client,
 		Logger:     newTextLogger(c.stderr, slogLevel(f.debug)),
 	}
 	fmt.Fprintf(c.stderr, "Asking %s for a certificate for %s (DNS-01 through %s)...\n", s.Directory, s.FQDN, how)
-	pc, err := certs.ObtainACME(ctx, cfg)
+	pc, err := acme.Obtain(ctx, cfg)
 	if err != nil {
 		return acmeHint(err, s)
 	}
@@ -197,19 +198,19 @@ func (c *cli) certsACME(args []string) error {
 	}
 	// The renewal settings last: a failed run leaves the earlier ones.
 	if secret != nil {
-		if err := st.Set(certs.ACMETSIGSecretName, secret); err != nil {
+		if err := st.Set(acme.TSIGSecretName, secret); err != nil {
 			return fmt.Errorf("store the TSIG secret for renewals: %w", err)
 		}
 	}
-	if err := certs.SaveACMESettings(pubDir, s); err != nil {
+	if err := acme.SaveSettings(pubDir, s); err != nil {
 		return err
 	}
 	leaf := pc.Chain[0]
 	fmt.Fprintf(c.stdout, "certificate for %s from %s, valid until %s\n", pc.FQDN, leaf.Issuer.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly))
-	fmt.Fprintf(c.stdout, "key in the secure store (%s), chain in %s\n", certs.PublicKeyName, pubDir)
+	fmt.Fprintf(c.stdout, "key in the secure store (%s), chain in %s\n", public.KeyName, pubDir)
 	fmt.Fprintf(c.stdout, "the running agent renews it from %s on, the same way (settings: %s)\n",
-		renewFrom(pc).UTC().Format(time.DateOnly), filepath.Join(pubDir, certs.ACMESettingsFile))
-	if s.Directory == certs.LetsEncryptStagingDirectory {
+		renewFrom(pc).UTC().Format(time.DateOnly), filepath.Join(pubDir, acme.SettingsFile))
+	if s.Directory == acme.LetsEncryptStagingDirectory {
 		fmt.Fprintln(c.stdout, "note: a staging certificate is not trusted by any client; run again without --staging for a real one")
 	}
 	c.reloadAgentCerts()
@@ -217,8 +218,8 @@ func (c *cli) certsACME(args []string) error {
 }
 
 // renewFrom is when renewal starts, without the jitter: two thirds of
-// the lifetime (see certs.Renewer).
-func renewFrom(pc *certs.PublicCert) time.Time {
+// the lifetime (see acme.Renewer).
+func renewFrom(pc *public.Cert) time.Time {
 	leaf := pc.Chain[0]
 	return leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3)
 }
@@ -228,7 +229,7 @@ func renewFrom(pc *certs.PublicCert) time.Time {
 // listings show every user the command lines of all.
 func tsigSecret(file string, st store.Store) ([]byte, error) {
 	if file == "" {
-		b, err := st.Get(certs.ACMETSIGSecretName)
+		b, err := st.Get(acme.TSIGSecretName)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, usageError{errors.New("--dns rfc2136 needs --rfc2136-tsig-secret-file FILE (no secret is stored from an earlier run)")}
 		}
@@ -250,15 +251,15 @@ func tsigSecret(file string, st store.Store) ([]byte, error) {
 }
 
 // acmeProvider makes the DNS provider s names, and says what it is.
-func acmeProvider(ctx context.Context, s *certs.ACMESettings, secret []byte) (certs.DNSProvider, string, error) {
-	if s.DNS == certs.DNSRFC2136 {
+func acmeProvider(ctx context.Context, s *acme.Settings, secret []byte) (acme.DNSProvider, string, error) {
+	if s.DNS == acme.DNSRFC2136 {
 		r := s.RFC2136
-		p, err := certs.NewRFC2136Provider(certs.RFC2136Config{
+		p, err := acme.NewRFC2136Provider(acme.RFC2136Config{
 			Nameserver: r.Nameserver, Zone: r.Zone, TSIGKey: r.TSIGKey, TSIGAlgorithm: r.TSIGAlgorithm, TSIGSecret: string(secret),
 		})
 		return p, "RFC 2136 updates to " + r.Nameserver, err
 	}
-	p, err := certs.NewRoute53Provider(ctx, certs.Route53Config{Profile: s.Route53.Profile, HostedZoneID: s.Route53.HostedZoneID})
+	p, err := acme.NewRoute53Provider(ctx, acme.Route53Config{Profile: s.Route53.Profile, HostedZoneID: s.Route53.HostedZoneID})
 	how := "Route 53"
 	if s.Route53.Profile != "" {
 		how += " as profile " + s.Route53.Profile
@@ -267,19 +268,19 @@ func acmeProvider(ctx context.Context, s *certs.ACMESettings, secret []byte) (ce
 }
 
 // acmeHint adds what to check to a failed issuance.
-func acmeHint(err error, s *certs.ACMESettings) error {
+func acmeHint(err error, s *acme.Settings) error {
 	// lego's errors run over several lines; one line reads better.
 	msg := strings.Join(strings.Fields(err.Error()), " ")
 	err = errors.New(msg)
 	var hint string
 	switch s.DNS {
-	case certs.DNSRFC2136:
+	case acme.DNSRFC2136:
 		hint = "check that the TSIG key may update the zone of " + s.FQDN + " on " + s.RFC2136.Nameserver +
 			" (BIND: update-policy; Knot: an acl with action update)"
-	case certs.DNSRoute53:
+	case acme.DNSRoute53:
 		hint = "check that the profile may change the hosted zone of " + s.FQDN + " (route53:ChangeResourceRecordSets, GetChange, ListResourceRecordSets)"
 	}
-	if s.Directory == certs.LetsEncryptDirectory {
+	if s.Directory == acme.LetsEncryptDirectory {
 		hint += "\ntry the setup with --staging first: Let's Encrypt allows 5 failed validations per hour"
 	}
 	return withHint(err, hint)

@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/acmetest"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
@@ -125,7 +126,7 @@ func TestCertsACMEPebble(t *testing.T) {
 	st := env.store(t)
 	pool := x509.NewCertPool()
 	pool.AddCert(pebble.Root(t))
-	pub := &certs.Public{Store: st, Dir: pubDir, ExtraRoots: pool}
+	pub := &public.Public{Store: st, Dir: pubDir, ExtraRoots: pool}
 	first, err := pub.Current()
 	if err != nil {
 		t.Fatalf("no public certificate after certs acme: %v", err)
@@ -137,17 +138,17 @@ func TestCertsACMEPebble(t *testing.T) {
 	if _, err := first.Chain[0].Verify(x509.VerifyOptions{DNSName: acmetest.FQDN, Roots: pool, Intermediates: inter}); err != nil {
 		t.Errorf("installed chain does not verify against Pebble's root: %v", err)
 	}
-	if got, err := st.Get(certs.ACMETSIGSecretName); err != nil || string(got) != knot.TSIGSecret {
+	if got, err := st.Get(acme.TSIGSecretName); err != nil || string(got) != knot.TSIGSecret {
 		t.Errorf("TSIG secret in the store = %q, %v; want the file's", got, err)
 	}
-	data, err := os.ReadFile(filepath.Join(pubDir, certs.ACMESettingsFile))
+	data, err := os.ReadFile(filepath.Join(pubDir, acme.SettingsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(data, []byte(knot.TSIGSecret)) {
-		t.Errorf("%s holds the TSIG secret", certs.ACMESettingsFile)
+		t.Errorf("%s holds the TSIG secret", acme.SettingsFile)
 	}
-	var saved certs.ACMESettings
+	var saved acme.Settings
 	if err := json.Unmarshal(data, &saved); err != nil {
 		t.Fatal(err)
 	}
@@ -170,11 +171,11 @@ func TestCertsACMEPebble(t *testing.T) {
 	defer cancel()
 	now := second.NotAfter().Add(-24 * time.Hour)
 	pub.Now = func() time.Time { return now }
-	settings, err := certs.LoadACMESettings(pubDir)
+	settings, err := acme.LoadSettings(pubDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := settings.Renewer(ctx, pub, certs.RenewerConfig{ACME: certs.ACMEConfig{HTTPClient: pebble.Client}})
+	r, err := settings.Renewer(ctx, pub, acme.RenewerConfig{ACME: acme.Config{HTTPClient: pebble.Client}})
 	if err != nil {
 		t.Fatalf("Renewer from the saved settings: %v", err)
 	}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
 )
 
 func (c *cli) serve(args []string) error {
@@ -73,14 +73,14 @@ func (c *cli) serve(args []string) error {
 	if err != nil {
 		return storeHint(err)
 	}
-	ca, err := certs.LoadOrCreateCA(st, filepath.Join(d.Config, "ca"), nil)
+	ca, err := localca.LoadOrCreate(st, filepath.Join(d.Config, "ca"), nil)
 	if err != nil {
-		if errors.Is(err, certs.ErrIncompleteCA) || errors.Is(err, certs.ErrMismatchedCA) {
+		if errors.Is(err, localca.ErrIncomplete) || errors.Is(err, localca.ErrMismatched) {
 			return withHint(storeHint(err), "if the keyring was reset, remove "+filepath.Join(d.Config, "ca")+" to make a new local CA")
 		}
 		return storeHint(err)
 	}
-	rotator, err := certs.NewLeafRotator(ca, certs.RotatorConfig{Logger: log})
+	rotator, err := localca.NewLeafRotator(ca, localca.RotatorConfig{Logger: log})
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (c *cli) serve(args []string) error {
 		Source:      slots,
 		Tokens:      tokens,
 		Sessions:    sessions,
-		TLSConfig:   certs.ServerTLSConfig(public.server.GetCertificate),
+		TLSConfig:   localca.ServerTLSConfig(public.server.GetCertificate),
 		HostAllowed: public.hostAllowed,
 		Logger:      log,
 	})

@@ -15,15 +15,17 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 )
 
 // publicServing is the agent's public certificate (SPEC 5): which name it
 // was started with, and the PublicServer choosing per handshake between
 // the public certificate and the local leaf.
 type publicServing struct {
-	server *certs.PublicServer
-	pub    *certs.Public
+	server *public.Server
+	pub    *public.Public
 
 	// restart serialises runRenewer and wait; mu guards the fields below
 	// it, so status never waits for a renewer to stop.
@@ -32,7 +34,7 @@ type publicServing struct {
 	// renewer renews a certificate from `certs acme`; nil for one loaded
 	// by hand (the user renews it) or none. stop ends its Run, which
 	// closes done.
-	renewer *certs.Renewer
+	renewer *acme.Renewer
 	stop    context.CancelFunc
 	done    chan struct{}
 	// key is what renewer was made from (renewerKey).
@@ -43,9 +45,9 @@ type publicServing struct {
 // its certificate. Nothing is served for the name until the PublicServer
 // has loaded the certificate and checked DNS (in its Run). Sessions opened
 // while the name is served carry it in their grant.
-// checkDNS is the DNS check (nil: certs.CheckLoopbackDNS with the
+// checkDNS is the DNS check (nil: public.CheckLoopbackDNS with the
 // system's resolver).
-func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *agent.Sessions, log *slog.Logger, checkDNS func(context.Context, string) error) (*publicServing, error) {
+func newPublicServing(pub *public.Public, rotator *localca.LeafRotator, sessions *agent.Sessions, log *slog.Logger, checkDNS func(context.Context, string) error) (*publicServing, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -60,13 +62,13 @@ func newPublicServing(pub *certs.Public, rotator *certs.LeafRotator, sessions *a
 	if name != "" {
 		log.Debug("public name configured", "fqdn", name)
 	}
-	p.server, err = certs.NewPublicServer(certs.PublicServerConfig{
+	p.server, err = public.NewServer(public.ServerConfig{
 		Public:   pub,
 		Dir:      pub.Dir,
 		Local:    rotator.GetCertificate,
 		Logger:   log,
 		CheckDNS: checkDNS,
-		OnChange: func(st certs.PublicStatus) {
+		OnChange: func(st public.Status) {
 			if st.Serving {
 				sessions.SetFQDN(st.FQDN)
 			} else {
@@ -107,15 +109,15 @@ func (p *publicServing) runRenewer(ctx context.Context, log *slog.Logger, checkI
 	if keyErr == nil && key == "" {
 		return // not from ACME (the user renews it), or no certificate
 	}
-	var r *certs.Renewer
+	var r *acme.Renewer
 	err := keyErr
 	if err == nil {
-		var settings *certs.ACMESettings
+		var settings *acme.Settings
 		var client *http.Client
-		if settings, err = certs.LoadACMESettings(p.pub.Dir); err == nil {
+		if settings, err = acme.LoadSettings(p.pub.Dir); err == nil {
 			if client, err = acmeHTTPClient(); err == nil {
-				r, err = settings.Renewer(ctx, p.pub, certs.RenewerConfig{
-					ACME:          certs.ACMEConfig{HTTPClient: client, Logger: log},
+				r, err = settings.Renewer(ctx, p.pub, acme.RenewerConfig{
+					ACME:          acme.Config{HTTPClient: client, Logger: log},
 					OnRenew:       p.server.Renewed,
 					CheckInterval: checkInterval,
 				})
@@ -124,7 +126,7 @@ func (p *publicServing) runRenewer(ctx context.Context, log *slog.Logger, checkI
 	}
 	switch {
 	case err == nil:
-	case errors.Is(err, certs.ErrNoPublicCert):
+	case errors.Is(err, public.ErrNoCert):
 		return // nothing to renew
 	default:
 		log.Warn("cannot renew the public certificate automatically", "err", err)
@@ -145,7 +147,7 @@ func (p *publicServing) runRenewer(ctx context.Context, log *slog.Logger, checkI
 // and the installed certificate. "" when there is nothing to renew (no
 // settings: not from ACME; or no certificate).
 func (p *publicServing) renewerKey() (string, error) {
-	settings, err := certs.LoadACMESettings(p.pub.Dir)
+	settings, err := acme.LoadSettings(p.pub.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}
@@ -153,7 +155,7 @@ func (p *publicServing) renewerKey() (string, error) {
 		return "", err
 	}
 	_, chain, err := p.pub.CurrentChain()
-	if errors.Is(err, certs.ErrNoPublicCert) {
+	if errors.Is(err, public.ErrNoCert) {
 		return "", nil
 	}
 	if err != nil {

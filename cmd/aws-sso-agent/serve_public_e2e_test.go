@@ -22,7 +22,8 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
@@ -33,7 +34,7 @@ func (staticSource) Credentials(context.Context, string) (agent.Credentials, err
 }
 
 // TestServePublicCertThroughEndpoint wires what serve wires: a public
-// certificate loaded with certs.Public, the PublicServer choosing
+// certificate loaded with public.Public, the PublicServer choosing
 // certificates for the real endpoint, the name in the endpoint's allowed
 // hosts. A client trusting only the "public" root fetches credentials
 // from https://FQDN:PORT/; after DNS turns non-loopback it no longer can,
@@ -61,7 +62,7 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(leafKey)
 
 	st := store.NewMemory()
-	pub := &certs.Public{Store: st, Dir: filepath.Join(t.TempDir(), "public"), ExtraRoots: publicRoots}
+	pub := &public.Public{Store: st, Dir: filepath.Join(t.TempDir(), "public"), ExtraRoots: publicRoots}
 	if err := pub.SetFQDN(fqdn); err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +71,11 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ca, err := certs.LoadOrCreateCA(st, filepath.Join(t.TempDir(), "ca"), nil)
+	ca, err := localca.LoadOrCreate(st, filepath.Join(t.TempDir(), "ca"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rot, err := certs.NewLeafRotator(ca, certs.RotatorConfig{})
+	rot, err := localca.NewLeafRotator(ca, localca.RotatorConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,14 +86,14 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	token, _ := agent.NewToken()
 	tokens.Add(token, agent.Grant{})
 	sessions := agent.NewSessions(tokens, ca.RootPEM(), nil)
-	public, err := newPublicServing(pub, rot, sessions, nil, checkDNS)
+	serving, err := newPublicServing(pub, rot, sessions, nil, checkDNS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	endpoint, err := agent.NewEndpoint(agent.EndpointConfig{
 		Source: staticSource{}, Tokens: tokens, Sessions: sessions,
-		TLSConfig:   certs.ServerTLSConfig(public.server.GetCertificate),
-		HostAllowed: public.hostAllowed,
+		TLSConfig:   localca.ServerTLSConfig(serving.server.GetCertificate),
+		HostAllowed: serving.hostAllowed,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	go endpoint.Serve(l)
 	t.Cleanup(func() { endpoint.Close() })
 	port := l.Addr().(*net.TCPAddr).Port
-	if err := public.server.Reload(context.Background()); err != nil {
+	if err := serving.server.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -136,8 +137,8 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 		t.Fatalf("GET %s: %d %v, want 200 with the local CA", localURL, code, err)
 	}
 	var as agent.AgentStatus
-	public.fillStatus(&as, port)
-	if as.PublicURL != publicURL || as.PublicFQDN != fqdn || as.PublicDNSCheck != "ok" || !as.PublicCertExpires.Equal(public.server.Status().NotAfter) || as.PublicCertExpires.IsZero() {
+	serving.fillStatus(&as, port)
+	if as.PublicURL != publicURL || as.PublicFQDN != fqdn || as.PublicDNSCheck != "ok" || !as.PublicCertExpires.Equal(serving.server.Status().NotAfter) || as.PublicCertExpires.IsZero() {
 		t.Errorf("status = %+v, want the public URL, name, expiry and DNS ok", as)
 	}
 	if _, g, _ := sessions.Open("host", nil); g.FQDN != fqdn {
@@ -147,9 +148,9 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	// DNS now answers a non-loopback address: the name is no longer served.
 	dnsMu.Lock()
 	bad := netip.MustParseAddr("203.0.113.9")
-	dnsErr = &certs.DNSError{FQDN: fqdn, Addrs: []netip.Addr{bad}, NotLoopback: []netip.Addr{bad}}
+	dnsErr = &public.DNSError{FQDN: fqdn, Addrs: []netip.Addr{bad}, NotLoopback: []netip.Addr{bad}}
 	dnsMu.Unlock()
-	public.server.Reload(context.Background())
+	serving.server.Reload(context.Background())
 	if _, _, err := get(publicURL, publicRoots); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("GET %s after DNS turned bad: %v, want a certificate error", publicURL, err)
 	}
@@ -166,7 +167,7 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 		resp.Body.Close()
 	}
 	as = agent.AgentStatus{}
-	public.fillStatus(&as, port)
+	serving.fillStatus(&as, port)
 	if as.PublicURL != "" || !strings.Contains(as.PublicNotServed, "203.0.113.9") || !strings.Contains(as.PublicDNSCheck, "203.0.113.9") {
 		t.Errorf("status = %+v, want no public URL and the reason", as)
 	}

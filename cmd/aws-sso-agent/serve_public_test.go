@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
@@ -103,16 +104,16 @@ func TestEnvTLSPublicCert(t *testing.T) {
 
 func TestPublicServingStatus(t *testing.T) {
 	// fillStatus on a server that has never loaded leaves status alone.
-	ca, err := certs.LoadOrCreateCA(store.NewMemory(), t.TempDir(), nil)
+	ca, err := localca.LoadOrCreate(store.NewMemory(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rot, err := certs.NewLeafRotator(ca, certs.RotatorConfig{})
+	rot, err := localca.NewLeafRotator(ca, localca.RotatorConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sessions := agent.NewSessions(agent.NewTokens(), ca.RootPEM(), nil)
-	ps, err := newPublicServing(&certs.Public{Store: store.NewMemory(), Dir: t.TempDir()}, rot, sessions, nil, nil)
+	ps, err := newPublicServing(&public.Public{Store: store.NewMemory(), Dir: t.TempDir()}, rot, sessions, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestPublicServingStatus(t *testing.T) {
 // remote host carries the served public name and that aws-sso-remote
 // reads it back; without a name the field is left out.
 func TestSessionFileFQDNRoundTrip(t *testing.T) {
-	ca, err := certs.LoadOrCreateCA(store.NewMemory(), t.TempDir(), nil)
+	ca, err := localca.LoadOrCreate(store.NewMemory(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
