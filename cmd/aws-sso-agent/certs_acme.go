@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,7 +14,6 @@ import (
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
 	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
-	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
 const certsACMEUsage = `usage: aws-sso-agent certs acme --fqdn NAME --dns rfc2136|route53 [flags]
@@ -48,10 +43,6 @@ Flags:
 // acmeTimeout bounds one `certs acme`: an account, an order, a DNS
 // propagation wait (DefaultPropagationTimeout) and the CA's validation.
 const acmeTimeout = 10 * time.Minute
-
-// maxSecretFile bounds the TSIG secret file: a base64 HMAC key is at most
-// 88 characters (512 bits); the limit keeps a wrong path from eating memory.
-const maxSecretFile = 4 << 10
 
 type acmeFlags struct {
 	fqdn, dns, directory, email string
@@ -147,7 +138,7 @@ func (c *cli) certsACME(args []string) error {
 	if err != nil {
 		return err
 	}
-	pubDir := publicDir(d)
+	pubDir := public.DefaultDir(d.Config)
 	if s.FQDN == "" {
 		name, err := (&public.Public{Dir: pubDir}).FQDN()
 		if err != nil {
@@ -163,7 +154,7 @@ func (c *cli) certsACME(args []string) error {
 		return err
 	}
 	st := pub.Store
-	client, err := acmeHTTPClient()
+	client, err := acme.HTTPClient()
 	if err != nil {
 		return err
 	}
@@ -175,96 +166,39 @@ func (c *cli) certsACME(args []string) error {
 
 	var secret []byte
 	if s.DNS == acme.DNSRFC2136 {
-		if secret, err = tsigSecret(f.tsigSecretFile, st); err != nil {
+		secret, err = acme.TSIGSecret(f.tsigSecretFile, st)
+		if errors.Is(err, acme.ErrNoTSIGSecret) {
+			return usageError{errors.New("--dns rfc2136 needs --rfc2136-tsig-secret-file FILE (no secret is stored from an earlier run)")}
+		}
+		if err != nil {
 			return err
 		}
 	}
-	dns, how, err := acmeProvider(ctx, s, secret)
+	dns, err := s.ProviderWithSecret(ctx, secret)
 	if err != nil {
 		return err
 	}
-	cfg := acme.Config{
-		Directory: s.Directory, Email: s.Email, FQDN: s.FQDN, DNS: dns, Store: st, Nameservers: s.Nameservers,
-		HTTPClient: client,
-		Logger:     newTextLogger(c.stderr, slogLevel(f.debug)),
-	}
-	fmt.Fprintf(c.stderr, "Asking %s for a certificate for %s (DNS-01 through %s)...\n", s.Directory, s.FQDN, how)
+	cfg := s.Config(dns, st)
+	cfg.HTTPClient = client
+	cfg.Logger = newTextLogger(c.stderr, slogLevel(f.debug))
+	fmt.Fprintf(c.stderr, "Asking %s for a certificate for %s (DNS-01 through %s)...\n", s.Directory, s.FQDN, s.DNSDescription())
 	pc, err := acme.Obtain(ctx, cfg)
 	if err != nil {
 		return acmeHint(err, s)
 	}
-	if err := pub.Install(pc); err != nil {
-		return err
-	}
-	// The renewal settings last: a failed run leaves the earlier ones.
-	if secret != nil {
-		if err := st.Set(acme.TSIGSecretName, secret); err != nil {
-			return fmt.Errorf("store the TSIG secret for renewals: %w", err)
-		}
-	}
-	if err := acme.SaveSettings(pubDir, s); err != nil {
+	if err := s.Install(pub, pc, secret); err != nil {
 		return err
 	}
 	leaf := pc.Chain[0]
 	fmt.Fprintf(c.stdout, "certificate for %s from %s, valid until %s\n", pc.FQDN, leaf.Issuer.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly))
 	fmt.Fprintf(c.stdout, "key in the secure store (%s), chain in %s\n", public.KeyName, pubDir)
 	fmt.Fprintf(c.stdout, "the running agent renews it from %s on, the same way (settings: %s)\n",
-		renewFrom(pc).UTC().Format(time.DateOnly), filepath.Join(pubDir, acme.SettingsFile))
+		acme.RenewalDue(pc).UTC().Format(time.DateOnly), filepath.Join(pubDir, acme.SettingsFile))
 	if s.Directory == acme.LetsEncryptStagingDirectory {
 		fmt.Fprintln(c.stdout, "note: a staging certificate is not trusted by any client; run again without --staging for a real one")
 	}
 	c.reloadAgentCerts()
 	return nil
-}
-
-// renewFrom is when renewal starts, without the jitter: two thirds of
-// the lifetime (see acme.Renewer).
-func renewFrom(pc *public.Cert) time.Time {
-	leaf := pc.Chain[0]
-	return leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3)
-}
-
-// tsigSecret reads the TSIG secret from file, or, with no file, from the
-// secure store where an earlier run put it. Never from argv: process
-// listings show every user the command lines of all.
-func tsigSecret(file string, st store.Store) ([]byte, error) {
-	if file == "" {
-		b, err := st.Get(acme.TSIGSecretName)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, usageError{errors.New("--dns rfc2136 needs --rfc2136-tsig-secret-file FILE (no secret is stored from an earlier run)")}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read the stored TSIG secret: %w", err)
-		}
-		return b, nil
-	}
-	// Like the store's passphrase file: refused when others can read it,
-	// since they may have copied the secret already.
-	b, err := store.PassphraseFromFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("TSIG secret: %w", err)
-	}
-	if len(b) > maxSecretFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes, not a TSIG secret", file, maxSecretFile)
-	}
-	return bytes.TrimSpace(b), nil
-}
-
-// acmeProvider makes the DNS provider s names, and says what it is.
-func acmeProvider(ctx context.Context, s *acme.Settings, secret []byte) (acme.DNSProvider, string, error) {
-	if s.DNS == acme.DNSRFC2136 {
-		r := s.RFC2136
-		p, err := acme.NewRFC2136Provider(acme.RFC2136Config{
-			Nameserver: r.Nameserver, Zone: r.Zone, TSIGKey: r.TSIGKey, TSIGAlgorithm: r.TSIGAlgorithm, TSIGSecret: string(secret),
-		})
-		return p, "RFC 2136 updates to " + r.Nameserver, err
-	}
-	p, err := acme.NewRoute53Provider(ctx, acme.Route53Config{Profile: s.Route53.Profile, HostedZoneID: s.Route53.HostedZoneID})
-	how := "Route 53"
-	if s.Route53.Profile != "" {
-		how += " as profile " + s.Route53.Profile
-	}
-	return p, how, err
 }
 
 // acmeHint adds what to check to a failed issuance.
@@ -284,30 +218,4 @@ func acmeHint(err error, s *acme.Settings) error {
 		hint += "\ntry the setup with --staging first: Let's Encrypt allows 5 failed validations per hour"
 	}
 	return withHint(err, hint)
-}
-
-// acmeHTTPClient is the client for the ACME server: nil (ObtainACME's
-// default, the system's roots) unless the ExtraRootsEnv test hook (see
-// certs.go) names a file, whose certificates are then trusted besides the
-// system's. Tests run Pebble, whose HTTPS certificate and issuing root no
-// system trusts; the same file serves Public.ExtraRoots for the chain.
-func acmeHTTPClient() (*http.Client, error) {
-	path := os.Getenv(ExtraRootsEnv)
-	if path == "" {
-		return nil, nil
-	}
-	data, err := readInputFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ExtraRootsEnv, err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s: no PEM certificate in %s", ExtraRootsEnv, path)
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = &tls.Config{RootCAs: pool}
-	return &http.Client{Transport: t, Timeout: 2 * time.Minute}, nil
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,7 +97,7 @@ func TestCertsACMEPebble(t *testing.T) {
 	if err := os.WriteFile(roots, append(append([]byte{}, pebble.TLSCert...), pebble.RootPEM(t)...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(ExtraRootsEnv, roots)
+	t.Setenv(public.ExtraRootsEnv, roots)
 	secret := filepath.Join(env.home, "tsig.secret")
 	if err := os.WriteFile(secret, []byte(knot.TSIGSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -185,24 +183,5 @@ func TestCertsACMEPebble(t *testing.T) {
 	third, err := pub.Current()
 	if err != nil || third.Chain[0].Equal(second.Chain[0]) || !r.Current().Chain[0].Equal(third.Chain[0]) {
 		t.Fatalf("renewal did not install and serve a new certificate: %v", err)
-	}
-}
-
-func TestTSIGSecretFileMustBePrivate(t *testing.T) {
-	dir := t.TempDir()
-	for _, tt := range []struct {
-		mode os.FileMode
-		ok   bool
-	}{{0o600, true}, {0o644, false}, {0o640, false}} {
-		f := filepath.Join(dir, fmt.Sprintf("secret-%o", tt.mode))
-		os.WriteFile(f, []byte("c2VjcmV0\n"), tt.mode)
-		os.Chmod(f, tt.mode)
-		b, err := tsigSecret(f, store.NewMemory())
-		if tt.ok && (err != nil || string(b) != "c2VjcmV0") {
-			t.Errorf("mode %o: got %q, %v", tt.mode, b, err)
-		}
-		if !tt.ok && !errors.Is(err, store.ErrInsecure) {
-			t.Errorf("mode %o: got %v, want a refusal of a file others can read", tt.mode, err)
-		}
 	}
 }

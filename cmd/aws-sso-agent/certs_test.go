@@ -32,7 +32,7 @@ import (
 const cliFQDN = "agent.example.test"
 
 // certsEnv is an AWS_SSO_AGENT_HOME with a file store and a test CA that
-// `certs load` and `save` trust through ExtraRootsEnv.
+// `certs load` and `save` trust through public.ExtraRootsEnv.
 type certsEnv struct {
 	home, config string
 	storeArgs    []string
@@ -52,7 +52,7 @@ func newCertsEnv(t *testing.T) *certsEnv {
 	if err := os.WriteFile(rootFile, pemCert(ca.root), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(ExtraRootsEnv, rootFile)
+	t.Setenv(public.ExtraRootsEnv, rootFile)
 	return &certsEnv{
 		home:   home,
 		config: filepath.Join(home, "config"),

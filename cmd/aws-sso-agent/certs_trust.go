@@ -41,7 +41,7 @@ func (c *cli) certsTrust(args []string) error {
 	if err != nil {
 		return err
 	}
-	rootFile := filepath.Join(d.Config, "ca", localca.RootCertFile)
+	rootFile := filepath.Join(localca.DefaultDir(d.Config), localca.RootCertFile)
 	ctx := context.Background()
 	plan, err := localca.PlanTrust(ctx, rootFile, root, *uninstall)
 	if err != nil {

@@ -169,6 +169,23 @@ func (s *Settings) Config(dns DNSProvider, st store.Store) Config {
 	return Config{Directory: s.Directory, Email: s.Email, FQDN: s.FQDN, DNS: dns, Store: st, Nameservers: s.Nameservers}
 }
 
+// Install installs c, which Obtain got as s says, in pub, then keeps what
+// the running agent needs to renew it the same way: tsigSecret (if not
+// nil) in pub.Store under TSIGSecretName, and s in pub.Dir
+// (SettingsFile). The renewal settings come last, so a failed run leaves
+// those of an earlier one.
+func (s *Settings) Install(pub *public.Public, c *public.Cert, tsigSecret []byte) error {
+	if err := pub.Install(c); err != nil {
+		return err
+	}
+	if tsigSecret != nil {
+		if err := pub.Store.Set(TSIGSecretName, tsigSecret); err != nil {
+			return fmt.Errorf("store the TSIG secret for renewals: %w", err)
+		}
+	}
+	return SaveSettings(pub.Dir, s)
+}
+
 // LoadRenewer is how the running agent renews a certificate from `certs
 // acme`: it reads the settings in pub.Dir and returns a Renewer for the
 // certificate pub has, logging to log and calling onRenew (may be nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // ErrKeyFilePermissions is wrapped by ReadKeyFile when the key file is
@@ -63,4 +64,29 @@ func ReadChainFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes; not a certificate chain", path, maxChainFile)
 	}
 	return data, nil
+}
+
+// WriteCSRFile writes csr (from ExportCSR) to path for the user to hand to
+// a CA: 0644, since a CSR is public, and replaced atomically, so a
+// half-written CSR is never sent.
+func WriteCSRFile(path string, csr []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(csr)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
