@@ -564,7 +564,6 @@ func publicHint(err error) error {
 	return withHint(err, hint)
 }
 
-
 // readRoot reads the local CA's root, saying what to do when there is none.
 func readRoot(d agent.Dirs) (*x509.Certificate, []byte, error) {
 	root, b, err := localca.ReadRoot(localca.DefaultDir(d.Config))
