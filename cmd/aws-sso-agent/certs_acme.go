@@ -41,7 +41,7 @@ Flags:
 `
 
 // acmeTimeout bounds one `certs acme`: an account, an order, a DNS
-// propagation wait (DefaultPropagationTimeout) and the CA's validation.
+// propagation wait (acme.DefaultPropagationTimeout) and the CA's validation.
 const acmeTimeout = 10 * time.Minute
 
 type acmeFlags struct {
