@@ -259,12 +259,12 @@ func TSIGSecret(file string, st store.Store) ([]byte, error) {
 	return bytes.TrimSpace(b), nil
 }
 
-// HTTPClient returns the client for the ACME server: nil (Obtain's
-// default, trusting the system's roots) unless the public.ExtraRootsEnv
-// test hook names a file, whose certificates are then trusted besides the
-// system's. Tests run Pebble, whose HTTPS certificate and issuing root no
+// ExtraRootsClient returns the client for the ACME server (Config's
+// HTTPClient): nil, Obtain's default trusting the system's roots, unless
+// the public.ExtraRootsEnv test hook names a file, whose certificates are
+// then trusted besides the system's. Tests run Pebble, whose HTTPS certificate and issuing root no
 // system trusts; the same file serves Public.ExtraRoots for the chain.
-func HTTPClient() (*http.Client, error) {
+func ExtraRootsClient() (*http.Client, error) {
 	if os.Getenv(public.ExtraRootsEnv) == "" {
 		return nil, nil
 	}

@@ -9,7 +9,7 @@ import (
 // ExtraRootsEnv is a TEST HOOK, not a user setting: it names a PEM file of
 // root certificates trusted, besides the system's, when a chain is
 // verified before it is installed (Public.ExtraRoots, through Open) and
-// when the ACME server is reached (acme.HTTPClient). Tests sign chains
+// when the ACME server is reached (acme.ExtraRootsClient). Tests sign chains
 // with a CA of their own (and the e2e suite with Pebble's), which no
 // system trusts; Go caches the system roots per process, so SSL_CERT_FILE
 // cannot be changed between in-process tests. It only widens what may be

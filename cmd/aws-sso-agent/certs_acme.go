@@ -154,7 +154,7 @@ func (c *cli) certsACME(args []string) error {
 		return err
 	}
 	st := pub.Store
-	client, err := acme.HTTPClient()
+	client, err := acme.ExtraRootsClient()
 	if err != nil {
 		return err
 	}

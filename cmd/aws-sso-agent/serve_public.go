@@ -115,7 +115,7 @@ func (p *publicServing) runRenewer(ctx context.Context, log *slog.Logger, checkI
 		var settings *acme.Settings
 		var client *http.Client
 		if settings, err = acme.LoadSettings(p.pub.Dir); err == nil {
-			if client, err = acme.HTTPClient(); err == nil {
+			if client, err = acme.ExtraRootsClient(); err == nil {
 				r, err = settings.Renewer(ctx, p.pub, acme.RenewerConfig{
 					ACME:          acme.Config{HTTPClient: client, Logger: log},
 					OnRenew:       p.server.Renewed,
