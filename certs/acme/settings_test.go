@@ -7,9 +7,12 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -188,4 +191,25 @@ func TestTSIGSecretFromStore(t *testing.T) {
 	if b, err := acme.TSIGSecret("", st); err != nil || string(b) != "c2VjcmV0" {
 		t.Errorf("TSIGSecret from the store = %q, %v", b, err)
 	}
+}
+
+func TestExtraRootsClient(t *testing.T) {
+	t.Setenv(public.ExtraRootsEnv, "")
+	if c, err := acme.ExtraRootsClient(); c != nil || err != nil {
+		t.Errorf("ExtraRootsClient unset = %v, %v; want nil, nil (Obtain's default)", c, err)
+	}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "roots.pem")
+	os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	t.Setenv(public.ExtraRootsEnv, file)
+	c, err := acme.ExtraRootsClient()
+	if err != nil || c == nil {
+		t.Fatalf("ExtraRootsClient = %v, %v", c, err)
+	}
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("GET a server whose certificate is in %s: %v", public.ExtraRootsEnv, err)
+	}
+	resp.Body.Close()
 }
