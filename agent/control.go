@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
@@ -253,7 +255,7 @@ type ControlServer struct {
 	// Slots holds the loaded credentials; nil refuses load and unload.
 	Slots *Slots
 	// Leaf, if not nil, gives status the local leaf's expiry.
-	Leaf *certs.LeafRotator
+	Leaf *localca.LeafRotator
 	// Public, if not nil, serves the public certificate: status shows it
 	// and reload-certs reloads it. Nil refuses reload-certs.
 	Public *certs.Supervisor
@@ -523,7 +525,7 @@ func (s *ControlServer) unload(req UnloadRequest) error {
 
 func (s *ControlServer) reloadCerts(ctx context.Context) error {
 	if s.Public == nil {
-		return &codedError{err: errors.New("this agent serves no public certificate"), is: certs.ErrNoPublicCert}
+		return &codedError{err: errors.New("this agent serves no public certificate"), is: public.ErrNoCert}
 	}
 	return s.Public.Reload(ctx)
 }

@@ -72,7 +72,7 @@ type EndpointConfig struct {
 	Source CredentialsSource
 	// Tokens holds the valid tokens. Required.
 	Tokens *Tokens
-	// TLSConfig serves TLS connections; usually certs.ServerTLSConfig with
+	// TLSConfig serves TLS connections; usually localca.ServerTLSConfig with
 	// a rotator's GetCertificate. It is cloned, with NextProtos set to
 	// http/1.1 and MinVersion raised to TLS 1.2 if lower, so rotate
 	// certificates through GetCertificate, not by editing the original.

@@ -56,7 +56,7 @@ func endpointBenchCreds() Credentials {
 }
 
 // endpointBenchServerTLS is the servers' TLS configuration, with the key
-// exchanges of the agent's production configuration (certs.ServerTLSConfig:
+// exchanges of the agent's production configuration (localca.ServerTLSConfig:
 // X25519 and P-256) for ours and the baselines alike.
 func endpointBenchServerTLS(cert tls.Certificate) *tls.Config {
 	return &tls.Config{

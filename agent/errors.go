@@ -3,7 +3,7 @@ package agent
 import (
 	"errors"
 
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 )
 
 // A hint says what a person can do about an error. An error carries one by
@@ -57,7 +57,7 @@ const (
 	// (ErrSessionRevoked).
 	CodeRevoked = "revoked"
 	// CodeNoPublicCert: the agent serves no public certificate
-	// (certs.ErrNoPublicCert).
+	// (public.ErrNoCert).
 	CodeNoPublicCert = "no_public_cert"
 	// CodeUnsupported: this agent does not serve the operation, such as
 	// SSH sessions (ErrUnsupported).
@@ -88,7 +88,7 @@ var codeSentinels = map[string]error{
 	CodeSourceFailed: ErrSourceFailed,
 	CodeNoSession:    ErrNoSession,
 	CodeRevoked:      ErrSessionRevoked,
-	CodeNoPublicCert: certs.ErrNoPublicCert,
+	CodeNoPublicCert: public.ErrNoCert,
 	CodeUnsupported:  ErrUnsupported,
 }
 

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 )
 
 // TestControlErrorCodes: every failure the agent answers carries its code,
@@ -27,8 +27,8 @@ func TestControlErrorCodes(t *testing.T) {
 		{"source failed", &SourceError{Source: "profile sso", Err: errors.New("token expired"), HintText: "run: aws sso login --profile sso"},
 			CodeSourceFailed, ErrSourceFailed, "run: aws sso login --profile sso"},
 		{"no session", fmt.Errorf("session 00ff: %w", ErrNoSession), CodeNoSession, ErrNoSession, ""},
-		{"no public cert", &codedError{err: errors.New("this agent serves no public certificate"), is: certs.ErrNoPublicCert},
-			CodeNoPublicCert, certs.ErrNoPublicCert, ""},
+		{"no public cert", &codedError{err: errors.New("this agent serves no public certificate"), is: public.ErrNoCert},
+			CodeNoPublicCert, public.ErrNoCert, ""},
 		{"unsupported", errNoSlots, CodeUnsupported, ErrUnsupported, ""},
 		{"internal", errors.New("disk on fire"), CodeInternal, nil, ""},
 	}
@@ -114,8 +114,8 @@ func TestControlSessionErrorCodes(t *testing.T) {
 		t.Errorf("revoke without sessions: %v, want ErrNoSession", err)
 	}
 	_, err = c.Do(context.Background(), ControlRequest{Op: OpReloadCerts})
-	if !errors.Is(err, certs.ErrNoPublicCert) || err.Error() != "this agent serves no public certificate" {
-		t.Errorf("reload-certs without a certificate: %v, want certs.ErrNoPublicCert", err)
+	if !errors.Is(err, public.ErrNoCert) || err.Error() != "this agent serves no public certificate" {
+		t.Errorf("reload-certs without a certificate: %v, want public.ErrNoCert", err)
 	}
 	_, err = c.Do(context.Background(), ControlRequest{Op: "rm -rf"})
 	if !errors.Is(err, ErrBadRequest) {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
@@ -34,15 +36,15 @@ type ServerConfig struct {
 	Store store.Store
 	// Public is where the public name and certificate are (certs
 	// Public.Dir); nil serves loopback names only.
-	Public *certs.Public
+	Public *public.Public
 	// ACMEHTTPClient talks to the ACME server when the public certificate
 	// is renewed; nil means the ACME client's default.
 	ACMEHTTPClient *http.Client
 	// RenewCheckInterval is how often the ACME renewer looks at the
-	// clock; zero means certs.DefaultRenewCheckInterval.
+	// clock; zero means acme.DefaultRenewCheckInterval.
 	RenewCheckInterval time.Duration
 	// CheckDNS checks that the public name resolves to loopback only; nil
-	// means certs.CheckLoopbackDNS with the system's resolver.
+	// means public.CheckLoopbackDNS with the system's resolver.
 	CheckDNS func(ctx context.Context, fqdn string) error
 
 	// IP and Port are where the credentials endpoint listens; Port 0
@@ -82,8 +84,8 @@ func (e *ListenError) Unwrap() error { return e.Err }
 type Server struct {
 	cfg      ServerConfig
 	log      *slog.Logger
-	ca       *certs.CA
-	rotator  *certs.LeafRotator
+	ca       *localca.CA
+	rotator  *localca.LeafRotator
 	public   *certs.Supervisor // nil without a Public
 	tokens   *Tokens
 	slots    *Slots
@@ -99,7 +101,7 @@ type Server struct {
 // NewServer makes the agent's parts and listens on the endpoint's port.
 // It loads the local CA from cfg.Store, or makes one, and writes the
 // token and the trust files. Errors of the local CA and the store are
-// returned as they are (certs.ErrIncompleteCA, store.ErrUnavailable...);
+// returned as they are (localca.ErrIncomplete, store.ErrUnavailable...);
 // the port's is a *ListenError. On error nothing stays open.
 func NewServer(cfg ServerConfig) (_ *Server, err error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, controlL: cfg.ControlListener}
@@ -123,10 +125,10 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 	if err := EnsurePrivateDir(d.Config); err != nil {
 		return nil, err
 	}
-	if s.ca, err = certs.LoadOrCreateCA(cfg.Store, filepath.Join(d.Config, "ca"), nil); err != nil {
+	if s.ca, err = localca.LoadOrCreate(cfg.Store, filepath.Join(d.Config, "ca"), nil); err != nil {
 		return nil, err
 	}
-	if s.rotator, err = certs.NewLeafRotator(s.ca, certs.RotatorConfig{Logger: s.log}); err != nil {
+	if s.rotator, err = localca.NewLeafRotator(s.ca, localca.RotatorConfig{Logger: s.log}); err != nil {
 		return nil, err
 	}
 	if err := writeTrustFiles(d, s.ca.RootPEM()); err != nil {
@@ -170,7 +172,7 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 		Source:      s.slots,
 		Tokens:      s.tokens,
 		Sessions:    s.sessions,
-		TLSConfig:   certs.ServerTLSConfig(getCert),
+		TLSConfig:   localca.ServerTLSConfig(getCert),
 		HostAllowed: hostAllowed,
 		Logger:      s.log,
 	})

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
@@ -32,7 +34,7 @@ func (publicTestSource) Credentials(context.Context, string) (Credentials, error
 }
 
 // TestServePublicCertThroughEndpoint wires what Server wires: a public
-// certificate loaded with certs.Public, the Supervisor choosing
+// certificate loaded with public.Public, the Supervisor choosing
 // certificates for the real endpoint, the name in the endpoint's allowed
 // hosts. A client trusting only the "public" root fetches credentials
 // from https://FQDN:PORT/; after DNS turns non-loopback it no longer can,
@@ -60,7 +62,7 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(leafKey)
 
 	st := store.NewMemory()
-	pub := &certs.Public{Store: st, Dir: filepath.Join(t.TempDir(), "public"), ExtraRoots: publicRoots}
+	pub := &public.Public{Store: st, Dir: filepath.Join(t.TempDir(), "public"), ExtraRoots: publicRoots}
 	if err := pub.SetFQDN(fqdn); err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +71,11 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ca, err := certs.LoadOrCreateCA(st, filepath.Join(t.TempDir(), "ca"), nil)
+	ca, err := localca.LoadOrCreate(st, filepath.Join(t.TempDir(), "ca"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rot, err := certs.NewLeafRotator(ca, certs.RotatorConfig{})
+	rot, err := localca.NewLeafRotator(ca, localca.RotatorConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +86,7 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	token, _ := NewToken()
 	tokens.Add(token, Grant{})
 	sessions := NewSessions(tokens, ca.RootPEM(), nil)
-	public, err := certs.NewSupervisor(certs.SupervisorConfig{
+	sup, err := certs.NewSupervisor(certs.SupervisorConfig{
 		Public: pub, Local: rot.GetCertificate, CheckDNS: checkDNS, OnChange: sessions.SetFQDN,
 	})
 	if err != nil {
@@ -92,8 +94,8 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	}
 	endpoint, err := NewEndpoint(EndpointConfig{
 		Source: publicTestSource{}, Tokens: tokens, Sessions: sessions,
-		TLSConfig:   certs.ServerTLSConfig(public.GetCertificate),
-		HostAllowed: public.HostAllowed,
+		TLSConfig:   localca.ServerTLSConfig(sup.GetCertificate),
+		HostAllowed: sup.HostAllowed,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +107,7 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	go endpoint.Serve(l)
 	t.Cleanup(func() { endpoint.Close() })
 	port := l.Addr().(*net.TCPAddr).Port
-	if err := public.Reload(context.Background()); err != nil {
+	if err := sup.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -137,8 +139,8 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 		t.Fatalf("GET %s: %d %v, want 200 with the local CA", localURL, code, err)
 	}
 	as := AgentStatus{Addr: l.Addr().String()}
-	fillPublicStatus(&as, public.Status())
-	if as.PublicURL != publicURL || as.PublicFQDN != fqdn || as.PublicDNSCheck != "ok" || !as.PublicCertExpires.Equal(public.Status().NotAfter) || as.PublicCertExpires.IsZero() {
+	fillPublicStatus(&as, sup.Status())
+	if as.PublicURL != publicURL || as.PublicFQDN != fqdn || as.PublicDNSCheck != "ok" || !as.PublicCertExpires.Equal(sup.Status().NotAfter) || as.PublicCertExpires.IsZero() {
 		t.Errorf("status = %+v, want the public URL, name, expiry and DNS ok", as)
 	}
 	if _, g, _ := sessions.Open("host", nil); g.FQDN != fqdn {
@@ -148,9 +150,9 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 	// DNS now answers a non-loopback address: the name is no longer served.
 	dnsMu.Lock()
 	bad := netip.MustParseAddr("203.0.113.9")
-	dnsErr = &certs.DNSError{FQDN: fqdn, Addrs: []netip.Addr{bad}, NotLoopback: []netip.Addr{bad}}
+	dnsErr = &public.DNSError{FQDN: fqdn, Addrs: []netip.Addr{bad}, NotLoopback: []netip.Addr{bad}}
 	dnsMu.Unlock()
-	public.Reload(context.Background())
+	sup.Reload(context.Background())
 	if _, _, err := get(publicURL, publicRoots); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("GET %s after DNS turned bad: %v, want a certificate error", publicURL, err)
 	}
@@ -167,7 +169,7 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 		resp.Body.Close()
 	}
 	as = AgentStatus{Addr: l.Addr().String()}
-	fillPublicStatus(&as, public.Status())
+	fillPublicStatus(&as, sup.Status())
 	if as.PublicURL != "" || !strings.Contains(as.PublicNotServed, "203.0.113.9") || !strings.Contains(as.PublicDNSCheck, "203.0.113.9") {
 		t.Errorf("status = %+v, want no public URL and the reason", as)
 	}
@@ -178,17 +180,17 @@ func TestServePublicCertThroughEndpoint(t *testing.T) {
 
 func TestPublicServingStatus(t *testing.T) {
 	// Filling from a supervisor that has never loaded leaves status alone.
-	ca, err := certs.LoadOrCreateCA(store.NewMemory(), t.TempDir(), nil)
+	ca, err := localca.LoadOrCreate(store.NewMemory(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rot, err := certs.NewLeafRotator(ca, certs.RotatorConfig{})
+	rot, err := localca.NewLeafRotator(ca, localca.RotatorConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sessions := NewSessions(NewTokens(), ca.RootPEM(), nil)
 	ps, err := certs.NewSupervisor(certs.SupervisorConfig{
-		Public: &certs.Public{Store: store.NewMemory(), Dir: t.TempDir()}, Local: rot.GetCertificate, OnChange: sessions.SetFQDN,
+		Public: &public.Public{Store: store.NewMemory(), Dir: t.TempDir()}, Local: rot.GetCertificate, OnChange: sessions.SetFQDN,
 	})
 	if err != nil {
 		t.Fatal(err)

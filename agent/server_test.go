@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
@@ -29,7 +29,7 @@ func TestServerInProcess(t *testing.T) {
 	srv, err := NewServer(ServerConfig{
 		Dirs:             d,
 		Store:            st,
-		Public:           &certs.Public{Store: st, Dir: filepath.Join(d.Config, "public")},
+		Public:           &public.Public{Store: st, Dir: filepath.Join(d.Config, "public")},
 		IP:               net.IPv4(127, 0, 0, 1),
 		Port:             0,
 		Version:          "test",

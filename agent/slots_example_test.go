@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
 )
 
 func ExampleSlots() {

@@ -17,11 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 )
 
 // sourceIsolate points HOME at an empty directory and clears the AWS

@@ -1,26 +1,15 @@
-// Package certs is the agent's local certificate authority and the
-// short-lived TLS certificates it serves on the credentials endpoint.
+// Package certs is the running agent's certificate lifecycle, built on its
+// three parts:
 //
-// The CA has two levels. A root, made once on first use, signs an issuing
-// intermediate and its private key is then dropped: it is never written
-// anywhere, so nothing can steal it later and the root can never sign
-// anything else. The intermediate carries X.509 name constraints (DNS
-// "localhost", IP 127.0.0.0/8 and ::1) and path length 0, so its key — kept
-// in the secure store (package store) — can only ever vouch for loopback
-// names, even if it leaks. Leaf certificates for localhost, 127.0.0.1 and
-// ::1 live for days, keep their key in memory only and are replaced by the
-// running agent (LeafRotator) long before they expire.
+//   - package localca: the local certificate authority, the short-lived
+//     leaves for localhost it issues and rotates, the endpoint's TLS
+//     policy, and trusting the root in the operating system;
+//   - package public: the certificate for the agent's public name, how it
+//     is installed, and the per-handshake choice (SNI) between it and the
+//     local leaf, guarded by a DNS check;
+//   - package acme: getting and renewing the public certificate from an
+//     ACME CA.
 //
-// What this protects against: a process that squats the endpoint's port
-// (on this machine or, through a forward, on a remote host) cannot present
-// a certificate that chains to the root, so clients that pin the root refuse
-// it; a user who trusts the root in an OS trust store exposes no more than
-// loopback names to whoever might steal the intermediate key; a stolen leaf
-// key is worth at most a few days.
-//
-// On disk, in the directory given to LoadOrCreateCA, are only public
-// certificates: RootCertFile and IntermediateCertFile. The intermediate's
-// private key is in the secure store under IntermediateKeyName. Every load
-// checks that the three belong together, so a tampered certificate file is
-// an error, not a new trust anchor.
+// The parts import downward only: acme uses public; localca and public
+// are independent of each other.
 package certs

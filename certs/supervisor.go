@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 )
 
 // reloadWait is how long Supervisor.Reload waits for the renewer it
@@ -25,22 +28,22 @@ const reloadWait = 5 * time.Second
 type SupervisorConfig struct {
 	// Public holds the public name, the certificate and, for a
 	// certificate from `certs acme`, its ACME settings (in Public.Dir).
-	Public *Public
+	Public *public.Public
 	// Local serves every name but the public one (the local CA's leaf).
 	Local func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// HTTPClient talks to the ACME server; nil means the ACME client's
 	// default.
 	HTTPClient *http.Client
 	// RenewCheckInterval is how often the renewer looks at the clock;
-	// zero means DefaultRenewCheckInterval.
+	// zero means acme.DefaultRenewCheckInterval.
 	RenewCheckInterval time.Duration
 	// CheckDNS is the DNS check of the public name; nil means
-	// CheckLoopbackDNS with the system's resolver.
+	// public.CheckLoopbackDNS with the system's resolver.
 	CheckDNS func(ctx context.Context, fqdn string) error
 	// Now is the clock of the DNS re-checks; nil means time.Now.
 	Now func() time.Time
 	// Interval is how often the name, the certificate and DNS are looked
-	// at again; zero means DefaultPublicCheckInterval.
+	// at again; zero means public.DefaultCheckInterval.
 	Interval time.Duration
 	// Logger receives what happens (never a secret); nil discards it.
 	Logger *slog.Logger
@@ -53,7 +56,7 @@ type SupervisorConfig struct {
 // SupervisorStatus is the public certificate's state as the agent shows
 // it.
 type SupervisorStatus struct {
-	PublicStatus
+	public.Status
 	// RenewAt is the next renewal attempt of a certificate from ACME
 	// (zero when nothing renews it automatically), RenewError the last
 	// attempt's failure ("" if none).
@@ -68,12 +71,12 @@ type SupervisorStatus struct {
 // against Pebble in e2e/public_test.go).
 type supervisedRenewer interface {
 	Run(ctx context.Context) error
-	Status() RenewalStatus
+	Status() acme.RenewalStatus
 }
 
 // Supervisor serves the agent's public certificate through its lifecycle
 // (docs/tls.md): it chooses per TLS handshake between the
-// public certificate and the local leaf (PublicServer), re-reads the name,
+// public certificate and the local leaf (public.Server), re-reads the name,
 // the certificate and DNS on a schedule and on Reload, and runs the ACME
 // renewer for a certificate from `certs acme`.
 //
@@ -82,15 +85,15 @@ type supervisedRenewer interface {
 type Supervisor struct {
 	cfg    SupervisorConfig
 	log    *slog.Logger
-	server *PublicServer
+	server *public.Server
 
 	// base bounds every renewer; Run cancels it when its context ends.
 	base   context.Context
 	cancel context.CancelFunc
 
 	// newRenewer makes a renewer from the settings (a test hook; nil
-	// means ACMESettings.Renewer).
-	newRenewer func(ctx context.Context, s *ACMESettings, pub *Public, cfg RenewerConfig) (supervisedRenewer, error)
+	// means acme.Settings.Renewer).
+	newRenewer func(ctx context.Context, s *acme.Settings, pub *public.Public, cfg acme.RenewerConfig) (supervisedRenewer, error)
 	// reloadWait is how long Reload waits for a renewer restart (zero
 	// means reloadWait; a test hook).
 	reloadWait time.Duration
@@ -128,7 +131,7 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	}
 	s := &Supervisor{cfg: cfg, log: log}
 	s.base, s.cancel = context.WithCancel(context.Background())
-	s.server, err = NewPublicServer(PublicServerConfig{
+	s.server, err = public.NewServer(public.ServerConfig{
 		Public:   cfg.Public,
 		Dir:      cfg.Public.Dir,
 		Local:    cfg.Local,
@@ -136,7 +139,7 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 		CheckDNS: cfg.CheckDNS,
 		Now:      cfg.Now,
 		Interval: cfg.Interval,
-		OnChange: func(st PublicStatus) {
+		OnChange: func(st public.Status) {
 			if cfg.OnChange == nil {
 				return
 			}
@@ -189,7 +192,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // after `certs` changed them, and follows the ACME settings as they now
 // are. It answers once the renewer has been restarted, or after a short
 // wait while the old one finishes a renewal under way (the restart then
-// completes in the background). The error is the PublicServer's.
+// completes in the background). The error is the public.Server's.
 func (s *Supervisor) Reload(ctx context.Context) error {
 	err := s.server.Reload(ctx)
 	restarted := make(chan struct{})
@@ -215,7 +218,7 @@ func (s *Supervisor) Reload(ctx context.Context) error {
 // Status says what is served for the public name and when the renewer,
 // if any, tries next. It never waits for a renewer being restarted.
 func (s *Supervisor) Status() SupervisorStatus {
-	st := SupervisorStatus{PublicStatus: s.server.Status()}
+	st := SupervisorStatus{Status: s.server.Status()}
 	s.mu.Lock()
 	r := s.renewer
 	s.mu.Unlock()
@@ -233,7 +236,7 @@ func (s *Supervisor) Status() SupervisorStatus {
 // and its backoff after failures: each restart would try again at once,
 // and Let's Encrypt allows five failed validations per account, hostname
 // and hour (https://letsencrypt.org/docs/rate-limits/). Each renewed
-// certificate is served at once (PublicServer.Renewed), with no restart.
+// certificate is served at once (public.Server.Renewed), with no restart.
 func (s *Supervisor) restartRenewer() {
 	s.restart.Lock()
 	defer s.restart.Unlock()
@@ -259,14 +262,14 @@ func (s *Supervisor) restartRenewer() {
 	var r supervisedRenewer
 	err := keyErr
 	if err == nil {
-		var settings *ACMESettings
-		if settings, err = LoadACMESettings(s.cfg.Public.Dir); err == nil {
+		var settings *acme.Settings
+		if settings, err = acme.LoadSettings(s.cfg.Public.Dir); err == nil {
 			newRenewer := s.newRenewer
 			if newRenewer == nil {
 				newRenewer = acmeRenewer
 			}
-			r, err = newRenewer(s.base, settings, s.cfg.Public, RenewerConfig{
-				ACME:          ACMEConfig{HTTPClient: s.cfg.HTTPClient, Logger: s.log},
+			r, err = newRenewer(s.base, settings, s.cfg.Public, acme.RenewerConfig{
+				ACME:          acme.Config{HTTPClient: s.cfg.HTTPClient, Logger: s.log},
 				OnRenew:       s.server.Renewed,
 				CheckInterval: s.cfg.RenewCheckInterval,
 			})
@@ -274,7 +277,7 @@ func (s *Supervisor) restartRenewer() {
 	}
 	switch {
 	case err == nil:
-	case errors.Is(err, ErrNoPublicCert):
+	case errors.Is(err, public.ErrNoCert):
 		return // nothing to renew
 	default:
 		s.log.Warn("cannot renew the public certificate automatically", "err", err)
@@ -291,7 +294,7 @@ func (s *Supervisor) restartRenewer() {
 	s.mu.Unlock()
 }
 
-func acmeRenewer(ctx context.Context, s *ACMESettings, pub *Public, cfg RenewerConfig) (supervisedRenewer, error) {
+func acmeRenewer(ctx context.Context, s *acme.Settings, pub *public.Public, cfg acme.RenewerConfig) (supervisedRenewer, error) {
 	return s.Renewer(ctx, pub, cfg)
 }
 
@@ -299,7 +302,7 @@ func acmeRenewer(ctx context.Context, s *ACMESettings, pub *Public, cfg RenewerC
 // and the installed certificate. "" when there is nothing to renew (no
 // settings: not from ACME; or no certificate).
 func (s *Supervisor) renewerKey() (string, error) {
-	settings, err := LoadACMESettings(s.cfg.Public.Dir)
+	settings, err := acme.LoadSettings(s.cfg.Public.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}
@@ -307,7 +310,7 @@ func (s *Supervisor) renewerKey() (string, error) {
 		return "", err
 	}
 	_, chain, err := s.cfg.Public.CurrentChain()
-	if errors.Is(err, ErrNoPublicCert) {
+	if errors.Is(err, public.ErrNoCert) {
 		return "", nil
 	}
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
@@ -70,7 +72,7 @@ func supLocal(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 }
 
 // install imports a new certificate for supFQDN into pub.
-func (pki *supPKI) install(t *testing.T, pub *Public) {
+func (pki *supPKI) install(t *testing.T, pub *public.Public) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -113,8 +115,8 @@ func (r *supFakeRenewer) Run(ctx context.Context) error {
 	return nil
 }
 
-func (r *supFakeRenewer) Status() RenewalStatus {
-	return RenewalStatus{NextAttempt: supNow.Add(time.Duration(r.id) * time.Hour), LastError: "attempt " + string(rune('0'+r.id))}
+func (r *supFakeRenewer) Status() acme.RenewalStatus {
+	return acme.RenewalStatus{NextAttempt: supNow.Add(time.Duration(r.id) * time.Hour), LastError: "attempt " + string(rune('0'+r.id))}
 }
 
 func (r *supFakeRenewer) isStopped() bool {
@@ -130,7 +132,7 @@ func (r *supFakeRenewer) isStopped() bool {
 // with fake DNS, renewers and clock.
 type supEnv struct {
 	pki *supPKI
-	pub *Public
+	pub *public.Public
 	sup *Supervisor
 
 	mu       sync.Mutex
@@ -144,17 +146,17 @@ type supEnv struct {
 	done   chan error
 }
 
-func newSupEnv(t *testing.T, acme bool) *supEnv {
+func newSupEnv(t *testing.T, fromACME bool) *supEnv {
 	t.Helper()
 	env := &supEnv{pki: newSupPKI(t)}
 	st := store.NewMemory()
-	env.pub = &Public{Store: st, Dir: filepath.Join(t.TempDir(), "public"), ExtraRoots: env.pki.pool,
+	env.pub = &public.Public{Store: st, Dir: filepath.Join(t.TempDir(), "public"), ExtraRoots: env.pki.pool,
 		Now: func() time.Time { return supNow }}
 	if err := env.pub.SetFQDN(supFQDN); err != nil {
 		t.Fatal(err)
 	}
 	env.pki.install(t, env.pub)
-	if acme {
+	if fromACME {
 		env.saveSettings(t, "admin@example.test")
 	}
 	sup, err := NewSupervisor(SupervisorConfig{
@@ -178,7 +180,7 @@ func newSupEnv(t *testing.T, acme bool) *supEnv {
 		t.Fatal(err)
 	}
 	sup.reloadWait = 100 * time.Millisecond
-	sup.newRenewer = func(ctx context.Context, s *ACMESettings, pub *Public, cfg RenewerConfig) (supervisedRenewer, error) {
+	sup.newRenewer = func(ctx context.Context, s *acme.Settings, pub *public.Public, cfg acme.RenewerConfig) (supervisedRenewer, error) {
 		if s.FQDN != supFQDN || pub != env.pub || cfg.OnRenew == nil {
 			t.Errorf("renewer made from settings %+v, public %p (want %p), OnRenew set: %v", s, pub, env.pub, cfg.OnRenew != nil)
 		}
@@ -194,8 +196,8 @@ func newSupEnv(t *testing.T, acme bool) *supEnv {
 
 func (env *supEnv) saveSettings(t *testing.T, email string) {
 	t.Helper()
-	if err := SaveACMESettings(env.pub.Dir, &ACMESettings{Directory: "https://acme.invalid/directory", Email: email,
-		FQDN: supFQDN, DNS: DNSRFC2136}); err != nil {
+	if err := acme.SaveSettings(env.pub.Dir, &acme.Settings{Directory: "https://acme.invalid/directory", Email: email,
+		FQDN: supFQDN, DNS: acme.DNSRFC2136}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -441,10 +443,10 @@ func TestSupervisorRunWaitsForRenewer(t *testing.T) {
 
 func TestSupervisorBadNameFileStillServesLoopback(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, PublicFQDNFile), []byte("not a name!\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, public.FQDNFile), []byte("not a name!\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sup, err := NewSupervisor(SupervisorConfig{Public: &Public{Store: store.NewMemory(), Dir: dir}, Local: supLocal})
+	sup, err := NewSupervisor(SupervisorConfig{Public: &public.Public{Store: store.NewMemory(), Dir: dir}, Local: supLocal})
 	if err != nil {
 		t.Fatalf("a damaged name file stopped the supervisor: %v", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
@@ -30,7 +30,7 @@ func (s staticSource) Credentials(_ context.Context, slot string) (agent.Credent
 // each session's "forward" is a loopback listener whose connections are
 // attached to the session, as the SSH tunnel does.
 type realAgent struct {
-	ca       *certs.CA
+	ca       *localca.CA
 	tokens   *agent.Tokens
 	sessions *agent.Sessions
 	ep       *agent.Endpoint
@@ -38,11 +38,11 @@ type realAgent struct {
 
 func newRealAgent(t *testing.T) *realAgent {
 	t.Helper()
-	ca, err := certs.LoadOrCreateCA(store.NewMemory(), t.TempDir(), nil)
+	ca, err := localca.LoadOrCreate(store.NewMemory(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rot, err := certs.NewLeafRotator(ca, certs.RotatorConfig{})
+	rot, err := localca.NewLeafRotator(ca, localca.RotatorConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func newRealAgent(t *testing.T) *realAgent {
 		Source: staticSource{"": {AccessKeyID: "AKIAREAL", SecretAccessKey: "s", SessionToken: "t",
 			Expires: time.Now().Add(time.Hour)}},
 		Tokens:    a.tokens,
-		TLSConfig: certs.ServerTLSConfig(rot.GetCertificate),
+		TLSConfig: localca.ServerTLSConfig(rot.GetCertificate),
 		Sessions:  a.sessions,
 	})
 	if err != nil {

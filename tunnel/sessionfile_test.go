@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
@@ -15,7 +15,7 @@ import (
 // remote host carries the served public name and that aws-sso-remote
 // reads it back; without a name the field is left out.
 func TestSessionFileFQDNRoundTrip(t *testing.T) {
-	ca, err := certs.LoadOrCreateCA(store.NewMemory(), t.TempDir(), nil)
+	ca, err := localca.LoadOrCreate(store.NewMemory(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

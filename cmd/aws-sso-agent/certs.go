@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,7 +16,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
@@ -44,25 +44,6 @@ with a certificate every SDK trusts:
 
 Commands that use keys take --store, --store-file and --passphrase-file, as serve does.
 `
-
-// ExtraRootsEnv is a TEST HOOK, not a user setting: it names a PEM file of
-// root certificates trusted, besides the system's, when `certs load` and
-// `certs save` verify a chain. Tests sign chains with a CA of their own
-// (and the e2e suite with Pebble's), which no system trusts; Go caches the
-// system roots per process, so SSL_CERT_FILE cannot be changed between
-// in-process tests. It only widens what may be installed, never what
-// clients trust.
-const ExtraRootsEnv = "AWS_SSO_AGENT_EXTRA_ROOTS"
-
-// publicExpiryWarning is when status warns about the public certificate.
-// The issue asks for a warning under 14 days: Let's Encrypt certificates
-// live 90 days and ACME clients renew with 30 days left, so one with less
-// than 14 has missed renewals, and a hand-loaded one needs a person now.
-const publicExpiryWarning = 14 * 24 * time.Hour
-
-// maxInputFile bounds the chain and key files read: they are a few KB;
-// the limit keeps a wrong path (a device, a huge file) from eating memory.
-const maxInputFile = 64 << 10
 
 func (c *cli) certs(args []string) error {
 	if len(args) == 0 {
@@ -114,35 +95,9 @@ func (c *cli) certsFlags(sub string, args []string, st *storeFlags, define func(
 	return fs.Args(), nil
 }
 
-func (c *cli) publicFor(d agent.Dirs, st store.Store) (*certs.Public, error) {
-	p := &certs.Public{Store: st, Dir: publicDir(d)}
-	roots, err := extraRoots()
-	if err != nil {
-		return nil, err
-	}
-	p.ExtraRoots = roots
-	return p, nil
-}
-
-// publicDir is where the public certificate's files live (certs.Public.Dir).
-func publicDir(d agent.Dirs) string { return filepath.Join(d.Config, "public") }
-
-// extraRoots reads the roots named by ExtraRootsEnv (the test hook), or
-// returns nil when it is unset.
-func extraRoots() (*x509.CertPool, error) {
-	path := os.Getenv(ExtraRootsEnv)
-	if path == "" {
-		return nil, nil
-	}
-	data, err := readInputFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ExtraRootsEnv, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s: no PEM certificate in %s", ExtraRootsEnv, path)
-	}
-	return pool, nil
+// publicFor is the Public of the agent's configuration on st.
+func (c *cli) publicFor(d agent.Dirs, st store.Store) (*public.Public, error) {
+	return public.Open(st, d.Config)
 }
 
 func (c *cli) certsPrint(args []string) error {
@@ -157,7 +112,7 @@ func (c *cli) certsPrint(args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &certs.Public{Dir: publicDir(d)}
+	p := &public.Public{Dir: public.DefaultDir(d.Config)}
 	fqdn, chain, err := p.CurrentChain()
 	switch {
 	case err == nil:
@@ -168,14 +123,14 @@ func (c *cli) certsPrint(args []string) error {
 			}
 		}
 		return nil
-	case !errors.Is(err, certs.ErrNoPublicCert):
+	case !errors.Is(err, public.ErrNoCert):
 		return err
 	}
 	root, pemBytes, err := readRoot(d)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "# no public certificate: the local CA's root %s, valid until %s\n", certs.Fingerprint(root), root.NotAfter.Format(time.DateOnly))
+	fmt.Fprintf(c.stderr, "# no public certificate: the local CA's root %s, valid until %s\n", localca.Fingerprint(root), root.NotAfter.Format(time.DateOnly))
 	_, err = c.stdout.Write(pemBytes)
 	return err
 }
@@ -192,17 +147,17 @@ func (c *cli) certsStatus(args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(d.Config, "ca", certs.RootCertFile)); errors.Is(err, os.ErrNotExist) {
+	caDir := localca.DefaultDir(d.Config)
+	switch root, _, err := localca.ReadRoot(caDir); {
+	case errors.Is(err, localca.ErrNoCA):
 		fmt.Fprintln(c.stdout, "local CA:  none yet (the agent makes one when it first starts: aws-sso-agent serve)")
-	} else {
-		root, _, err := readRoot(d)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "local CA:  %s\n", certs.Fingerprint(root))
+	case err != nil:
+		return err
+	default:
+		fmt.Fprintf(c.stdout, "local CA:  %s\n", localca.Fingerprint(root))
 		fmt.Fprintf(c.stdout, "           %s, valid until %s\n", root.Subject.CommonName, root.NotAfter.Format(time.DateOnly))
 	}
-	if inter, err := readCertFile(filepath.Join(d.Config, "ca", certs.IntermediateCertFile)); err == nil {
+	if inter, err := localca.ReadIntermediate(caDir); err == nil {
 		fmt.Fprintf(c.stdout, "issuer:    %s, valid until %s, names limited to localhost, 127.0.0.0/8, ::1\n", inter.Subject.CommonName, inter.NotAfter.Format(time.DateOnly))
 	}
 	st, err := c.agentStatus()
@@ -225,18 +180,18 @@ func (c *cli) certsStatus(args []string) error {
 // store, so no prompt); st is the running agent's view, nil when none
 // runs.
 func (c *cli) publicStatus(d agent.Dirs, st *agent.AgentStatus, now time.Time) {
-	p := &certs.Public{Dir: publicDir(d)}
 	w := c.stdout
 	localLine := "           localhost, 127.0.0.1, ::1 -> the local CA's leaf"
-	fqdn, err := p.FQDN()
-	if err != nil {
-		fmt.Fprintf(w, "public:    unusable: %v\n", err)
+	rep := (&public.Public{Dir: public.DefaultDir(d.Config)}).Report(context.Background(), nil, now)
+	if rep.FQDNErr != nil {
+		fmt.Fprintf(w, "public:    unusable: %v\n", rep.FQDNErr)
 		fmt.Fprintln(w, "serving:   localhost, 127.0.0.1, ::1 -> the local CA's leaf")
 		return
 	}
-	if csr, err := p.PendingCSR(); err == nil {
-		fmt.Fprintf(w, "pending:   a CSR for %s waits for its signed chain (aws-sso-agent certs load FILE)\n", csr.DNSNames[0])
+	if rep.PendingCSR != nil {
+		fmt.Fprintf(w, "pending:   a CSR for %s waits for its signed chain (aws-sso-agent certs load FILE)\n", rep.PendingCSR.DNSNames[0])
 	}
+	fqdn := rep.FQDN
 	if fqdn == "" {
 		fmt.Fprintln(w, "public:    no public name (set one with: aws-sso-agent certs fqdn NAME)")
 		fmt.Fprintln(w, "serving:   localhost, 127.0.0.1, ::1 -> the local CA's leaf")
@@ -244,33 +199,23 @@ func (c *cli) publicStatus(d agent.Dirs, st *agent.AgentStatus, now time.Time) {
 	}
 	fmt.Fprintf(w, "public:    %s\n", fqdn)
 
-	var why []string // why the public certificate would not be served
-	_, chain, err := p.CurrentChain()
 	switch {
-	case errors.Is(err, certs.ErrNoPublicCert):
+	case errors.Is(rep.ChainErr, public.ErrNoCert):
 		fmt.Fprintln(w, "           no certificate (get one with certs acme, certs export-csr and load, or certs save)")
-		why = append(why, "no certificate")
-	case err != nil:
-		fmt.Fprintf(w, "           certificate unusable: %v\n", err)
-		why = append(why, "certificate unusable")
+	case rep.ChainErr != nil:
+		fmt.Fprintf(w, "           certificate unusable: %v\n", rep.ChainErr)
 	default:
-		leaf := chain[0]
+		leaf := rep.Chain[0]
 		fmt.Fprintf(w, "           certificate from %s, expires %s\n", issuerName(leaf), expiry(leaf.NotAfter))
-		left := leaf.NotAfter.Sub(now)
 		switch {
-		case left <= 0:
+		case rep.Expired:
 			fmt.Fprintf(w, "           WARNING: the certificate expired on %s; it is not served\n", leaf.NotAfter.Local().Format(time.RFC3339))
-			why = append(why, "certificate expired")
-		case left < publicExpiryWarning:
-			fmt.Fprintf(w, "           WARNING: the certificate expires in %d days; renew it (certs acme, or export-csr and load)\n", int(left.Hours()/24))
+		case rep.ExpiresSoon:
+			fmt.Fprintf(w, "           WARNING: the certificate expires in %d days; renew it (certs acme, or export-csr and load)\n", int(leaf.NotAfter.Sub(now).Hours()/24))
 		}
 	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := certs.CheckLoopbackDNS(ctx, nil, fqdn); err != nil {
-		fmt.Fprintf(w, "           DNS: FAILED: %v\n", err)
-		why = append(why, "DNS check failed")
+	if rep.DNSErr != nil {
+		fmt.Fprintf(w, "           DNS: FAILED: %v\n", rep.DNSErr)
 	} else {
 		fmt.Fprintf(w, "           DNS: ok, %s resolves to loopback addresses only\n", fqdn)
 	}
@@ -282,6 +227,7 @@ func (c *cli) publicStatus(d agent.Dirs, st *agent.AgentStatus, now time.Time) {
 		fmt.Fprintf(w, "           WARNING: the last renewal failed: %s\n", st.PublicRenewError)
 	}
 
+	why := rep.NotServed
 	switch {
 	case st == nil && len(why) == 0:
 		fmt.Fprintf(w, "serving:   %s -> the public certificate, once the agent runs\n", fqdn)
@@ -331,7 +277,7 @@ func (c *cli) certsFQDN(args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &certs.Public{Dir: publicDir(d)}
+	p := &public.Public{Dir: public.DefaultDir(d.Config)}
 	if len(rest) == 0 {
 		fqdn, err := p.FQDN()
 		if err != nil {
@@ -351,7 +297,7 @@ func (c *cli) certsFQDN(args []string) error {
 	fmt.Fprintf(c.stdout, "public name: %s\n", fqdn)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := certs.CheckLoopbackDNS(ctx, nil, fqdn); err != nil {
+	if err := public.CheckLoopbackDNS(ctx, nil, fqdn); err != nil {
 		fmt.Fprintf(c.stderr, "warning: %v\n", err)
 		fmt.Fprintf(c.stderr, "hint: add an A record %s -> 127.0.0.1 (and AAAA -> ::1 if you like) in your DNS zone; until then the agent does not serve the name\n", fqdn)
 	}
@@ -375,7 +321,7 @@ func (c *cli) certsExportCSR(args []string) error {
 	if fqdn == "" {
 		return usageError{errors.New("export-csr needs --fqdn NAME")}
 	}
-	if _, err := certs.ValidateFQDN(fqdn); err != nil {
+	if _, err := public.ValidateFQDN(fqdn); err != nil {
 		return publicHint(err)
 	}
 	p, err := c.openPublic(&sf)
@@ -386,19 +332,19 @@ func (c *cli) certsExportCSR(args []string) error {
 	if err != nil {
 		return publicHint(storeHint(err))
 	}
-	name, _ := certs.ValidateFQDN(fqdn)
+	name, _ := public.ValidateFQDN(fqdn)
 	if out == "" {
 		if _, err := c.stdout.Write(csr); err != nil {
 			return err
 		}
-	} else if err := writePublicOutput(out, csr); err != nil {
+	} else if err := public.WriteCSRFile(out, csr); err != nil {
 		return err
 	}
 	where := "above"
 	if out != "" {
 		where = "in " + out
 	}
-	fmt.Fprintf(c.stderr, "the CSR for %s is %s; its key stays in the secure store (%s)\n", name, where, certs.PublicPendingKeyName)
+	fmt.Fprintf(c.stderr, "the CSR for %s is %s; its key stays in the secure store (%s)\n", name, where, public.PendingKeyName)
 	fmt.Fprintln(c.stderr, "next: have a CA sign it, then: aws-sso-agent certs load CHAIN.pem")
 	return nil
 }
@@ -412,13 +358,13 @@ func (c *cli) certsLoad(args []string) error {
 	if len(rest) != 1 {
 		return usageError{errors.New("load needs one FILE: the signed certificate chain, leaf first")}
 	}
-	data, err := readInputFile(rest[0])
+	data, err := public.ReadChainFile(rest[0])
 	if err != nil {
 		return err
 	}
 	// A file that is no chain at all is refused before the store asks for
 	// a passphrase; LoadChain checks it again with everything else.
-	if _, err := certs.ParseChainPEM(data); err != nil {
+	if _, err := public.ParseChainPEM(data); err != nil {
 		return publicHint(err)
 	}
 	p, err := c.openPublic(&sf)
@@ -449,20 +395,20 @@ func (c *cli) certsSave(args []string) error {
 	if certFile == "" || keyFile == "" {
 		return usageError{errors.New("save needs --cert FILE and --key FILE")}
 	}
-	certPEM, err := readInputFile(certFile)
+	certPEM, err := public.ReadChainFile(certFile)
 	if err != nil {
 		return err
 	}
-	keyPEM, err := certs.ReadKeyFile(keyFile)
+	keyPEM, err := public.ReadKeyFile(keyFile)
 	if err != nil {
 		return publicHint(err)
 	}
 	// Malformed files are refused before the store asks for a passphrase;
 	// Import checks them again with everything else.
-	if _, err := certs.ParsePrivateKeyPEM(keyPEM); err != nil {
+	if _, err := public.ParsePrivateKeyPEM(keyPEM); err != nil {
 		return publicHint(err)
 	}
-	if _, err := certs.ParseChainPEM(certPEM); err != nil {
+	if _, err := public.ParseChainPEM(certPEM); err != nil {
 		return publicHint(err)
 	}
 	p, err := c.openPublic(&sf)
@@ -474,12 +420,12 @@ func (c *cli) certsSave(args []string) error {
 		return publicHint(storeHint(err))
 	}
 	c.installed(pc)
-	fmt.Fprintf(c.stderr, "the key is now in the secure store (%s); delete the key file: rm %s\n", certs.PublicKeyName, keyFile)
+	fmt.Fprintf(c.stderr, "the key is now in the secure store (%s); delete the key file: rm %s\n", public.KeyName, keyFile)
 	return nil
 }
 
 // installed reports a certificate that load or save installed.
-func (c *cli) installed(pc *certs.PublicCert) {
+func (c *cli) installed(pc *public.Cert) {
 	leaf := pc.Chain[0]
 	fmt.Fprintf(c.stdout, "installed the certificate for %s from %s, valid until %s\n", pc.FQDN, issuerName(leaf), leaf.NotAfter.Format(time.DateOnly))
 	c.reloadAgentCerts()
@@ -530,7 +476,7 @@ func (c *cli) certsDelete(args []string) error {
 	if err != nil {
 		return err
 	}
-	fqdn, err := (&certs.Public{Dir: publicDir(d)}).FQDN()
+	fqdn, err := (&public.Public{Dir: public.DefaultDir(d.Config)}).FQDN()
 	if err != nil {
 		// A damaged name file is one more thing delete removes.
 		fqdn = ""
@@ -580,7 +526,7 @@ func (c *cli) confirmDelete(fqdn string) error {
 }
 
 // openPublic opens the secure store and returns the Public on it.
-func (c *cli) openPublic(sf *storeFlags) (*certs.Public, error) {
+func (c *cli) openPublic(sf *storeFlags) (*public.Public, error) {
 	d, err := c.dirs()
 	if err != nil {
 		return nil, err
@@ -592,25 +538,25 @@ func (c *cli) openPublic(sf *storeFlags) (*certs.Public, error) {
 	return c.publicFor(d, st)
 }
 
-// publicHint adds what to do next to the refusals of certs.Public.
+// publicHint adds what to do next to the refusals of public.Public.
 func publicHint(err error) error {
 	var hint string
 	switch {
-	case errors.Is(err, certs.ErrNoPendingKey):
+	case errors.Is(err, public.ErrNoPendingKey):
 		hint = "export a CSR first: aws-sso-agent certs export-csr --fqdn NAME (with the same --store as here), have it signed, then load the chain"
-	case errors.Is(err, certs.ErrKeyMismatch):
+	case errors.Is(err, public.ErrKeyMismatch):
 		hint = "load the chain a CA issued for the latest CSR: each export-csr makes a new key; for a key of your own use certs save"
-	case errors.Is(err, certs.ErrWrongName):
+	case errors.Is(err, public.ErrWrongName):
 		hint = "the certificate must name the public name (aws-sso-agent certs fqdn shows it)"
-	case errors.Is(err, certs.ErrNotValidNow):
+	case errors.Is(err, public.ErrNotValidNow):
 		hint = "get a fresh certificate, or check this machine's clock"
-	case errors.Is(err, certs.ErrUntrustedChain):
+	case errors.Is(err, public.ErrUntrustedChain):
 		hint = "put the intermediate certificates after the leaf in the file; the chain must lead to a root this system trusts"
-	case errors.Is(err, certs.ErrMalformedPEM):
+	case errors.Is(err, public.ErrMalformedPEM):
 		hint = "the file must hold PEM blocks (-----BEGIN CERTIFICATE----- ...), as CAs hand them out"
-	case errors.Is(err, certs.ErrInvalidFQDN):
+	case errors.Is(err, public.ErrInvalidFQDN):
 		hint = "a public name is a DNS name under a zone you control that resolves to 127.0.0.1, e.g. agent.example.com"
-	case errors.Is(err, certs.ErrKeyFilePermissions):
+	case errors.Is(err, public.ErrKeyFilePermissions):
 		hint = "ssh refuses such key files too"
 	default:
 		return err
@@ -618,75 +564,11 @@ func publicHint(err error) error {
 	return withHint(err, hint)
 }
 
-// readInputFile reads a chain or certificate file the user names.
-func readInputFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxInputFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > maxInputFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes; not a certificate chain", path, maxInputFile)
-	}
-	return data, nil
-}
-
-// writePublicOutput writes a CSR for the user: 0644 (it is public),
-// replaced atomically so a half-written CSR is never sent to a CA.
-func writePublicOutput(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
+// readRoot reads the local CA's root, saying what to do when there is none.
 func readRoot(d agent.Dirs) (*x509.Certificate, []byte, error) {
-	path := filepath.Join(d.Config, "ca", certs.RootCertFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	root, b, err := localca.ReadRoot(localca.DefaultDir(d.Config))
+	if errors.Is(err, localca.ErrNoCA) {
 		return nil, nil, withHint(errors.New("there is no local CA yet"), "the agent makes one when it first starts: aws-sso-agent serve")
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	cert, err := parseCertPEM(b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return cert, b, nil
-}
-
-func readCertFile(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return parseCertPEM(b)
-}
-
-func parseCertPEM(b []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, errors.New("no PEM certificate")
-	}
-	return x509.ParseCertificate(block.Bytes)
+	return root, b, err
 }

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,8 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
-	"github.com/aws-sso-agent/aws-sso-agent/store"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 )
 
 const certsACMEUsage = `usage: aws-sso-agent certs acme --fqdn NAME --dns rfc2136|route53 [flags]
@@ -45,12 +41,8 @@ Flags:
 `
 
 // acmeTimeout bounds one `certs acme`: an account, an order, a DNS
-// propagation wait (DefaultPropagationTimeout) and the CA's validation.
+// propagation wait (acme.DefaultPropagationTimeout) and the CA's validation.
 const acmeTimeout = 10 * time.Minute
-
-// maxSecretFile bounds the TSIG secret file: a base64 HMAC key is at most
-// 88 characters (512 bits); the limit keeps a wrong path from eating memory.
-const maxSecretFile = 4 << 10
 
 type acmeFlags struct {
 	fqdn, dns, directory, email string
@@ -65,13 +57,13 @@ type acmeFlags struct {
 func (f *acmeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.fqdn, "fqdn", "", "the public name to get a certificate for (default: the one set with `certs fqdn`)")
 	fs.StringVar(&f.dns, "dns", "", "how to write the challenge record: rfc2136 or route53")
-	fs.StringVar(&f.directory, "directory", "", "ACME directory URL (default: Let's Encrypt, "+certs.LetsEncryptDirectory+")")
+	fs.StringVar(&f.directory, "directory", "", "ACME directory URL (default: Let's Encrypt, "+acme.LetsEncryptDirectory+")")
 	fs.BoolVar(&f.staging, "staging", false, "use Let's Encrypt's staging CA (untrusted certificates, generous rate limits): try a DNS setup here first")
 	fs.StringVar(&f.email, "email", "", "contact address for the ACME account (optional)")
 	fs.StringVar(&f.nameserver, "rfc2136-nameserver", "", "rfc2136: primary nameserver taking updates, HOST[:PORT]")
 	fs.StringVar(&f.zone, "rfc2136-zone", "", "rfc2136: the zone to update (default: found from the nameserver's SOA)")
 	fs.StringVar(&f.tsigKey, "rfc2136-tsig-key", "", "rfc2136: TSIG key name")
-	fs.StringVar(&f.tsigAlg, "rfc2136-tsig-algorithm", certs.DefaultTSIGAlgorithm, "rfc2136: TSIG algorithm (hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1)")
+	fs.StringVar(&f.tsigAlg, "rfc2136-tsig-algorithm", acme.DefaultTSIGAlgorithm, "rfc2136: TSIG algorithm (hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1)")
 	fs.StringVar(&f.tsigSecretFile, "rfc2136-tsig-secret-file", "", "rfc2136: file holding the base64 TSIG secret (never on the command line); default: the one stored by an earlier run")
 	fs.StringVar(&f.r53Profile, "route53-profile", "", "route53: AWS profile (default: the SDK's default chain)")
 	fs.StringVar(&f.r53ZoneID, "route53-zone-id", "", "route53: hosted zone ID (default: looked up from the name)")
@@ -81,15 +73,15 @@ func (f *acmeFlags) register(fs *pflag.FlagSet) {
 
 // settings checks the flags against each other and returns what will be
 // saved for renewals.
-func (f *acmeFlags) settings(fs *pflag.FlagSet) (*certs.ACMESettings, error) {
-	s := &certs.ACMESettings{Directory: f.directory, Email: f.email, FQDN: f.fqdn, DNS: f.dns, Nameservers: f.checkNS}
+func (f *acmeFlags) settings(fs *pflag.FlagSet) (*acme.Settings, error) {
+	s := &acme.Settings{Directory: f.directory, Email: f.email, FQDN: f.fqdn, DNS: f.dns, Nameservers: f.checkNS}
 	switch {
 	case f.staging && f.directory != "":
 		return nil, usageError{errors.New("--staging and --directory name two CAs: give one")}
 	case f.staging:
-		s.Directory = certs.LetsEncryptStagingDirectory
+		s.Directory = acme.LetsEncryptStagingDirectory
 	case f.directory == "":
-		s.Directory = certs.LetsEncryptDirectory
+		s.Directory = acme.LetsEncryptDirectory
 	}
 	set := func(prefix string) []string {
 		var names []string
@@ -101,19 +93,19 @@ func (f *acmeFlags) settings(fs *pflag.FlagSet) (*certs.ACMESettings, error) {
 		return names
 	}
 	switch f.dns {
-	case certs.DNSRFC2136:
+	case acme.DNSRFC2136:
 		if f.nameserver == "" || f.tsigKey == "" {
 			return nil, usageError{errors.New("--dns rfc2136 needs --rfc2136-nameserver and --rfc2136-tsig-key")}
 		}
 		if other := set("route53-"); len(other) > 0 {
 			return nil, usageError{fmt.Errorf("%s: a route53 flag with --dns rfc2136", other[0])}
 		}
-		s.RFC2136 = &certs.RFC2136Settings{Nameserver: f.nameserver, Zone: f.zone, TSIGKey: f.tsigKey, TSIGAlgorithm: f.tsigAlg}
-	case certs.DNSRoute53:
+		s.RFC2136 = &acme.RFC2136Settings{Nameserver: f.nameserver, Zone: f.zone, TSIGKey: f.tsigKey, TSIGAlgorithm: f.tsigAlg}
+	case acme.DNSRoute53:
 		if other := set("rfc2136-"); len(other) > 0 {
 			return nil, usageError{fmt.Errorf("%s: an rfc2136 flag with --dns route53", other[0])}
 		}
-		s.Route53 = &certs.Route53Settings{Profile: f.r53Profile, HostedZoneID: f.r53ZoneID}
+		s.Route53 = &acme.Route53Settings{Profile: f.r53Profile, HostedZoneID: f.r53ZoneID}
 	case "":
 		return nil, usageError{errors.New("--dns is required: rfc2136 or route53")}
 	default:
@@ -146,9 +138,9 @@ func (c *cli) certsACME(args []string) error {
 	if err != nil {
 		return err
 	}
-	pubDir := publicDir(d)
+	pubDir := public.DefaultDir(d.Config)
 	if s.FQDN == "" {
-		name, err := (&certs.Public{Dir: pubDir}).FQDN()
+		name, err := (&public.Public{Dir: pubDir}).FQDN()
 		if err != nil {
 			return err
 		}
@@ -162,7 +154,7 @@ func (c *cli) certsACME(args []string) error {
 		return err
 	}
 	st := pub.Store
-	client, err := acmeHTTPClient()
+	client, err := acme.ExtraRootsClient()
 	if err != nil {
 		return err
 	}
@@ -173,140 +165,57 @@ func (c *cli) certsACME(args []string) error {
 	defer cancel()
 
 	var secret []byte
-	if s.DNS == certs.DNSRFC2136 {
-		if secret, err = tsigSecret(f.tsigSecretFile, st); err != nil {
+	if s.DNS == acme.DNSRFC2136 {
+		secret, err = acme.TSIGSecret(f.tsigSecretFile, st)
+		if errors.Is(err, acme.ErrNoTSIGSecret) {
+			return usageError{errors.New("--dns rfc2136 needs --rfc2136-tsig-secret-file FILE (no secret is stored from an earlier run)")}
+		}
+		if err != nil {
 			return err
 		}
 	}
-	dns, how, err := acmeProvider(ctx, s, secret)
+	dns, err := s.ProviderWithSecret(ctx, secret)
 	if err != nil {
 		return err
 	}
-	cfg := certs.ACMEConfig{
-		Directory: s.Directory, Email: s.Email, FQDN: s.FQDN, DNS: dns, Store: st, Nameservers: s.Nameservers,
-		HTTPClient: client,
-		Logger:     newTextLogger(c.stderr, slogLevel(f.debug)),
-	}
-	fmt.Fprintf(c.stderr, "Asking %s for a certificate for %s (DNS-01 through %s)...\n", s.Directory, s.FQDN, how)
-	pc, err := certs.ObtainACME(ctx, cfg)
+	cfg := s.Config(dns, st)
+	cfg.HTTPClient = client
+	cfg.Logger = newTextLogger(c.stderr, slogLevel(f.debug))
+	fmt.Fprintf(c.stderr, "Asking %s for a certificate for %s (DNS-01 through %s)...\n", s.Directory, s.FQDN, s.DNSDescription())
+	pc, err := acme.Obtain(ctx, cfg)
 	if err != nil {
 		return acmeHint(err, s)
 	}
-	if err := pub.Install(pc); err != nil {
-		return err
-	}
-	// The renewal settings last: a failed run leaves the earlier ones.
-	if secret != nil {
-		if err := st.Set(certs.ACMETSIGSecretName, secret); err != nil {
-			return fmt.Errorf("store the TSIG secret for renewals: %w", err)
-		}
-	}
-	if err := certs.SaveACMESettings(pubDir, s); err != nil {
+	if err := s.Install(pub, pc, secret); err != nil {
 		return err
 	}
 	leaf := pc.Chain[0]
 	fmt.Fprintf(c.stdout, "certificate for %s from %s, valid until %s\n", pc.FQDN, leaf.Issuer.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly))
-	fmt.Fprintf(c.stdout, "key in the secure store (%s), chain in %s\n", certs.PublicKeyName, pubDir)
+	fmt.Fprintf(c.stdout, "key in the secure store (%s), chain in %s\n", public.KeyName, pubDir)
 	fmt.Fprintf(c.stdout, "the running agent renews it from %s on, the same way (settings: %s)\n",
-		renewFrom(pc).UTC().Format(time.DateOnly), filepath.Join(pubDir, certs.ACMESettingsFile))
-	if s.Directory == certs.LetsEncryptStagingDirectory {
+		acme.RenewalDue(pc).UTC().Format(time.DateOnly), filepath.Join(pubDir, acme.SettingsFile))
+	if s.Directory == acme.LetsEncryptStagingDirectory {
 		fmt.Fprintln(c.stdout, "note: a staging certificate is not trusted by any client; run again without --staging for a real one")
 	}
 	c.reloadAgentCerts()
 	return nil
 }
 
-// renewFrom is when renewal starts, without the jitter: two thirds of
-// the lifetime (see certs.Renewer).
-func renewFrom(pc *certs.PublicCert) time.Time {
-	leaf := pc.Chain[0]
-	return leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3)
-}
-
-// tsigSecret reads the TSIG secret from file, or, with no file, from the
-// secure store where an earlier run put it. Never from argv: process
-// listings show every user the command lines of all.
-func tsigSecret(file string, st store.Store) ([]byte, error) {
-	if file == "" {
-		b, err := st.Get(certs.ACMETSIGSecretName)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, usageError{errors.New("--dns rfc2136 needs --rfc2136-tsig-secret-file FILE (no secret is stored from an earlier run)")}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read the stored TSIG secret: %w", err)
-		}
-		return b, nil
-	}
-	// Like the store's passphrase file: refused when others can read it,
-	// since they may have copied the secret already.
-	b, err := store.PassphraseFromFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("TSIG secret: %w", err)
-	}
-	if len(b) > maxSecretFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes, not a TSIG secret", file, maxSecretFile)
-	}
-	return bytes.TrimSpace(b), nil
-}
-
-// acmeProvider makes the DNS provider s names, and says what it is.
-func acmeProvider(ctx context.Context, s *certs.ACMESettings, secret []byte) (certs.DNSProvider, string, error) {
-	if s.DNS == certs.DNSRFC2136 {
-		r := s.RFC2136
-		p, err := certs.NewRFC2136Provider(certs.RFC2136Config{
-			Nameserver: r.Nameserver, Zone: r.Zone, TSIGKey: r.TSIGKey, TSIGAlgorithm: r.TSIGAlgorithm, TSIGSecret: string(secret),
-		})
-		return p, "RFC 2136 updates to " + r.Nameserver, err
-	}
-	p, err := certs.NewRoute53Provider(ctx, certs.Route53Config{Profile: s.Route53.Profile, HostedZoneID: s.Route53.HostedZoneID})
-	how := "Route 53"
-	if s.Route53.Profile != "" {
-		how += " as profile " + s.Route53.Profile
-	}
-	return p, how, err
-}
-
 // acmeHint adds what to check to a failed issuance.
-func acmeHint(err error, s *certs.ACMESettings) error {
+func acmeHint(err error, s *acme.Settings) error {
 	// lego's errors run over several lines; one line reads better.
 	msg := strings.Join(strings.Fields(err.Error()), " ")
 	err = errors.New(msg)
 	var hint string
 	switch s.DNS {
-	case certs.DNSRFC2136:
+	case acme.DNSRFC2136:
 		hint = "check that the TSIG key may update the zone of " + s.FQDN + " on " + s.RFC2136.Nameserver +
 			" (BIND: update-policy; Knot: an acl with action update)"
-	case certs.DNSRoute53:
+	case acme.DNSRoute53:
 		hint = "check that the profile may change the hosted zone of " + s.FQDN + " (route53:ChangeResourceRecordSets, GetChange, ListResourceRecordSets)"
 	}
-	if s.Directory == certs.LetsEncryptDirectory {
+	if s.Directory == acme.LetsEncryptDirectory {
 		hint += "\ntry the setup with --staging first: Let's Encrypt allows 5 failed validations per hour"
 	}
 	return withHint(err, hint)
-}
-
-// acmeHTTPClient is the client for the ACME server: nil (ObtainACME's
-// default, the system's roots) unless the ExtraRootsEnv test hook (see
-// certs.go) names a file, whose certificates are then trusted besides the
-// system's. Tests run Pebble, whose HTTPS certificate and issuing root no
-// system trusts; the same file serves Public.ExtraRoots for the chain.
-func acmeHTTPClient() (*http.Client, error) {
-	path := os.Getenv(ExtraRootsEnv)
-	if path == "" {
-		return nil, nil
-	}
-	data, err := readInputFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ExtraRootsEnv, err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s: no PEM certificate in %s", ExtraRootsEnv, path)
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = &tls.Config{RootCAs: pool}
-	return &http.Client{Transport: t, Timeout: 2 * time.Minute}, nil
 }

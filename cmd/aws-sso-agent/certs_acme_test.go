@@ -5,15 +5,14 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/acmetest"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
@@ -98,7 +97,7 @@ func TestCertsACMEPebble(t *testing.T) {
 	if err := os.WriteFile(roots, append(append([]byte{}, pebble.TLSCert...), pebble.RootPEM(t)...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(ExtraRootsEnv, roots)
+	t.Setenv(public.ExtraRootsEnv, roots)
 	secret := filepath.Join(env.home, "tsig.secret")
 	if err := os.WriteFile(secret, []byte(knot.TSIGSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -125,7 +124,7 @@ func TestCertsACMEPebble(t *testing.T) {
 	st := env.store(t)
 	pool := x509.NewCertPool()
 	pool.AddCert(pebble.Root(t))
-	pub := &certs.Public{Store: st, Dir: pubDir, ExtraRoots: pool}
+	pub := &public.Public{Store: st, Dir: pubDir, ExtraRoots: pool}
 	first, err := pub.Current()
 	if err != nil {
 		t.Fatalf("no public certificate after certs acme: %v", err)
@@ -137,17 +136,17 @@ func TestCertsACMEPebble(t *testing.T) {
 	if _, err := first.Chain[0].Verify(x509.VerifyOptions{DNSName: acmetest.FQDN, Roots: pool, Intermediates: inter}); err != nil {
 		t.Errorf("installed chain does not verify against Pebble's root: %v", err)
 	}
-	if got, err := st.Get(certs.ACMETSIGSecretName); err != nil || string(got) != knot.TSIGSecret {
+	if got, err := st.Get(acme.TSIGSecretName); err != nil || string(got) != knot.TSIGSecret {
 		t.Errorf("TSIG secret in the store = %q, %v; want the file's", got, err)
 	}
-	data, err := os.ReadFile(filepath.Join(pubDir, certs.ACMESettingsFile))
+	data, err := os.ReadFile(filepath.Join(pubDir, acme.SettingsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(data, []byte(knot.TSIGSecret)) {
-		t.Errorf("%s holds the TSIG secret", certs.ACMESettingsFile)
+		t.Errorf("%s holds the TSIG secret", acme.SettingsFile)
 	}
-	var saved certs.ACMESettings
+	var saved acme.Settings
 	if err := json.Unmarshal(data, &saved); err != nil {
 		t.Fatal(err)
 	}
@@ -170,11 +169,11 @@ func TestCertsACMEPebble(t *testing.T) {
 	defer cancel()
 	now := second.NotAfter().Add(-24 * time.Hour)
 	pub.Now = func() time.Time { return now }
-	settings, err := certs.LoadACMESettings(pubDir)
+	settings, err := acme.LoadSettings(pubDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := settings.Renewer(ctx, pub, certs.RenewerConfig{ACME: certs.ACMEConfig{HTTPClient: pebble.Client}})
+	r, err := settings.Renewer(ctx, pub, acme.RenewerConfig{ACME: acme.Config{HTTPClient: pebble.Client}})
 	if err != nil {
 		t.Fatalf("Renewer from the saved settings: %v", err)
 	}
@@ -184,24 +183,5 @@ func TestCertsACMEPebble(t *testing.T) {
 	third, err := pub.Current()
 	if err != nil || third.Chain[0].Equal(second.Chain[0]) || !r.Current().Chain[0].Equal(third.Chain[0]) {
 		t.Fatalf("renewal did not install and serve a new certificate: %v", err)
-	}
-}
-
-func TestTSIGSecretFileMustBePrivate(t *testing.T) {
-	dir := t.TempDir()
-	for _, tt := range []struct {
-		mode os.FileMode
-		ok   bool
-	}{{0o600, true}, {0o644, false}, {0o640, false}} {
-		f := filepath.Join(dir, fmt.Sprintf("secret-%o", tt.mode))
-		os.WriteFile(f, []byte("c2VjcmV0\n"), tt.mode)
-		os.Chmod(f, tt.mode)
-		b, err := tsigSecret(f, store.NewMemory())
-		if tt.ok && (err != nil || string(b) != "c2VjcmV0") {
-			t.Errorf("mode %o: got %q, %v", tt.mode, b, err)
-		}
-		if !tt.ok && !errors.Is(err, store.ErrInsecure) {
-			t.Errorf("mode %o: got %v, want a refusal of a file others can read", tt.mode, err)
-		}
 	}
 }

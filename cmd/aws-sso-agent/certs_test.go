@@ -22,7 +22,8 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
@@ -31,7 +32,7 @@ import (
 const cliFQDN = "agent.example.test"
 
 // certsEnv is an AWS_SSO_AGENT_HOME with a file store and a test CA that
-// `certs load` and `save` trust through ExtraRootsEnv.
+// `certs load` and `save` trust through public.ExtraRootsEnv.
 type certsEnv struct {
 	home, config string
 	storeArgs    []string
@@ -51,7 +52,7 @@ func newCertsEnv(t *testing.T) *certsEnv {
 	if err := os.WriteFile(rootFile, pemCert(ca.root), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(ExtraRootsEnv, rootFile)
+	t.Setenv(public.ExtraRootsEnv, rootFile)
 	return &certsEnv{
 		home:   home,
 		config: filepath.Join(home, "config"),
@@ -296,12 +297,12 @@ func TestCertsCSRWorkflow(t *testing.T) {
 		t.Fatalf("delete --yes: exit %d\n%s", code, stderr)
 	}
 	wantLines(t, "delete stdout", stdout, "deleted the public certificate, its keys and the name agent.example.test")
-	if _, err := os.Stat(filepath.Join(e.config, "public", certs.PublicChainFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(e.config, "public", public.ChainFile)); !os.IsNotExist(err) {
 		t.Errorf("chain still there after delete (%v)", err)
 	}
 
 	// print falls back to the local CA's root.
-	if _, err := certs.LoadOrCreateCA(store.NewMemory(), filepath.Join(e.config, "ca"), nil); err != nil {
+	if _, err := localca.LoadOrCreate(store.NewMemory(), filepath.Join(e.config, "ca"), nil); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr = e.run(t, nil, false, "certs", "print")
@@ -464,7 +465,7 @@ func TestCertsDeleteConfirm(t *testing.T) {
 			t.Errorf("typed %q: exit %d, want %d\n%s", tc.typed, code, tc.code, stderr)
 		}
 		wantLines(t, "delete prompt", stderr, `Type "agent.example.test" to confirm: `)
-		_, err = os.Stat(filepath.Join(e.config, "public", certs.PublicFQDNFile))
+		_, err = os.Stat(filepath.Join(e.config, "public", public.FQDNFile))
 		if gone := os.IsNotExist(err); gone != tc.deleted {
 			t.Errorf("typed %q: name file gone = %v, want %v", tc.typed, gone, tc.deleted)
 		}

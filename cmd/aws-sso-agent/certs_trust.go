@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
 )
 
 const certsTrustUsage = `usage: aws-sso-agent certs trust [--uninstall]
@@ -41,13 +41,13 @@ func (c *cli) certsTrust(args []string) error {
 	if err != nil {
 		return err
 	}
-	rootFile := filepath.Join(d.Config, "ca", certs.RootCertFile)
+	rootFile := filepath.Join(localca.DefaultDir(d.Config), localca.RootCertFile)
 	ctx := context.Background()
-	plan, err := certs.PlanTrust(ctx, rootFile, root, *uninstall)
+	plan, err := localca.PlanTrust(ctx, rootFile, root, *uninstall)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "local CA:     %s (%s)\n", certs.Fingerprint(root), root.Subject.CommonName)
+	fmt.Fprintf(c.stdout, "local CA:     %s (%s)\n", localca.Fingerprint(root), root.Subject.CommonName)
 	fmt.Fprintf(c.stdout, "trust store:  %s\n", plan.Store)
 	if len(plan.Steps) == 0 {
 		fmt.Fprintf(c.stdout, "nothing to do: %s\n", plan.Note)
@@ -77,7 +77,7 @@ func (c *cli) certsTrust(args []string) error {
 // privileges are needed or we have them, through sudo when a person is at
 // the terminal to answer it, and otherwise not at all: the commands are
 // printed for the user to run as root.
-func (c *cli) trustRunner(plan *certs.TrustPlan, isRoot bool) (certs.Runner, error) {
+func (c *cli) trustRunner(plan *localca.TrustPlan, isRoot bool) (localca.Runner, error) {
 	direct := func(ctx context.Context, argv []string) error {
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Stdout, cmd.Stderr = c.stderr, c.stderr

@@ -11,14 +11,14 @@ import (
 	"testing"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
 // TestTrustRunnerWithoutPrivileges: a plan that needs root, run by
 // someone else with no terminal, changes nothing and prints the commands.
 func TestTrustRunnerWithoutPrivileges(t *testing.T) {
-	plan := &certs.TrustPlan{NeedsAdmin: true, Steps: []certs.TrustStep{
+	plan := &localca.TrustPlan{NeedsAdmin: true, Steps: []localca.TrustStep{
 		{Why: "copy", Argv: []string{"/usr/bin/install", "-m", "0644", "/home/u/root.pem", "/usr/local/share/ca-certificates/aws-sso-agent-x.crt"}},
 		{Why: "rebuild", Argv: []string{"/usr/sbin/update-ca-certificates"}},
 	}}
@@ -67,11 +67,11 @@ func TestCertsTrustCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := certs.LoadOrCreateCA(store.NewMemory(), filepath.Join(d.Config, "ca"), nil)
+	ca, err := localca.LoadOrCreate(store.NewMemory(), filepath.Join(d.Config, "ca"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dest := filepath.Join("/usr/local/share/ca-certificates", certs.TrustFileName(ca.Root()))
+	dest := filepath.Join("/usr/local/share/ca-certificates", localca.TrustFileName(ca.Root()))
 	t.Cleanup(func() {
 		if _, err := os.Stat(dest); err == nil {
 			os.Remove(dest)

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/creack/pty"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 )
 
 // TestPickerInPTY drives the picker through a real pseudo-terminal: the

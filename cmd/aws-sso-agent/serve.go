@@ -12,7 +12,8 @@ import (
 	"syscall"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
-	"github.com/aws-sso-agent/aws-sso-agent/certs"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
 )
 
 func (c *cli) serve(args []string) error {
@@ -73,7 +74,7 @@ func (c *cli) serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	acmeClient, err := acmeHTTPClient()
+	acmeClient, err := acme.ExtraRootsClient()
 	if err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func (c *cli) serve(args []string) error {
 	case err == nil:
 	case errors.As(err, &listenErr):
 		return withHint(err, "another program holds the port: pick another with --port")
-	case errors.Is(err, certs.ErrIncompleteCA) || errors.Is(err, certs.ErrMismatchedCA):
+	case errors.Is(err, localca.ErrIncomplete) || errors.Is(err, localca.ErrMismatched):
 		return withHint(storeError(err), "if the keyring was reset, remove "+filepath.Join(d.Config, "ca")+" to make a new local CA")
 	default:
 		return storeError(err)
