@@ -330,7 +330,7 @@ func (c *cli) certsExportCSR(args []string) error {
 	}
 	csr, err := p.ExportCSR(fqdn)
 	if err != nil {
-		return publicHint(storeHint(err))
+		return publicHint(storeError(err))
 	}
 	name, _ := public.ValidateFQDN(fqdn)
 	if out == "" {
@@ -373,7 +373,7 @@ func (c *cli) certsLoad(args []string) error {
 	}
 	pc, err := p.LoadChain(data)
 	if err != nil {
-		return publicHint(storeHint(err))
+		return publicHint(storeError(err))
 	}
 	c.installed(pc)
 	return nil
@@ -417,7 +417,7 @@ func (c *cli) certsSave(args []string) error {
 	}
 	pc, err := p.Import(certPEM, keyPEM)
 	if err != nil {
-		return publicHint(storeHint(err))
+		return publicHint(storeError(err))
 	}
 	c.installed(pc)
 	fmt.Fprintf(c.stderr, "the key is now in the secure store (%s); delete the key file: rm %s\n", public.KeyName, keyFile)
@@ -491,7 +491,7 @@ func (c *cli) certsDelete(args []string) error {
 		return err
 	}
 	if err := p.Delete(); err != nil {
-		return storeHint(err)
+		return storeError(err)
 	}
 	if fqdn != "" {
 		fmt.Fprintf(c.stdout, "deleted the public certificate, its keys and the name %s\n", fqdn)
@@ -533,7 +533,7 @@ func (c *cli) openPublic(sf *storeFlags) (*public.Public, error) {
 	}
 	st, err := c.openStore(sf, d)
 	if err != nil {
-		return nil, storeHint(err)
+		return nil, storeError(err)
 	}
 	return c.publicFor(d, st)
 }

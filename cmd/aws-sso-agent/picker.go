@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/term"
+
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
 )
 
 // errPickCancelled is returned when the user leaves the picker.
@@ -22,7 +24,7 @@ func (c *cli) pickProfile() (string, error) {
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return "", usageError{errors.New("no profile given: use --profile PROFILE, or --sso-session S --account ID --role NAME (on a terminal, load with no flags opens a picker)")}
 	}
-	names := profileNames()
+	names := agent.ProfileNames()
 	if len(names) == 0 {
 		return "", withHint(errors.New("no profiles found in the AWS config"), "add one with: aws configure sso (or set AWS_CONFIG_FILE)")
 	}

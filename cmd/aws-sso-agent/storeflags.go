@@ -132,9 +132,6 @@ func storeError(err error) error {
 	return err
 }
 
-// storeHint is storeError under the name certs.go still calls it by.
-func storeHint(err error) error { return storeError(err) }
-
 // storeUnavailable is a *store.UnavailableError shown by its reason; it
 // unwraps to it, so its Hint and errors.Is(err, store.ErrUnavailable)
 // still apply.

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"bufio"
@@ -9,10 +9,11 @@ import (
 	"strings"
 )
 
-// profileNames lists the profiles of the AWS config and credentials files,
-// for the picker. It only reads section headers: resolving a profile is
-// the SDK's job, in the agent.
-func profileNames() []string {
+// ProfileNames lists the profiles of the AWS config and credentials files
+// (AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, else the SDK's default
+// paths), for the `load` picker. It only reads section headers: resolving
+// a profile is the SDK's job (ResolveSource).
+func ProfileNames() []string {
 	home, _ := os.UserHomeDir()
 	config := os.Getenv("AWS_CONFIG_FILE")
 	if config == "" {
