@@ -84,7 +84,7 @@ type EndpointConfig struct {
 	Now func() time.Time
 	// AllowedHosts are host names accepted in the Host header besides
 	// loopback names and addresses: a public FQDN that resolves to loopback
-	// (SPEC 5). Matched case-insensitively, without port.
+	// (docs/tls.md). Matched case-insensitively, without port.
 	AllowedHosts []string
 	// HostAllowed, if set, is asked about Host names that are neither
 	// loopback nor in AllowedHosts, per request: the public name the agent
@@ -109,9 +109,9 @@ type EndpointConfig struct {
 //   - callers without a valid token (constant-time lookup, see Tokens);
 //   - a token used outside its channel or grant: an SSH session's token
 //     replayed on the local port, or for a slot the session was not given
-//     (SPEC 3.3);
+//     (docs/threat-model.md);
 //   - browsers and DNS rebinding: any Origin header, and any Host that is
-//     not a loopback name or address or an allowed host (SPEC 3.9, the EC2
+//     not a loopback name or address or an allowed host (docs/threat-model.md; the EC2
 //     metadata threat model);
 //   - plain HTTP from anything but a loopback peer: SDKs send tokens in
 //     clear only to loopback, so a plain-HTTP caller from the network is
@@ -119,7 +119,7 @@ type EndpointConfig struct {
 //   - floods of bad requests: failures are rate limited, oversized
 //     requests refused early, every connection timeout bounded.
 //
-// It is read-only (SPEC 3.2): loading and unloading slots go through the
+// It is read-only (docs/threat-model.md): loading and unloading slots go through the
 // control socket, never through this port.
 type Endpoint struct {
 	source       CredentialsSource
@@ -191,7 +191,7 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		// protocol means one parser facing untrusted input.
 		c.NextProtos = []string{"http/1.1"}
 		if c.MinVersion < tls.VersionTLS12 {
-			c.MinVersion = tls.VersionTLS12 // SPEC 3.10
+			c.MinVersion = tls.VersionTLS12 // as localca.ServerTLSConfig: docs/threat-model.md
 		}
 		e.tlsConfig = c
 	}

@@ -31,7 +31,7 @@ var (
 // ServeHTTP answers one credentials request. Every answer other than
 // credentials is a JSON error {"code","message"} with Content-Type
 // application/json, which the SDKs parse and show (Go v2 only with exactly
-// that content type, SPEC 4).
+// that content type: docs/sdk-compatibility.md).
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := e.now()
 	info, _ := r.Context().Value(endpointChannelKey{}).(*endpointConnInfo)
@@ -149,7 +149,7 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 	switch {
 	case err == nil && !creds.Expires.IsZero() && !creds.Expires.After(now):
 		// Defence in depth: the source must not hand out expired
-		// credentials, and SDKs would only fail with them (SPEC 3.8).
+		// credentials, and SDKs would only fail with them (docs/threat-model.md).
 		return fail(http.StatusServiceUnavailable, "credentials_expired",
 			"the credentials of slot "+endpointSlotName(slot)+" have expired: reload it with `aws-sso-agent load`")
 	case err == nil:
@@ -246,7 +246,7 @@ var (
 )
 
 // endpointToken extracts the token from the Authorization header, which the
-// SDKs send exactly as configured: "TOKEN" or "Bearer TOKEN" (SPEC 4).
+// SDKs send exactly as configured: "TOKEN" or "Bearer TOKEN" (docs/sdk-compatibility.md).
 func endpointToken(h map[string][]string) (string, error) {
 	v := h["Authorization"]
 	if len(v) == 0 || v[0] == "" {
@@ -467,7 +467,7 @@ func endpointAppendJSONString(b []byte, s string) []byte {
 }
 
 // prove answers aws-sso-remote's question "do you know my session?" before
-// it sends its token (SPEC 3.5): over TLS only, on a session's channel
+// it sends its token (docs/threat-model.md, squatters): over TLS only, on a session's channel
 // only, with an HMAC of the TLS connection's exported keying material
 // under the session's proof key. The answer is bound to this connection,
 // so it cannot be relayed by a squatter to another one.

@@ -627,7 +627,7 @@ func TestEndpointTLSAndPlainOnOnePort(t *testing.T) {
 	}
 	endpointTestGet(t, &http.Client{}, env.url+"/slot/dev", env.token, "dev")
 
-	// TLS 1.1 is refused (SPEC 3.10).
+	// TLS 1.1 is refused (docs/threat-model.md).
 	conn, err := tls.Dial("tcp", env.addr, &tls.Config{RootCAs: env.pool, MaxVersion: tls.VersionTLS11, ServerName: "localhost"})
 	if err == nil {
 		conn.Close()

@@ -127,7 +127,7 @@ func clientEnv(t testing.TB, moto *e2e.Moto, vars []string) []string {
 	return e2e.MergeEnv(e2e.CleanEnv(t), append(moto.STSEnv(), vars...)...)
 }
 
-// TestLocalScenario is SPEC 7.1: serve, load a profile that assumes a role
+// TestLocalScenario: serve, load a profile that assumes a role
 // through moto's STS, eval the env, and every SDK prints the role's ARN.
 func TestLocalScenario(t *testing.T) {
 	moto := e2e.StartMoto(t)
@@ -169,7 +169,7 @@ func TestLocalScenario(t *testing.T) {
 	}
 
 	// --tls: https with SSL_CERT_FILE (Go) and NODE_EXTRA_CA_CERTS (Node).
-	// Python ignores every CA setting for this endpoint (SPEC 4): it must
+	// Python ignores every CA setting for this endpoint (docs/sdk-compatibility.md): it must
 	// fail, and the docs say so.
 	tlsVars := exports(t, a.mustCLI(nil, "env", "--tls"))
 	if u := e2e.Getenv(tlsVars, "AWS_CONTAINER_CREDENTIALS_FULL_URI"); !strings.HasPrefix(u, "https://127.0.0.1:") {
@@ -181,7 +181,7 @@ func TestLocalScenario(t *testing.T) {
 			python := c.Name == "aws-cli" || c.Name == "boto3"
 			switch {
 			case python && err == nil:
-				t.Errorf("%s accepted the agent's private CA; SPEC 4 says it cannot: update the compatibility table", c.Name)
+				t.Errorf("%s accepted the agent's private CA, which docs/sdk-compatibility.md says it cannot: update the compatibility table", c.Name)
 			case !python && err != nil:
 				t.Fatal(err)
 			case !python && got != want:
@@ -191,7 +191,7 @@ func TestLocalScenario(t *testing.T) {
 	}
 }
 
-// TestSlots is SPEC 7.3: two profiles, each reached by its slot URL.
+// TestSlots: two profiles, each reached by its slot URL.
 func TestSlots(t *testing.T) {
 	moto := e2e.StartMoto(t)
 	dev := e2e.RoleProfile{Name: "dev", Role: "dev-role", Session: "dev-session"}
@@ -278,7 +278,7 @@ func get(t *testing.T, url, tokenFile string, header http.Header) (int, string) 
 	return resp.StatusCode, b.String()
 }
 
-// TestRefresh is SPEC 7.4: a source whose credentials live 30 s is
+// TestRefresh: a source whose credentials live 30 s is
 // refreshed by the agent with no user action, and no client is ever handed
 // credentials with less than the margin left. The margin is tuned down
 // from 15 minutes so the test takes seconds, with the same code path.
@@ -403,7 +403,7 @@ func TestBadInputThenStillServing(t *testing.T) {
 	}
 
 	// What a user meets in practice: a token file ending in a newline. The
-	// SDKs refuse it before sending (SPEC 4), which is why the agent writes
+	// SDKs refuse it before sending (docs/sdk-compatibility.md), which is why the agent writes
 	// its token file without one.
 	t.Run("token file with trailing newline", func(t *testing.T) {
 		nl := filepath.Join(dir, "token-nl")
@@ -411,7 +411,7 @@ func TestBadInputThenStillServing(t *testing.T) {
 		env := e2e.MergeEnv(e2e.CleanEnv(t), "AWS_CONTAINER_CREDENTIALS_FULL_URI="+url, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="+nl)
 		arn, err := e2e.GoSDK(t, env)
 		if err == nil {
-			t.Fatalf("aws-sdk-go-v2 accepted a token file with a trailing newline (got %s); SPEC 4 says every SDK refuses it", arn)
+			t.Fatalf("aws-sdk-go-v2 accepted a token file with a trailing newline (got %s); docs/sdk-compatibility.md says every SDK refuses it", arn)
 		}
 		if !strings.Contains(err.Error(), "authorization token contains invalid newline") {
 			t.Errorf("failed for another reason than the newline: %v", err)

@@ -1,4 +1,4 @@
-// Package e2e proves the product's acceptance scenarios (SPEC.md section 7)
+// Package e2e proves the product's acceptance scenarios (docs/ssh.md and docs/threat-model.md)
 // with the real binaries and real peers: moto_server as STS, the AWS CLI,
 // boto3, aws-sdk-go-v2, the AWS SDK for JavaScript v3, a real Secret
 // Service, and a real pseudo-terminal.

@@ -165,7 +165,7 @@ func (p *publicPeers) trustFor(client string) []string {
 	}
 }
 
-// TestPublicCertEveryClient is issue 4's full flow: `certs acme` gets a
+// TestPublicCertEveryClient is docs/tls.md's ACME flow: `certs acme` gets a
 // certificate for a name that resolves to 127.0.0.1, the agent serves it,
 // and every SDK fetches credentials over https from the name, locally and
 // on a remote host; with the name resolving elsewhere, nobody uses it.

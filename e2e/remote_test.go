@@ -87,7 +87,7 @@ func (r *remoteHost) awsCLI(t testing.TB) string {
 		r.moto.Endpoint, e2e.Region, pythonPath, python)
 }
 
-// TestRemoteScenario is SPEC 7.2: on the remote host, after
+// TestRemoteScenario: on the remote host, after
 // eval "$(aws-sso-remote env)", the AWS CLI and a Go program print the
 // role's ARN; so does the AWS CLI through credential_process.
 func TestRemoteScenario(t *testing.T) {
@@ -133,7 +133,7 @@ func TestRemoteScenario(t *testing.T) {
 	}
 }
 
-// TestRevokedAfterSession is SPEC 7.6: a token captured on the remote host
+// TestRevokedAfterSession: a token captured on the remote host
 // during the session is refused everywhere once the session has ended.
 func TestRevokedAfterSession(t *testing.T) {
 	r := startRemote(t, sshd.Options{})
@@ -175,7 +175,7 @@ except Exception as e:
 	}
 }
 
-// TestSquatters is SPEC 7.5: another user holds the port, answering plain
+// TestSquatters: another user holds the port, answering plain
 // HTTP or TLS with a foreign certificate; aws-sso-remote refuses, prints
 // no exports, and the squatter never sees a token.
 func TestSquatters(t *testing.T) {
@@ -272,7 +272,7 @@ func TestSquatters(t *testing.T) {
 	}
 }
 
-// TestConcurrentSessions is SPEC 7.8: two sessions to one host get their
+// TestConcurrentSessions: two sessions to one host get their
 // own port and token, and each shell finds its own session.
 func TestConcurrentSessions(t *testing.T) {
 	r := startRemote(t, sshd.Options{})
@@ -311,7 +311,7 @@ func TestConcurrentSessions(t *testing.T) {
 	}
 }
 
-// TestChangedHostKey is SPEC 7.7: a changed host key is refused with
+// TestChangedHostKey: a changed host key is refused with
 // OpenSSH's meaning and the line to look at.
 func TestChangedHostKey(t *testing.T) {
 	r := startRemote(t, sshd.Options{})

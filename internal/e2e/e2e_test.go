@@ -317,7 +317,7 @@ func testClientsContainerCredentials(t *testing.T, moto *Moto) {
 }
 
 // testClientsTokenFileWithNewline records what each client does with a
-// token file ending in a newline. SPEC.md section 4 says all fail, and they
+// token file ending in a newline. docs/sdk-compatibility.md says all fail, and they
 // do, but not alike:
 //   - botocore (boto3, AWS CLI) and aws-sdk-go-v2 reject a token containing
 //     CR or LF before sending anything.

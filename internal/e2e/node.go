@@ -13,7 +13,7 @@ import (
 )
 
 // NodeSDKVersion is the @aws-sdk/client-sts release NodeSDK installs: the one
-// SPEC.md section 4 was measured with. Pinned so a new release cannot change
+// docs/sdk-compatibility.md was measured with. Pinned so a new release cannot change
 // a test's outcome unnoticed; raise it deliberately.
 const NodeSDKVersion = "3.1169.0"
 

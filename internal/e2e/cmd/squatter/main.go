@@ -1,5 +1,5 @@
 // Command squatter plays another user's process that holds the agent's
-// forwarded port on a remote host (SPEC 7.5): it answers plain HTTP, or TLS
+// forwarded port on a remote host (docs/threat-model.md): it answers plain HTTP, or TLS
 // with its own certificate for the right names, and reports on stdout every
 // request it sees and whether it carried an Authorization header. Tests
 // assert that aws-sso-remote never sends it a token.
