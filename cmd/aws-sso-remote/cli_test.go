@@ -497,12 +497,4 @@ func TestBinary(t *testing.T) {
 	}
 }
 
-func mustJSON(t *testing.T, v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func itoa(n int) string { return strconvItoa(n) }
