@@ -387,12 +387,7 @@ func endpointRoute(u *url.URL) (string, bool) {
 
 // endpointError writes a JSON error. msg never contains a secret.
 func endpointError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	b := make([]byte, 0, 64+len(code)+len(msg))
-	b = append(b, `{"code":`...)
-	b = endpointAppendJSONString(b, code)
-	b = append(b, `,"message":`...)
-	b = endpointAppendJSONString(b, msg)
-	b = append(b, "}\n"...)
+	b := wire.AppendErrorDocument(make([]byte, 0, 64+len(code)+len(msg)), code, msg)
 	h := w.Header()
 	h["Content-Type"] = endpointJSON
 	h["Cache-Control"] = endpointNoStore
@@ -413,58 +408,6 @@ func endpointError(w http.ResponseWriter, r *http.Request, status int, code, msg
 // endpointAppendCredentials appends the container-credentials JSON of c,
 // the document aws-sso-remote parses too.
 func endpointAppendCredentials(b []byte, c *Credentials) []byte { return wire.AppendCredentials(b, c) }
-
-// endpointAppendJSONString appends s as a JSON string, escaping as
-// encoding/json does (control characters, quotes, backslash, <>&, U+2028,
-// U+2029) and replacing invalid UTF-8 with U+FFFD.
-func endpointAppendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
 
 // prove answers aws-sso-remote's question "do you know my session?" before
 // it sends its token (docs/threat-model.md, squatters): over TLS only, on a session's channel

@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -248,11 +247,8 @@ func parseAPIError(resp *http.Response, body []byte) (code, msg string) {
 	if !isJSON(resp) {
 		return "", ""
 	}
-	var e struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(body, &e) != nil {
+	e, ok := wire.ParseErrorDocument(body)
+	if !ok {
 		return "", ""
 	}
 	return sanitize(e.Code, 64), sanitize(e.Message, 512)

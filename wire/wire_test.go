@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
@@ -183,4 +184,41 @@ func TestValidateSlotName(t *testing.T) {
 			t.Errorf("wire.ValidateSlotName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
 		}
 	}
+}
+
+func TestErrorDocumentRoundTrip(t *testing.T) {
+	for _, msg := range []string{"", "no token: send the file's contents", `quote " backslash \ <html> & ` + "\u2028\t\n"} {
+		b := wire.AppendErrorDocument(nil, "missing_token", msg)
+		if !bytes.HasSuffix(b, []byte("}\n")) {
+			t.Errorf("%q: document %q does not end in a newline", msg, b)
+		}
+		doc, ok := wire.ParseErrorDocument(b)
+		if !ok || doc.Code != "missing_token" || doc.Message != msg {
+			t.Errorf("%q: parsed back %+v, %v", msg, doc, ok)
+		}
+	}
+	for _, bad := range []string{"", "not json", `{"code":1}`, `[]`} {
+		if doc, ok := wire.ParseErrorDocument([]byte(bad)); ok {
+			t.Errorf("%q parsed as %+v", bad, doc)
+		}
+	}
+}
+
+func FuzzErrorDocument(f *testing.F) {
+	f.Add("missing_token", "send the token")
+	f.Add("", "\xff\u2028<>&\"\\")
+	f.Fuzz(func(t *testing.T, code, msg string) {
+		doc, ok := wire.ParseErrorDocument(wire.AppendErrorDocument(nil, code, msg))
+		if !ok {
+			t.Fatalf("our own document for %q, %q does not parse", code, msg)
+		}
+		// Valid UTF-8 comes back as it was; invalid bytes become U+FFFD,
+		// as encoding/json does.
+		if utf8.ValidString(code) && utf8.ValidString(msg) && (doc.Code != code || doc.Message != msg) {
+			t.Fatalf("got %+v for %q, %q", doc, code, msg)
+		}
+		if !utf8.ValidString(doc.Code) || !utf8.ValidString(doc.Message) {
+			t.Fatalf("invalid UTF-8 survived: %+v", doc)
+		}
+	})
 }
