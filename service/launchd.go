@@ -88,7 +88,8 @@ func launchdPlan(s Spec, uid int) Plan {
 		Probe:   []string{"launchctl", "print", domain},
 		// bootout first: bootstrap refuses a label that is loaded, and a
 		// reinstall must pick up the new plist.
-		Install:   [][]string{{"launchctl", "bootout", domain + "/" + Label}, {"launchctl", "bootstrap", domain, file}},
+		Reset:     [][]string{{"launchctl", "bootout", domain + "/" + Label}},
+		Install:   [][]string{{"launchctl", "bootstrap", domain, file}},
 		Uninstall: [][]string{{"launchctl", "bootout", domain + "/" + Label}},
 		Status:    []string{"launchctl", "print", domain + "/" + Label},
 		Notes:     []string{"logs: " + defaultLog(s, "Library", "Logs", Name+".log")},

@@ -39,10 +39,14 @@ type Plan struct {
 	// Probe is a command that succeeds only when the supervisor can be
 	// reached; nil when it always can.
 	Probe []string
-	// Install runs after File is written; Uninstall before it is removed;
+	// Reset runs before Install, its failures ignored: it unloads an
+	// earlier install so that the new definition takes effect.
+	Reset [][]string
+	// Install runs after File is written; Uninstall before it is removed
+	// (failures there mean it was not running); Reload after it is removed.
+	Install, Uninstall, Reload [][]string
 	// Status shows the service's state.
-	Install, Uninstall [][]string
-	Status             []string
+	Status []string
 	// Notes are what a person should know after installing.
 	Notes []string
 }
@@ -50,10 +54,6 @@ type Plan struct {
 // ErrUnsupported is returned by For on a platform without a supported
 // supervisor.
 var ErrUnsupported = errors.New("service: no supported service manager on this platform")
-
-// ErrUnreachable means the platform's supervisor did not answer the
-// Probe: a container, or a login without a systemd user manager.
-var ErrUnreachable = errors.New("service: the service manager is not reachable")
 
 // ServeArgs are the arguments of the service's serve: JSON logs, which the
 // journal, launchd's log file and log shippers keep whole.

@@ -152,7 +152,7 @@ func TestPlans(t *testing.T) {
 		t.Errorf("systemd notes do not mention lingering: %q", sd.Notes)
 	}
 	ld := launchdPlan(spec, 501)
-	if got := strings.Join(ld.Install[1], " "); got != "launchctl bootstrap gui/501 /home/a b/Library/LaunchAgents/org.aws-sso-agent.plist" {
+	if got := strings.Join(ld.Install[0], " "); got != "launchctl bootstrap gui/501 /home/a b/Library/LaunchAgents/org.aws-sso-agent.plist" {
 		t.Errorf("launchd install = %q", got)
 	}
 	tk := taskPlan(spec, `C:\Users\u\AppData\Local`)

@@ -80,6 +80,7 @@ func systemdPlan(s Spec) Plan {
 		Probe:     sc("show-environment"),
 		Install:   [][]string{sc("daemon-reload"), sc("enable", "--now", Name)},
 		Uninstall: [][]string{sc("disable", "--now", Name)},
+		Reload:    [][]string{sc("daemon-reload")},
 		Status:    sc("status", "--no-pager", Name),
 		Notes: []string{
 			"logs: journalctl --user -u " + Name + " -f",

@@ -31,6 +31,7 @@ Usage:
   aws-sso-agent forward [ssh flags] [--slot NAME] [user@]host
   aws-sso-agent sessions [--json] | sessions revoke ID
   aws-sso-agent certs print|status|trust|fqdn|export-csr|load|save|acme|delete   (aws-sso-agent certs help)
+  aws-sso-agent service install|uninstall|status [--dry-run]
   aws-sso-agent version
 
 Start with:
@@ -65,6 +66,7 @@ func commands() map[string]command {
 		"ssh":      (*cli).ssh,
 		"forward":  (*cli).forward,
 		"sessions": (*cli).sessions,
+		"service":  (*cli).service,
 		"version":  func(c *cli, _ []string) error { fmt.Fprintln(c.stdout, "aws-sso-agent", version); return nil },
 	}
 }
