@@ -193,6 +193,9 @@ func (s Settings) Apply(fs *pflag.FlagSet, getenv func(string) string) error {
 		if err := fs.Set(k.Flag, v.Text); err != nil {
 			return &Error{File: v.File, Line: v.Line, Msg: fmt.Sprintf("%s: %v", k.Name, err)}
 		}
+		// Changed keeps meaning "given on the command line", which
+		// callers ask to tell a person's choice from a default.
+		fs.Lookup(k.Flag).Changed = false
 	}
 	return nil
 }

@@ -115,7 +115,7 @@ func TestApply(t *testing.T) {
 	}{
 		{name: "settings fill unset flags", store: "file", port: 5000, pass: "/etc/pass"},
 		{name: "flags override", args: []string{"--store", "keyring", "--port", "0"}, store: "keyring", port: 0, pass: "/etc/pass"},
-		{name: "flag equal to default still overrides", args: []string{"--port=4144"}, store: "file", port: 4144, pass: "/etc/pass"},
+		{name: "flag equal to default still overrides", args: []string{"--port=4144", "--store=file"}, store: "file", port: 4144, pass: "/etc/pass"},
 		{name: "environment outranks the file", env: map[string]string{PassphraseFileEnv: "/env/pass"}, store: "file", port: 5000, pass: ""},
 	}
 	for _, tt := range tests {
@@ -131,6 +131,9 @@ func TestApply(t *testing.T) {
 			}
 			if err := s.Apply(fs, func(k string) string { return tt.env[k] }); err != nil {
 				t.Fatalf("Apply: %v", err)
+			}
+			if fs.Changed("store") != (len(tt.args) > 0) {
+				t.Errorf("Changed(store) = %v after Apply; want it to mean given on the command line", fs.Changed("store"))
 			}
 			if *store != tt.store || *port != tt.port || *pass != tt.pass {
 				t.Errorf("got store=%q port=%d pass=%q, want %q %d %q", *store, *port, *pass, tt.store, tt.port, tt.pass)
