@@ -31,6 +31,7 @@ Usage:
   aws-sso-agent forward [ssh flags] [--slot NAME] [user@]host
   aws-sso-agent sessions [--json] | sessions revoke ID
   aws-sso-agent certs print|status|trust|fqdn|export-csr|load|save|acme|delete   (aws-sso-agent certs help)
+  aws-sso-agent service install|uninstall|status [--dry-run]
   aws-sso-agent version
 
 Start with:
@@ -44,6 +45,10 @@ Start with:
 type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// jsonErrors makes fail write the final error as a JSON log line, for
+	// serve with --log-format json: a supervisor that parses the log must
+	// be able to parse the reason the agent stopped too.
+	jsonErrors bool
 }
 
 type command func(c *cli, args []string) error
@@ -61,6 +66,7 @@ func commands() map[string]command {
 		"ssh":      (*cli).ssh,
 		"forward":  (*cli).forward,
 		"sessions": (*cli).sessions,
+		"service":  (*cli).service,
 		"version":  func(c *cli, _ []string) error { fmt.Fprintln(c.stdout, "aws-sso-agent", version); return nil },
 	}
 }
@@ -101,18 +107,29 @@ func (c *cli) fail(err error) int {
 		}
 		return ec.code
 	}
-	fmt.Fprintf(c.stderr, "aws-sso-agent: error: %v\n", err)
+	code := 1
+	var hints []string
 	if hint := agent.ErrorHint(err); hint != "" {
-		for _, line := range strings.Split(hint, "\n") {
-			fmt.Fprintf(c.stderr, "hint: %s\n", line)
-		}
+		hints = strings.Split(hint, "\n")
 	}
 	var u usageError
 	if errors.As(err, &u) {
-		fmt.Fprintln(c.stderr, "hint: run 'aws-sso-agent help' for usage")
-		return 2
+		hints = append(hints, "run 'aws-sso-agent help' for usage")
+		code = 2
 	}
-	return 1
+	if c.jsonErrors {
+		attrs := []any{"exit", code}
+		if len(hints) > 0 {
+			attrs = append(attrs, "hint", strings.Join(hints, "\n"))
+		}
+		slog.New(slog.NewJSONHandler(c.stderr, nil)).Error("aws-sso-agent: "+err.Error(), attrs...)
+		return code
+	}
+	fmt.Fprintf(c.stderr, "aws-sso-agent: error: %v\n", err)
+	for _, line := range hints {
+		fmt.Fprintf(c.stderr, "hint: %s\n", line)
+	}
+	return code
 }
 
 // withHint attaches hint to err; it overrides any hint err carries.
@@ -134,7 +151,7 @@ func parse(fs *pflag.FlagSet, args []string) error {
 		}
 		return usageError{err}
 	}
-	return nil
+	return applySettings(fs)
 }
 
 func noArgs(fs *pflag.FlagSet) error {

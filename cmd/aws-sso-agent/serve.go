@@ -27,7 +27,9 @@ func (c *cli) serve(args []string) error {
 	_ = fs.MarkHidden("test-renew-check-interval")
 	var sf storeFlags
 	sf.register(fs)
-	if err := parse(fs, args); err != nil {
+	err := parse(fs, args)
+	c.jsonErrors = *logFormat == "json"
+	if err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {

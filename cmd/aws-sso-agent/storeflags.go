@@ -11,13 +11,43 @@ import (
 	"golang.org/x/term"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
+	"github.com/aws-sso-agent/aws-sso-agent/settings"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
+
+// applySettings gives the flags of fs that were not on the command line
+// the values of the settings file (CONFIG_DIR/config, docs/configuration.md).
+// A command none of whose flags the file can set does not read it, so a
+// broken file cannot stop `status` or `version`.
+func applySettings(fs *pflag.FlagSet) error {
+	relevant := false
+	for _, k := range settings.Keys {
+		if fs.Lookup(k.Flag) != nil {
+			relevant = true
+			break
+		}
+	}
+	if !relevant {
+		return nil
+	}
+	d, err := agent.DefaultDirs()
+	if err != nil {
+		return err
+	}
+	s, err := settings.Load(settings.Path(d.Config))
+	if err == nil {
+		err = s.Apply(fs, os.Getenv)
+	}
+	if errors.Is(err, settings.ErrSyntax) {
+		return withHint(err, "fix or remove that line; a flag on the command line overrides a setting, but the file must parse")
+	}
+	return err
+}
 
 // PassphraseFileEnv names a file holding the file store's passphrase, for
 // services that cannot answer a prompt. The variable names a file, never
 // the passphrase: environments leak (ps e, /proc/PID/environ, crash dumps).
-const PassphraseFileEnv = "AWS_SSO_AGENT_PASSPHRASE_FILE"
+const PassphraseFileEnv = settings.PassphraseFileEnv
 
 // keyringService is the service name of our items in the OS secure store.
 const keyringService = "aws-sso-agent"
@@ -94,8 +124,12 @@ func (c *cli) passphrase(s *storeFlags, path string, creating bool) ([]byte, err
 	}
 	tty, ok := c.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(tty.Fd())) {
+		where := "the settings file"
+		if d, err := agent.DefaultDirs(); err == nil {
+			where = settings.Path(d.Config)
+		}
 		return nil, withHint(errors.New("the file store needs a passphrase and there is no terminal to ask on"),
-			"write it to a file only you can read (chmod 600) and pass --passphrase-file FILE or set "+PassphraseFileEnv)
+			"write it to a file only you can read (chmod 600) and pass --passphrase-file FILE, set "+PassphraseFileEnv+", or put passphrase_file = FILE in "+where)
 	}
 	fmt.Fprintf(c.stderr, "Passphrase for %s: ", path)
 	pass, err := term.ReadPassword(int(tty.Fd()))
