@@ -589,7 +589,7 @@ func (s *Slots) unavailableLocked(sl *slot, now time.Time) *UnavailableError {
 	left := sl.creds.Expires.Sub(now)
 	switch {
 	case sl.lastErr != "":
-		reason = "refresh failed: " + sl.lastErr
+		reason = "refresh failed: " + sl.lastErr + " (the agent tries again on the next request, no reload needed)"
 	case left <= 0:
 		reason = "credentials expired at " + sl.creds.Expires.Format(time.RFC3339)
 	default:

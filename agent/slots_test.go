@@ -423,6 +423,11 @@ func TestSlotsFailingRefresh(t *testing.T) {
 	if ue.Slot != "dev" || ue.Hint != testSlotInfo.Hint || !strings.Contains(ue.Reason, "token expired") {
 		t.Errorf("UnavailableError: %+v", ue)
 	}
+	// The slot recovers by itself (below): the message must say so, and
+	// must not send the user to load it again.
+	if !strings.Contains(ue.Reason, "tries again on the next request") || strings.Contains(ue.Reason+ue.Hint, "load it again") {
+		t.Errorf("UnavailableError does not tell the truth about recovery: %+v", ue)
+	}
 	if strings.Contains(err.Error(), "secret-1") || strings.Contains(ue.Reason, "secret-1") {
 		t.Errorf("error leaks the secret: %v", err)
 	}
