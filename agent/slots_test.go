@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -700,4 +701,27 @@ func BenchmarkSlotsCredentials(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestSlotsUnloadProfile(t *testing.T) {
+	h := newSlotHarness(t, nil)
+	for _, l := range []struct{ slot, profile string }{{"sec", "audit"}, {"", "audit"}, {"audit", "dev"}} {
+		p := newSlotProvider(h.clock, time.Hour)
+		if _, err := h.slots.Load(context.Background(), l.slot, SourceSpec{Profile: l.profile}, p, testSlotInfo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// By profile, not by the slot that happens to share its name.
+	if got := h.slots.UnloadProfile("audit"); !slices.Equal(got, []string{"", "sec"}) {
+		t.Errorf("UnloadProfile(audit): got %q, want the default slot and sec", got)
+	}
+	if got := h.slots.UnloadProfile("audit"); len(got) != 0 {
+		t.Errorf("second UnloadProfile: got %q, want none", got)
+	}
+	if got := h.slots.UnloadAll(); !slices.Equal(got, []string{"audit"}) {
+		t.Errorf("UnloadAll: got %q, want [audit]", got)
+	}
+	if got := h.slots.UnloadAll(); got == nil || len(got) != 0 {
+		t.Errorf("UnloadAll of nothing: got %#v, want empty", got)
+	}
 }
