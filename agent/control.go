@@ -87,10 +87,14 @@ type LoadRequest struct {
 	CredentialsFile string `json:"credentials_file,omitempty"`
 }
 
-// UnloadRequest asks the agent to drop one slot, or all of them.
+// UnloadRequest asks the agent to drop one slot, every slot loaded from
+// Profile, or all of them. Asked to drop nothing that is loaded, the agent
+// fails with ErrNoSlot whichever was asked, as rm does without -f: a
+// mistyped name is reported, never silently ignored.
 type UnloadRequest struct {
-	Slot string `json:"slot"`
-	All  bool   `json:"all,omitempty"`
+	Slot    string `json:"slot"`
+	Profile string `json:"profile,omitempty"`
+	All     bool   `json:"all,omitempty"`
 }
 
 // ControlResponse is the agent's answer. Error is empty on success;
@@ -104,6 +108,8 @@ type ControlResponse struct {
 	Status   *AgentStatus  `json:"status,omitempty"`
 	Session  *SessionGrant `json:"session,omitempty"`
 	Sessions []SessionInfo `json:"sessions,omitempty"`
+	// Unloaded names the slots an unload dropped ("" is the default slot).
+	Unloaded []string `json:"unloaded,omitempty"`
 }
 
 // SlotInfo describes a loaded slot. It never holds a secret.
@@ -198,8 +204,12 @@ func (r *ControlRequest) Validate() error {
 		if r.Unload == nil {
 			return errors.New("unload request without parameters")
 		}
-		if r.Unload.Slot != "" {
-			return wire.ValidateSlotName(r.Unload.Slot)
+		u := r.Unload
+		if (u.Slot != "" || u.All) && u.Profile != "" || u.All && u.Slot != "" {
+			return errors.New("unload takes one of a slot, a profile or all")
+		}
+		if u.Slot != "" {
+			return wire.ValidateSlotName(u.Slot)
 		}
 		return nil
 	default:
@@ -453,11 +463,12 @@ func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) Control
 		log.Info("control: loaded", "slot", slotLabel(info.Name), "source", info.Source)
 		return ControlResponse{Slot: &info}
 	case OpUnload:
-		if err := s.unload(*req.Unload); err != nil {
+		names, err := s.unload(*req.Unload)
+		if err != nil {
 			return errorResponse(err)
 		}
-		log.Info("control: unloaded", "slot", slotLabel(req.Unload.Slot), "all", req.Unload.All)
-		return ControlResponse{}
+		log.Info("control: unloaded", "slots", len(names), "profile", req.Unload.Profile, "all", req.Unload.All)
+		return ControlResponse{Unloaded: names}
 	case OpReloadCerts:
 		if err := s.reloadCerts(ctx); err != nil {
 			log.Warn("control: certificates not reloaded", "err", err.Error())
@@ -508,19 +519,33 @@ func (s *ControlServer) load(ctx context.Context, req LoadRequest) (SlotInfo, er
 	return slotInfo(st), nil
 }
 
-func (s *ControlServer) unload(req UnloadRequest) error {
+// unload drops what req names and returns the names of the slots it
+// dropped; nothing loaded there is ErrNoSlot, with a hint.
+func (s *ControlServer) unload(req UnloadRequest) ([]string, error) {
 	if s.Slots == nil {
-		return errNoSlots
+		return nil, errNoSlots
 	}
-	if req.All {
-		s.Slots.UnloadAll()
-		return nil
+	var names []string
+	var err error
+	switch {
+	case req.All:
+		names = s.Slots.UnloadAll()
+		if len(names) == 0 {
+			err = fmt.Errorf("no slot is loaded: %w", ErrNoSlot)
+		}
+	case req.Profile != "":
+		names = s.Slots.UnloadProfile(req.Profile)
+		if len(names) == 0 {
+			err = fmt.Errorf("profile %s is not loaded in any slot: %w", req.Profile, ErrNoSlot)
+		}
+	default:
+		names = []string{req.Slot}
+		err = s.Slots.Unload(req.Slot)
 	}
-	err := s.Slots.Unload(req.Slot)
 	if errors.Is(err, ErrNoSlot) {
-		return &HintError{Err: err, HintText: "see what is loaded with: aws-sso-agent list"}
+		return nil, &HintError{Err: err, HintText: "see what is loaded with: aws-sso-agent list"}
 	}
-	return err
+	return names, err
 }
 
 func (s *ControlServer) reloadCerts(ctx context.Context) error {
@@ -541,7 +566,7 @@ func (s *ControlServer) Status() AgentStatus {
 		fillPublicStatus(&st, s.Public.Status())
 	}
 	if s.Slots != nil {
-		st.Slots = nil
+		st.Slots = []SlotInfo{} // none is [], never null, in status --json
 		for _, sl := range s.Slots.List() {
 			st.Slots = append(st.Slots, slotInfo(sl))
 		}

@@ -28,7 +28,7 @@ var ErrNoSlot = errors.New("no credentials loaded in this slot")
 type UnavailableError struct {
 	Slot   string
 	Reason string // e.g. "refresh failed: token expired"
-	Hint   string // e.g. "run: aws sso login --profile dev, then reload"
+	Hint   string // e.g. "run: aws sso login --profile dev"
 }
 
 func (e *UnavailableError) Error() string {

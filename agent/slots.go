@@ -283,13 +283,35 @@ func (s *Slots) Unload(name string) error {
 	return nil
 }
 
-// UnloadAll drops every slot.
-func (s *Slots) UnloadAll() {
+// UnloadAll drops every slot and returns their names, sorted ("" is the
+// default slot).
+func (s *Slots) UnloadAll() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.slots))
 	for _, sl := range s.slots {
+		names = append(names, sl.name)
 		s.removeLocked(sl)
 	}
+	sort.Strings(names)
+	return names
+}
+
+// UnloadProfile drops every slot loaded from the named profile and returns
+// their names, sorted ("" is the default slot); none is not an error.
+func (s *Slots) UnloadProfile(profile string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for _, sl := range s.slots {
+		if sl.spec.Profile == profile {
+			names = append(names, sl.name)
+			s.removeLocked(sl)
+			s.log.Info("slot unloaded", "slot", slotDisplayName(sl.name), "profile", profile)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Close drops every slot and refuses further loads.
@@ -567,7 +589,7 @@ func (s *Slots) unavailableLocked(sl *slot, now time.Time) *UnavailableError {
 	left := sl.creds.Expires.Sub(now)
 	switch {
 	case sl.lastErr != "":
-		reason = "refresh failed: " + sl.lastErr
+		reason = "refresh failed: " + sl.lastErr + " (the agent tries again on the next request, no reload needed)"
 	case left <= 0:
 		reason = "credentials expired at " + sl.creds.Expires.Format(time.RFC3339)
 	default:

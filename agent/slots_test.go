@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -423,6 +424,11 @@ func TestSlotsFailingRefresh(t *testing.T) {
 	if ue.Slot != "dev" || ue.Hint != testSlotInfo.Hint || !strings.Contains(ue.Reason, "token expired") {
 		t.Errorf("UnavailableError: %+v", ue)
 	}
+	// The slot recovers by itself (below): the message must say so, and
+	// must not send the user to load it again.
+	if !strings.Contains(ue.Reason, "tries again on the next request") || strings.Contains(ue.Reason+ue.Hint, "load it again") {
+		t.Errorf("UnavailableError does not tell the truth about recovery: %+v", ue)
+	}
 	if strings.Contains(err.Error(), "secret-1") || strings.Contains(ue.Reason, "secret-1") {
 		t.Errorf("error leaks the secret: %v", err)
 	}
@@ -695,4 +701,27 @@ func BenchmarkSlotsCredentials(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestSlotsUnloadProfile(t *testing.T) {
+	h := newSlotHarness(t, nil)
+	for _, l := range []struct{ slot, profile string }{{"sec", "audit"}, {"", "audit"}, {"audit", "dev"}} {
+		p := newSlotProvider(h.clock, time.Hour)
+		if _, err := h.slots.Load(context.Background(), l.slot, SourceSpec{Profile: l.profile}, p, testSlotInfo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// By profile, not by the slot that happens to share its name.
+	if got := h.slots.UnloadProfile("audit"); !slices.Equal(got, []string{"", "sec"}) {
+		t.Errorf("UnloadProfile(audit): got %q, want the default slot and sec", got)
+	}
+	if got := h.slots.UnloadProfile("audit"); len(got) != 0 {
+		t.Errorf("second UnloadProfile: got %q, want none", got)
+	}
+	if got := h.slots.UnloadAll(); !slices.Equal(got, []string{"audit"}) {
+		t.Errorf("UnloadAll: got %q, want [audit]", got)
+	}
+	if got := h.slots.UnloadAll(); got == nil || len(got) != 0 {
+		t.Errorf("UnloadAll of nothing: got %#v, want empty", got)
+	}
 }

@@ -373,7 +373,7 @@ func sourceDescribe(spec SourceSpec, sc *config.SharedConfig) SourceInfo {
 	case sourceUsesSSO(sc):
 		info.Hint = "run: aws sso login " + login
 	case sourceUsesProcess(sc):
-		info.Hint = "run the credential_process of " + name + " by hand to see why it fails, then load it again"
+		info.Hint = "run the credential_process of " + name + " by hand to see why it fails"
 	case sc.LoginSession != "":
 		info.Hint = "run: aws login " + login
 	default:

@@ -62,7 +62,14 @@ func (e *HostKeyChangedError) Error() string {
 		"someone could be eavesdropping (man in the middle), or the host key was just changed; "+
 		"check the new key with the host's administrator, then remove the offending line "+
 		"(ssh-keygen -R %s)",
-		e.Host, e.Key.Type(), ssh.FingerprintSHA256(e.Key), strings.Join(lines, ", "), knownhosts.Normalize(e.Host))
+		e.Host, e.Key.Type(), ssh.FingerprintSHA256(e.Key), strings.Join(lines, ", "), shellQuote(knownhosts.Normalize(e.Host)))
+}
+
+// shellQuote single-quotes s so that a person can paste the command into
+// any POSIX shell: a non-default port makes the name "[host]:port", which
+// zsh and bash (with failglob) take for a glob pattern.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // UnknownHostError reports a host absent from known_hosts that could not

@@ -91,7 +91,7 @@ func TestHostKeyChanged(t *testing.T) {
 						t.Errorf("Known: got %v, want the entry at %s:2", changed.Known, kh)
 					}
 					msg := err.Error()
-					for _, want := range []string{"REMOTE HOST IDENTIFICATION HAS CHANGED", ssh.FingerprintSHA256(s.hostPublicKey()), kh + ":2", "ssh-keygen -R [127.0.0.1]:" + itoa(s.port)} {
+					for _, want := range []string{"REMOTE HOST IDENTIFICATION HAS CHANGED", ssh.FingerprintSHA256(s.hostPublicKey()), kh + ":2", "ssh-keygen -R '[127.0.0.1]:" + itoa(s.port) + "'"} {
 						if !strings.Contains(msg, want) {
 							t.Errorf("error %q lacks %q", msg, want)
 						}

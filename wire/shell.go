@@ -73,14 +73,34 @@ func (sh Shell) Name() string {
 }
 
 // OverridingVars are the variables that would win over the container
-// endpoint in the SDKs' credential chains (or, for the token, over the
-// token file in the Java SDK v2), so both `env` commands unset them.
+// endpoint in some SDK's default credential chain (or, for the token, over
+// the token file in the Java SDK v2), so both `env` commands and `exec`
+// unset them. docs/sdk-compatibility.md gives the reason for each, from
+// the SDKs' code: botocore's credentials.py and configprovider.py,
+// aws-sdk-go-v2 config's env_config.go and resolve_credentials.go, and
+// @aws-sdk/credential-provider-node with the providers it chains.
 func OverridingVars() []string {
 	return []string{
+		// Static keys, and what only ever goes with them.
 		"AWS_ACCESS_KEY_ID",
 		"AWS_SECRET_ACCESS_KEY",
 		"AWS_SESSION_TOKEN",
+		"AWS_ACCESS_KEY",     // aws-sdk-go-v2's alias of AWS_ACCESS_KEY_ID
+		"AWS_SECRET_KEY",     // aws-sdk-go-v2's alias of AWS_SECRET_ACCESS_KEY
+		"AWS_SECURITY_TOKEN", // botocore's (boto2's) alias of AWS_SESSION_TOKEN
+		"AWS_CREDENTIAL_EXPIRATION",
+		"AWS_CREDENTIAL_SCOPE",
+		"AWS_ACCOUNT_ID",
+		// A named profile comes before the container provider.
 		"AWS_PROFILE",
+		"AWS_DEFAULT_PROFILE", // botocore (AWS CLI v1) and aws-sdk-go-v2 read it too
+		// Web identity comes before the container provider.
+		"AWS_ROLE_ARN",
+		"AWS_WEB_IDENTITY_TOKEN_FILE",
+		"AWS_ROLE_SESSION_NAME",
+		// botocore's OriginalEC2Provider (the old EC2 API tools' file).
+		"AWS_CREDENTIAL_FILE",
+		// The container provider's own variables that beat ours.
 		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN",
 	}

@@ -26,13 +26,14 @@ Usage:
   aws-sso-agent list [--json]
   aws-sso-agent profile
   aws-sso-agent status [--json]
-  aws-sso-agent env [--slot NAME] [--shell sh|bash|zsh|fish|csh|powershell] [--tls]
+  aws-sso-agent env [--slot NAME] [--shell sh|bash|zsh|fish|csh|powershell] [--tls] [--quiet]
+  aws-sso-agent exec [--slot NAME] [--tls] -- CMD [ARGS...]
   aws-sso-agent ssh [-p PORT] [-l USER] [-i KEY] [-J JUMP] [-A] [-t|-T] [-o K=V] [--slot NAME] [--remote-port N] [user@]host [-- command]
   aws-sso-agent forward [ssh flags] [--slot NAME] [user@]host
   aws-sso-agent sessions [--json] | sessions revoke ID
   aws-sso-agent certs print|status|trust|fqdn|export-csr|load|save|acme|delete   (aws-sso-agent certs help)
   aws-sso-agent service install|uninstall|status [--dry-run]
-  aws-sso-agent version
+  aws-sso-agent version | --version
 
 Start with:
   aws-sso-agent serve &
@@ -67,8 +68,23 @@ func commands() map[string]command {
 		"forward":  (*cli).forward,
 		"sessions": (*cli).sessions,
 		"service":  (*cli).service,
-		"version":  func(c *cli, _ []string) error { fmt.Fprintln(c.stdout, "aws-sso-agent", version); return nil },
+		"exec":     (*cli).exec,
+		"version":  (*cli).version,
+		// As most CLIs take it (aws --version, ssh -V's long cousins).
+		"--version": (*cli).version,
 	}
+}
+
+func (c *cli) version(args []string) error {
+	fs := c.flags("version")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(c.stdout, "aws-sso-agent", version)
+	return err
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

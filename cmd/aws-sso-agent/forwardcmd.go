@@ -77,7 +77,7 @@ func (c *cli) sessions(args []string) error {
 		list = []agent.SessionInfo{}
 	}
 	if *asJSON {
-		return writeJSON(c.stdout, list)
+		return writeJSON(c.stdout, jsonSessions(list))
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(c.stdout, "no live SSH sessions; start one with: aws-sso-agent ssh HOST")

@@ -18,6 +18,11 @@ func startFakeAgent(t *testing.T, st agent.AgentStatus) agent.Dirs {
 	if err := agent.EnsurePrivateDir(d.Runtime); err != nil {
 		t.Fatal(err)
 	}
+	// The agent's root, which the agent writes when it starts and env
+	// --tls puts in its bundles.
+	if err := agent.WritePrivateFile(d.CARoot(), []byte(testRootPEM)); err != nil {
+		t.Fatal(err)
+	}
 	l, err := agent.ListenControl(d.ControlSocket())
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +35,8 @@ func startFakeAgent(t *testing.T, st agent.AgentStatus) agent.Dirs {
 	return d
 }
 
+const testRootPEM = "-----BEGIN CERTIFICATE-----\nAGENT\n-----END CERTIFICATE-----\n"
+
 func TestEnvTLSPublicCert(t *testing.T) {
 	base := agent.AgentStatus{
 		URL:       "http://127.0.0.1:4144/",
@@ -39,6 +46,8 @@ func TestEnvTLSPublicCert(t *testing.T) {
 	served := base
 	served.PublicFQDN = "agent.example.test"
 	served.PublicURL = "https://agent.example.test:4144/"
+	// env --slot NAME needs the slot loaded.
+	served.Slots = []agent.SlotInfo{{Name: "dev"}}
 	notServed := base
 	notServed.PublicFQDN = "agent.example.test"
 	notServed.PublicNotServed = "DNS check failed: agent.example.test resolves to 192.0.2.1"

@@ -73,8 +73,7 @@ func (c *cli) load(args []string) error {
 func (c *cli) unload(args []string) error {
 	fs := c.flags("unload")
 	var req agent.UnloadRequest
-	var profile string
-	fs.StringVar(&profile, "profile", "", "unload the slot named after this profile")
+	fs.StringVar(&req.Profile, "profile", "", "unload every slot loaded from this profile")
 	fs.StringVar(&req.Slot, "slot", "", "unload this named slot")
 	fs.BoolVar(&req.All, "all", false, "unload every slot")
 	if err := parse(fs, args); err != nil {
@@ -83,21 +82,30 @@ func (c *cli) unload(args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if profile != "" {
-		if req.Slot != "" && req.Slot != profile {
-			return usageError{errors.New("--profile and --slot name different slots")}
+	given := 0
+	for _, f := range []string{"profile", "slot", "all"} {
+		if fs.Changed(f) {
+			given++
 		}
-		req.Slot = profile
 	}
-	if req.All && req.Slot != "" {
-		return usageError{errors.New("--all unloads every slot: drop --profile/--slot")}
+	if given > 1 {
+		return usageError{errors.New("give one of --profile, --slot or --all")}
 	}
-	if _, err := c.control(agent.ControlRequest{Op: agent.OpUnload, Unload: &req}); err != nil {
+	if req.Slot != "" {
+		if err := wire.ValidateSlotName(req.Slot); err != nil {
+			return usageError{err}
+		}
+	}
+	resp, err := c.control(agent.ControlRequest{Op: agent.OpUnload, Unload: &req})
+	if err != nil {
 		return err
 	}
+	names := slotNames(resp.Unloaded)
 	switch {
 	case req.All:
-		fmt.Fprintln(c.stdout, "unloaded every slot")
+		fmt.Fprintf(c.stdout, "unloaded every slot: %s\n", strings.Join(names, ", "))
+	case req.Profile != "":
+		fmt.Fprintf(c.stdout, "unloaded profile %s from slot %s\n", req.Profile, strings.Join(names, ", "))
 	default:
 		fmt.Fprintf(c.stdout, "unloaded slot %s\n", slotName(req.Slot))
 	}
@@ -125,7 +133,7 @@ func (c *cli) list(args []string) error {
 		return err
 	}
 	if asJSON {
-		return writeJSON(c.stdout, st.Slots)
+		return writeJSON(c.stdout, jsonStatus(st).Slots)
 	}
 	if len(st.Slots) == 0 {
 		fmt.Fprintln(c.stdout, "no slots loaded; load one with: aws-sso-agent load --profile PROFILE")
@@ -188,7 +196,7 @@ func (c *cli) status(args []string) error {
 		return err
 	}
 	if asJSON {
-		return writeJSON(c.stdout, st)
+		return writeJSON(c.stdout, jsonStatus(st))
 	}
 	fmt.Fprintf(c.stdout, "agent:       running (pid %d, %s, up %s)\n", st.PID, st.Version, time.Since(st.Started).Round(time.Second))
 	fmt.Fprintf(c.stdout, "endpoint:    %s (plain HTTP, loopback only)\n", st.URL)
@@ -217,6 +225,40 @@ func (c *cli) status(args []string) error {
 }
 
 func slotName(name string) string { return wire.SlotName(name) }
+
+// slotNames are names as a person and a script read them: "default" for
+// the default slot (a named slot cannot be called that), and [] for none,
+// never null.
+func slotNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = slotName(n)
+	}
+	return out
+}
+
+// jsonStatus is st as --json prints it: slots by their real names and
+// never a null list (an older agent answers null for none).
+func jsonStatus(st *agent.AgentStatus) *agent.AgentStatus {
+	out := *st
+	out.Slots = make([]agent.SlotInfo, len(st.Slots))
+	for i, s := range st.Slots {
+		s.Name = slotName(s.Name)
+		out.Slots[i] = s
+	}
+	return &out
+}
+
+// jsonSessions is list as sessions --json prints it: slots by their real
+// names, never null.
+func jsonSessions(list []agent.SessionInfo) []agent.SessionInfo {
+	out := make([]agent.SessionInfo, len(list))
+	for i, s := range list {
+		s.Slots = slotNames(s.Slots)
+		out[i] = s
+	}
+	return out
+}
 
 // slotURL is the endpoint URL of a slot: the base for the default slot,
 // base/slot/NAME (escaped) for a named one.
