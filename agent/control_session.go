@@ -77,7 +77,7 @@ func (h *SessionHandle) SetPort(port int) error {
 
 // errAgentGone is why a session ended whose connection closed without the
 // agent saying why: it stopped or died.
-var errAgentGone = errors.New("the agent is gone (it stopped or died)")
+var errAgentGone = errors.New("the agent stopped or died")
 
 // Done is closed when the agent ends the session (revoked, or the agent
 // stopped); Err then says why.

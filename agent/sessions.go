@@ -169,7 +169,7 @@ var errRevokedByUser = &codedError{err: errors.New("session revoked by the user"
 // as an ErrNoSession error: the session ended for a reason that is not the
 // user's revocation (the agent is stopping), so a new session may follow.
 func (s *Sessions) Close(id, why string) error {
-	return s.end(id, why, fmt.Errorf("%s: %w", why, ErrNoSession))
+	return s.end(id, why, &codedError{err: errors.New(why), is: ErrNoSession})
 }
 
 // Revoke ends session id at the user's request, as Close does, and tells
