@@ -63,6 +63,9 @@ func Revoked(err error) bool { return errors.Is(err, agent.ErrSessionRevoked) }
 // or forward.ExitStatusConnectionError with the error when there is no
 // status: the user revoked the session (*SessionEndedError), keepalives
 // timed out (*forward.KeepaliveTimeoutError), or the connection closed.
+// The agent stopping or dying does not end the command: Run tells
+// r.SessionLost, and puts a new session in the old one's place once an
+// agent answers again (r.SessionRenewed).
 func (t *Tunnel) Run(r Remote) (int, error) {
 	const failed = forward.ExitStatusConnectionError
 	s, err := t.client.NewSession()

@@ -228,15 +228,27 @@ func (t *Tunnel) serve(ctl agent.ControlClient) {
 		go func() {
 			defer t.wg.Done()
 			defer remote.Close()
-			var err error
-			if local == nil {
+			dial := func() (net.Conn, error) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				local, err = ctl.DialStream(ctx)
-				cancel()
+				defer cancel()
+				return ctl.DialStream(ctx)
+			}
+			var err error
+			spared := local != nil
+			if !spared {
+				local, err = dial()
 			}
 			go refill()
 			if err == nil {
 				err = agent.StartStream(local, t.current().Grant.ID)
+			}
+			if err != nil && spared {
+				// The spare was dialed to an agent that has since gone
+				// (restarted): the agent that is back gets a fresh one.
+				local.Close()
+				if local, err = dial(); err == nil {
+					err = agent.StartStream(local, t.current().Grant.ID)
+				}
 			}
 			if err != nil {
 				t.log.Warn("forwarded connection not served", "err", err)
