@@ -103,7 +103,11 @@ func (t *Tunnel) Run(r Remote) (int, error) {
 	// The agent stopping or dying costs the command its credentials, not
 	// its life: it keeps running, and a new session takes the lost one's
 	// place once an agent answers again. A revocation by the user ends the
-	// connection, as `aws-sso-agent sessions revoke` promises (docs/ssh.md).
+	// connection, as `aws-sso-agent sessions revoke` promises (docs/ssh.md):
+	// unlike OpenSSH's `ssh -O cancel`, which the user runs to drop one
+	// forward of a multiplexed connection and keep the rest, revoke is how
+	// the user cuts a host off, often one they no longer trust, and a
+	// shell left on it would hold the port to ask for a new session.
 	renewCtx, cancelRenew := context.WithCancel(context.Background())
 	defer cancelRenew()
 	renewed := make(chan *agent.SessionHandle, 1)
