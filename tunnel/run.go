@@ -106,8 +106,7 @@ func (t *Tunnel) Run(r Remote) (int, error) {
 	// connection, as `aws-sso-agent sessions revoke` promises (docs/ssh.md):
 	// unlike OpenSSH's `ssh -O cancel`, which the user runs to drop one
 	// forward of a multiplexed connection and keep the rest, revoke is how
-	// the user cuts a host off, often one they no longer trust, and a
-	// shell left on it would hold the port to ask for a new session.
+	// the user cuts a host off, often one they no longer trust.
 	renewCtx, cancelRenew := context.WithCancel(context.Background())
 	defer cancelRenew()
 	renewed := make(chan *agent.SessionHandle, 1)
