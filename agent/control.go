@@ -443,8 +443,10 @@ func (s *ControlServer) holdSession(conn net.Conn, br *bufio.Reader, r *SessionR
 	select {
 	case <-gone:
 	case <-sess.Done():
-		why = "revoked"
-		writeControl(conn, ControlResponse{Error: "session revoked", Code: CodeRevoked})
+		// Say why, so that the holder can tell a revocation (stop) from
+		// the agent stopping (open a new session once it is back).
+		why = sess.Err().Error()
+		writeControl(conn, errorResponse(sess.Err()))
 	}
 	conn.Close()
 	s.Sessions.Close(sess.ID(), why)
@@ -486,7 +488,7 @@ func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) Control
 		if s.Sessions == nil {
 			return errorResponse(ErrNoSession)
 		}
-		if err := s.Sessions.Close(req.Session.ID, "revoked by the user"); err != nil {
+		if err := s.Sessions.Revoke(req.Session.ID); err != nil {
 			return errorResponse(err)
 		}
 		return ControlResponse{}

@@ -54,12 +54,14 @@ func (c ControlClient) OpenSession(ctx context.Context, host string, slots []str
 	conn.SetDeadline(timeZero)
 	h := &SessionHandle{Grant: *resp.Session, conn: conn, done: make(chan struct{})}
 	go func() {
-		// The agent says nothing more until it ends the session.
+		// The agent says nothing more until it ends the session, when it
+		// says why; a connection that closes without a word is an agent
+		// that stopped or died.
 		var end ControlResponse
 		if err := dec.Decode(&end); err == nil && end.Error != "" {
 			h.err = controlError(&end)
 		} else {
-			h.err = errors.New("the agent ended the session")
+			h.err = errAgentGone
 		}
 		close(h.done)
 	}()
@@ -73,11 +75,19 @@ func (h *SessionHandle) SetPort(port int) error {
 	return json.NewEncoder(h.conn).Encode(ControlRequest{Op: OpSessionPort, Session: &SessionRequest{ID: h.Grant.ID, Port: port}})
 }
 
+// errAgentGone is why a session ended whose connection closed without the
+// agent saying why: it stopped or died.
+var errAgentGone = errors.New("the agent stopped or died")
+
 // Done is closed when the agent ends the session (revoked, or the agent
 // stopped); Err then says why.
 func (h *SessionHandle) Done() <-chan struct{} { return h.done }
 
-// Err says why the session ended, once Done is closed.
+// Err says why the session ended, once Done is closed. It matches
+// ErrSessionRevoked when the user revoked the session (aws-sso-agent
+// sessions revoke): retrying would undo their decision. Any other reason
+// (the agent stopping, or gone) is one a new session may follow once an
+// agent runs again.
 func (h *SessionHandle) Err() error {
 	<-h.done
 	return h.err

@@ -87,6 +87,7 @@ type Session struct {
 	conns    *SessionListener
 	done     chan struct{}
 	once     sync.Once
+	endErr   error // why the session ended, set before done is closed
 }
 
 // NewSessions returns an empty registry adding its tokens to tokens.
@@ -159,9 +160,26 @@ func (s *Sessions) publicName() string {
 	return ""
 }
 
+// errRevokedByUser is why a session revoked on the control socket ended:
+// its holder must not open another one in its place.
+var errRevokedByUser = &codedError{err: errors.New("session revoked by the user"), is: ErrSessionRevoked}
+
 // Close ends session id: its token is revoked at once and its forwarded
-// connections are closed.
+// connections are closed. why is logged, and told to the session's holder
+// as an ErrNoSession error: the session ended for a reason that is not the
+// user's revocation (the agent is stopping), so a new session may follow.
 func (s *Sessions) Close(id, why string) error {
+	return s.end(id, why, &codedError{err: errors.New(why), is: ErrNoSession})
+}
+
+// Revoke ends session id at the user's request, as Close does, and tells
+// its holder so with ErrSessionRevoked: a client that keeps a tunnel up
+// (aws-sso-agent forward) stops instead of opening a new session.
+func (s *Sessions) Revoke(id string) error {
+	return s.end(id, "revoked by the user", errRevokedByUser)
+}
+
+func (s *Sessions) end(id, why string, reason error) error {
 	s.mu.Lock()
 	sess, ok := s.m[id]
 	delete(s.m, id)
@@ -171,6 +189,7 @@ func (s *Sessions) Close(id, why string) error {
 	}
 	s.tokens.RevokeSession(id)
 	sess.once.Do(func() {
+		sess.endErr = reason
 		close(sess.done)
 		sess.conns.Close()
 	})
@@ -245,6 +264,13 @@ func (sess *Session) Listener() net.Listener { return sess.conns }
 
 // Done is closed when the session ends.
 func (sess *Session) Done() <-chan struct{} { return sess.done }
+
+// Err says why the session ended, once Done is closed: an error matching
+// ErrSessionRevoked for a revocation by the user, ErrNoSession otherwise.
+func (sess *Session) Err() error {
+	<-sess.done
+	return sess.endErr
+}
 
 func (sess *Session) snapshot() SessionInfo {
 	info := sess.info

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
@@ -21,7 +22,7 @@ const installScript = `umask 077 && d="$HOME/%[1]s" && mkdir -p "$d" && chmod 70
 // installSession writes the session file over the authenticated SSH
 // connection, through the command's stdin: the token never appears in a
 // command line on the remote host.
-func (t *Tunnel) installSession(ctx context.Context) error {
+func (t *Tunnel) installSession(ctx context.Context, g agent.SessionGrant) error {
 	s, err := t.client.NewSession()
 	if err != nil {
 		return err
@@ -37,7 +38,7 @@ func (t *Tunnel) installSession(ctx context.Context) error {
 	}
 	var stderr strings.Builder
 	s.Stderr = &stderr
-	script := fmt.Sprintf(installScript, wire.SessionDir(t.session.Grant.ID))
+	script := fmt.Sprintf(installScript, wire.SessionDir(g.ID))
 	if err := s.Start("exec sh -c " + shellQuote(script)); err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func (t *Tunnel) installSession(ctx context.Context) error {
 		return fmt.Errorf("remote shell printed %q, not its parent's pid", strings.TrimSpace(line))
 	}
 	host, _ := os.Hostname()
-	file, err := sessionFileFor(t.session.Grant, t.port, pid, host, time.Now())
+	file, err := sessionFileFor(g, t.port, pid, host, time.Now())
 	if err != nil {
 		return err
 	}
@@ -65,10 +66,10 @@ func (t *Tunnel) installSession(ctx context.Context) error {
 	return nil
 }
 
-// removeSession deletes the session's directory on the remote host, while
+// removeSession deletes session id's directory on the remote host, while
 // the connection still allows it. Best effort, bounded in time.
-func (t *Tunnel) removeSession() {
-	if t.client == nil || t.session == nil {
+func (t *Tunnel) removeSession(id string) {
+	if t.client == nil {
 		return
 	}
 	done := make(chan struct{})
@@ -79,7 +80,7 @@ func (t *Tunnel) removeSession() {
 			return
 		}
 		defer s.Close()
-		s.Run(`exec sh -c 'rm -rf "$HOME/` + wire.SessionDir(t.session.Grant.ID) + `"'`)
+		s.Run(`exec sh -c 'rm -rf "$HOME/` + wire.SessionDir(id) + `"'`)
 	}()
 	select {
 	case <-done:

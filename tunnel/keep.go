@@ -22,6 +22,13 @@ const minBackoff, maxBackoff = time.Second, time.Minute
 // each connection is a new session: a new port and a new token, installed
 // anew on the remote host. It logs each connect, drop and retry at info
 // level, and returns the first error retrying cannot fix (Fatal).
+//
+// A drop is the SSH connection ending, or the agent ending the session
+// because it stopped or died; then KeepOpen waits for an agent to run
+// again, however long that takes. The user revoking the session
+// (aws-sso-agent sessions revoke) is no drop: KeepOpen returns the
+// *SessionEndedError, which matches agent.ErrSessionRevoked, rather than
+// undo the revocation with a new session.
 func KeepOpen(ctx context.Context, o Options) error {
 	k := keeper{
 		dest: o.Dest,
@@ -41,14 +48,16 @@ func KeepOpen(ctx context.Context, o Options) error {
 }
 
 // Fatal reports whether err is one retrying cannot fix: a host key
-// problem, authentication refused, or no agent to serve the session.
+// problem, authentication refused, the session revoked by the user, or no
+// agent to serve the session. KeepOpen waits for an agent all the same
+// when it saw the agent go: a restart, not a missing agent.
 func Fatal(err error) bool {
 	var changed *forward.HostKeyChangedError
 	var revoked *forward.RevokedHostKeyError
 	var unknown *forward.UnknownHostError
 	var auth *forward.AuthError
 	return errors.As(err, &changed) || errors.As(err, &revoked) || errors.As(err, &unknown) ||
-		errors.As(err, &auth) || errors.Is(err, agent.ErrNotRunning)
+		errors.As(err, &auth) || errors.Is(err, agent.ErrNotRunning) || Revoked(err)
 }
 
 // link is what keeper holds open: a *Tunnel, or a fake in tests.
@@ -73,22 +82,32 @@ type keeper struct {
 
 func (k *keeper) run(ctx context.Context) error {
 	backoff := minBackoff
+	// agentLeft: the last tunnel ended because the agent ended its
+	// session without revoking it. An agent that is not running is then
+	// one being restarted, to wait for.
+	agentLeft := false
 	for ctx.Err() == nil {
 		started := k.now()
 		l, err := k.open(ctx)
 		if err != nil {
-			if Fatal(err) {
+			if Fatal(err) && !(agentLeft && errors.Is(err, agent.ErrNotRunning)) {
 				return err
 			}
 			k.log.Warn("forward: connect failed", "host", k.dest, "err", err, "retry_in", backoff)
 		} else {
 			k.log.Info("forward: connected", "host", l.Host(), "remote_port", l.Port(), "session", l.SessionID())
 			why := "stopping"
-			if err := l.Wait(ctx); err != ctx.Err() { // Wait returns ctx.Err() only for ctx
+			err := l.Wait(ctx)
+			if err != ctx.Err() { // Wait returns ctx.Err() only for ctx
 				why = err.Error()
 			}
 			l.Close()
 			k.log.Info("forward: disconnected", "host", l.Host(), "why", why)
+			if Revoked(err) {
+				return err
+			}
+			var ended *SessionEndedError
+			agentLeft = errors.As(err, &ended)
 			if k.now().Sub(started) > maxBackoff {
 				backoff = minBackoff // it was up for a while: a fresh drop
 			}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 type fakeLink struct {
 	k      *fakeKeeper
 	up     time.Duration
+	err    error // why it drops; nil: ErrConnectionClosed
 	closed bool
 }
 
@@ -35,14 +37,23 @@ func (l *fakeLink) Wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 	l.k.clock = l.k.clock.Add(l.up)
+	if l.err != nil {
+		return l.err
+	}
 	return ErrConnectionClosed
+}
+
+// drop is a scripted attempt that connects for up, then ends with err.
+type drop struct {
+	up  time.Duration
+	err error
 }
 
 // fakeKeeper scripts KeepOpen's loop: each attempt either fails with an
 // error or connects for a while; the fake clock moves only when the loop
 // waits or a link is up.
 type fakeKeeper struct {
-	attempts []any // error, or time.Duration the link stays up (<0: until ctx ends)
+	attempts []any // error, drop, or time.Duration the link stays up (<0: until ctx ends)
 	opened   int
 	links    []*fakeLink
 	clock    time.Time
@@ -65,7 +76,12 @@ func (f *fakeKeeper) keeper() *keeper {
 			if err, ok := a.(error); ok {
 				return nil, err
 			}
-			l := &fakeLink{k: f, up: a.(time.Duration)}
+			var l *fakeLink
+			if d, ok := a.(drop); ok {
+				l = &fakeLink{k: f, up: d.up, err: d.err}
+			} else {
+				l = &fakeLink{k: f, up: a.(time.Duration)}
+			}
 			f.links = append(f.links, l)
 			return l, nil
 		},
@@ -224,4 +240,77 @@ func TestKeepOpenStopsWhenContextEnds(t *testing.T) {
 			t.Errorf("opened %d, waited %d, closed %v; want 1, 0, true", f.opened, len(f.waits), f.links[0].closed)
 		}
 	})
+}
+
+// The session ends as the agent tells its holder: revoked by the user, or
+// the agent stopping (agent/control_session.go).
+var (
+	errRevokedByUser = &SessionEndedError{Err: &agent.ControlError{Code: agent.CodeRevoked, Message: "session revoked by the user"}}
+	errAgentStopping = &SessionEndedError{Err: &agent.ControlError{Code: agent.CodeNoSession, Message: "agent stopping"}}
+)
+
+// TestKeepOpenStopsAtRevocation: a session revoked by the user ends
+// KeepOpen at once; a new session would undo the revocation.
+func TestKeepOpenStopsAtRevocation(t *testing.T) {
+	f := &fakeKeeper{attempts: []any{drop{5 * time.Second, errRevokedByUser}, time.Duration(-1)}}
+	err := f.run(t)
+	if !errors.Is(err, agent.ErrSessionRevoked) || !strings.Contains(err.Error(), "revoked by the user") {
+		t.Fatalf("run: got %v, want the revocation", err)
+	}
+	if f.opened != 1 || len(f.waits) != 0 || !f.links[0].closed {
+		t.Errorf("opened %d, waited %d, closed %v; want 1, 0, true: no new session after a revocation",
+			f.opened, len(f.waits), f.links[0].closed)
+	}
+	if !Fatal(err) {
+		t.Error("Fatal(revoked) = false")
+	}
+}
+
+// TestKeepOpenWaitsForTheAgent: the agent stopping is a drop, and the
+// agent not running afterwards is a restart to wait out, not the missing
+// agent that is fatal at the start.
+func TestKeepOpenWaitsForTheAgent(t *testing.T) {
+	for _, gone := range []error{errAgentStopping, &SessionEndedError{Err: errors.New("the agent stopped or died")}} {
+		t.Run(gone.Error(), func(t *testing.T) {
+			notRunning := fmt.Errorf("agent: %w", agent.ErrNotRunning)
+			f := &fakeKeeper{attempts: []any{
+				drop{5 * time.Second, gone},
+				notRunning, notRunning, notRunning, // waited out
+				5 * time.Second, // the agent is back: a new session; then an SSH drop
+				notRunning,      // no sign of the agent going: fatal, as before
+			}}
+			err := f.run(t)
+			if !errors.Is(err, agent.ErrNotRunning) {
+				t.Fatalf("run: got %v, want agent.ErrNotRunning at the end of the script", err)
+			}
+			if f.opened != 6 || len(f.links) != 2 {
+				t.Errorf("opened %d times with %d links, want 6 and 2: the agent's restart is waited out", f.opened, len(f.links))
+			}
+			want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+			if !slices.Equal(f.waits, want) {
+				t.Errorf("waits: got %v, want %v", f.waits, want)
+			}
+		})
+	}
+}
+
+// TestKeepOpenRetriesDrops: a dropped SSH connection, a keepalive timeout
+// or the agent stopping is reconnected.
+func TestKeepOpenRetriesDrops(t *testing.T) {
+	for _, err := range []error{
+		ErrConnectionClosed,
+		&forward.KeepaliveTimeoutError{Host: "host", Interval: time.Second, Missed: 3},
+		errAgentStopping,
+	} {
+		t.Run(fmt.Sprintf("%T", err), func(t *testing.T) {
+			fatal := &forward.AuthError{User: "u", Addr: "host:22", Err: errors.New("no")}
+			f := &fakeKeeper{attempts: []any{drop{time.Second, err}, fatal}}
+			if got := f.run(t); got != fatal {
+				t.Fatalf("run: got %v, want the fatal error after a reconnect", got)
+			}
+			if f.opened != 2 {
+				t.Errorf("opened %d times, want 2: %v is reconnected", f.opened, err)
+			}
+		})
+	}
 }

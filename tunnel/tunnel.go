@@ -44,12 +44,22 @@ func (o *Options) logger() *slog.Logger {
 // carry forwarded connections to the agent.
 type Tunnel struct {
 	client   *forward.Client
-	session  *agent.SessionHandle
 	listener net.Listener
 	port     int
 	host     string // user@host, for messages
 	wg       sync.WaitGroup
 	log      *slog.Logger
+
+	// agent and slots open a session in place of one the agent lost
+	// (Run, renew).
+	agent agent.ControlClient
+	slots []string
+	// stop is closed by Close: renewals give up.
+	stop     chan struct{}
+	stopOnce sync.Once
+
+	mu      sync.Mutex
+	session *agent.SessionHandle // replaced by renew
 
 	// ended is closed when the SSH connection ends; connErr is then what
 	// forward.Client.Wait returned.
@@ -69,7 +79,8 @@ func Open(ctx context.Context, o Options) (_ *Tunnel, err error) {
 	}
 	cfg.Prompt = o.Prompt
 	cfg.Logger = log
-	t := &Tunnel{host: cfg.User + "@" + cfg.Host, log: log, ended: make(chan struct{})}
+	t := &Tunnel{host: cfg.User + "@" + cfg.Host, log: log, ended: make(chan struct{}),
+		agent: o.Agent, slots: o.Slots, stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			t.Close()
@@ -101,7 +112,7 @@ func Open(ctx context.Context, o Options) (_ *Tunnel, err error) {
 		defer t.wg.Done()
 		t.serve(o.Agent)
 	}()
-	if err := t.installSession(ctx); err != nil {
+	if err := t.installSession(ctx, t.session.Grant); err != nil {
 		return nil, fmt.Errorf("install the session on %s: %w", t.host, err)
 	}
 	log.Debug("tunnel up", "host", t.host, "remote_port", t.port, "session", t.session.Grant.ID)
@@ -115,20 +126,35 @@ func (t *Tunnel) Host() string { return t.host }
 func (t *Tunnel) Port() int { return t.port }
 
 // SessionID is the agent session's id, as `aws-sso-agent sessions` lists it.
-func (t *Tunnel) SessionID() string { return t.session.Grant.ID }
+func (t *Tunnel) SessionID() string { return t.current().Grant.ID }
+
+// current is the agent session the tunnel carries now.
+func (t *Tunnel) current() *agent.SessionHandle {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.session
+}
 
 // Close ends the tunnel: session file, forward, connection, then the
 // agent session (which revokes the token).
 func (t *Tunnel) Close() {
+	// Under mu, so that a renewal either sees stop or has handed its
+	// session over before Close reads it.
+	t.mu.Lock()
+	t.stopOnce.Do(func() { close(t.stop) })
+	h := t.session
+	t.mu.Unlock()
 	if t.listener != nil {
-		t.removeSession()
+		if h != nil {
+			t.removeSession(h.Grant.ID)
+		}
 		t.listener.Close()
 	}
 	if t.client != nil {
 		t.client.Close()
 	}
-	if t.session != nil {
-		t.session.Close()
+	if h != nil {
+		h.Close()
 	}
 	t.wg.Wait()
 }
@@ -202,15 +228,27 @@ func (t *Tunnel) serve(ctl agent.ControlClient) {
 		go func() {
 			defer t.wg.Done()
 			defer remote.Close()
-			var err error
-			if local == nil {
+			dial := func() (net.Conn, error) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				local, err = ctl.DialStream(ctx)
-				cancel()
+				defer cancel()
+				return ctl.DialStream(ctx)
+			}
+			var err error
+			spared := local != nil
+			if !spared {
+				local, err = dial()
 			}
 			go refill()
 			if err == nil {
-				err = agent.StartStream(local, t.session.Grant.ID)
+				err = agent.StartStream(local, t.current().Grant.ID)
+			}
+			if err != nil && spared {
+				// The spare was dialed to an agent that has since gone
+				// (restarted): the agent that is back gets a fresh one.
+				local.Close()
+				if local, err = dial(); err == nil {
+					err = agent.StartStream(local, t.current().Grant.ID)
+				}
 			}
 			if err != nil {
 				t.log.Warn("forwarded connection not served", "err", err)

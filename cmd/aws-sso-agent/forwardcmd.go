@@ -15,8 +15,9 @@ import (
 )
 
 // forward keeps a tunnel to host up without a shell (like ssh -N -R),
-// reconnecting with backoff after a drop. Each connection is a new session:
-// a new port and a new token, installed anew on the remote host.
+// reconnecting with backoff after a drop, the agent's restart included.
+// Each connection is a new session: a new port and a new token, installed
+// anew on the remote host. A revocation by the user ends it with an error.
 func (c *cli) forward(args []string) error {
 	fs := c.flags("forward")
 	fs.SetInterspersed(false)

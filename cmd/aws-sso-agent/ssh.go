@@ -97,6 +97,8 @@ func tunnelHint(err error) error {
 		return withHint(err, "start it with: aws-sso-agent serve &")
 	case errors.As(err, &denied):
 		return withHint(err, "without --remote-port the server picks a free port")
+	case tunnel.Revoked(err):
+		return withHint(err, "aws-sso-agent sessions revoke ended it; connect again for a new session")
 	}
 	return err
 }
@@ -164,6 +166,17 @@ func (c *cli) runRemote(t *tunnel.Tunnel, f *sshFlags, command string) (int, err
 	}
 	if wantTTY {
 		r.Terminal = func(s *ssh.Session) (func(), error) { return c.remoteTerminal(s, stdin, stdinIsTTY) }
+	}
+	// In raw mode a line feed does not return the carriage.
+	nl := "\n"
+	if wantTTY && stdinIsTTY {
+		nl = "\r\n"
+	}
+	r.SessionLost = func(err error) {
+		fmt.Fprintf(c.stderr, "aws-sso-agent: warning: the agent ended the session (%v): credentials are unavailable on %s until the agent is back%s", err, t.Host(), nl)
+	}
+	r.SessionRenewed = func(id string) {
+		fmt.Fprintf(c.stderr, "aws-sso-agent: the agent is back: credentials are served on %s again, as session %s; shells that ran aws-sso-remote env before need it again%s", t.Host(), id, nl)
 	}
 	return t.Run(r)
 }
