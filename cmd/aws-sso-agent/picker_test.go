@@ -11,6 +11,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
 
 // TestPickerInPTY drives the picker through a real pseudo-terminal: the
@@ -108,6 +109,7 @@ role_arn = x
 }
 
 func FuzzParseProfileSections(f *testing.F) {
+	fuzztest.Start(f)
 	f.Add([]byte("[profile dev]\n[default]\n"), true)
 	f.Add([]byte("[x]\n[\n]"), false)
 	f.Fuzz(func(t *testing.T, data []byte, config bool) {
