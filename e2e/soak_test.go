@@ -56,7 +56,7 @@ const (
 	// 118,500 pipelined proofs in 10 s), kept below it so the load
 	// generator, on the same two cores, does not measure only itself.
 	soakBadTokenRate   = 3000
-	soakBadTokenConns  = 4
+	soakBadTokenConns  = 16
 	soakProofRate      = 3000
 	soakMaxSSHSessions = 2000
 	soakMaxRevokes     = 500
