@@ -445,7 +445,7 @@ func FuzzKnownHosts(f *testing.F) {
 	f.Add("@revoked * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
 	f.Add("|1|c2FsdA==|aGFzaA== ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
 	f.Add("garbage\n\n# comment\nh ssh-foo AAAA\n")
-	dir := f.TempDir()
+	dir := fuzztest.MemDir(f)
 	f.Fuzz(func(t *testing.T, content string) {
 		if strings.Count(content, "\n") > 50 {
 			return // each bad line costs a retry; keep executions fast
