@@ -126,7 +126,6 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("status: url %q, token file %q: %v", url, tokenFile, err)
 	}
 	pid := a.proc.PID()
-	logStart := len(a.proc.Output())
 
 	time.Sleep(time.Second) // let start-up settle
 	start := mustSample(t, pid)
@@ -144,6 +143,7 @@ func TestSoak(t *testing.T) {
 	// makes (sessions, revokes, loads), for a p99 that tells the machine's
 	// own contention from the floods'. Phase 3: the floods join in.
 	proofSession, proofPort := openProofSession(t, r)
+	logStart := len(a.proc.Output())
 	ctx, cancel = context.WithTimeout(t.Context(), churn+flood)
 	defer cancel()
 	var wg sync.WaitGroup
