@@ -8,7 +8,7 @@ PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 win
 COMMANDS := aws-sso-agent aws-sso-remote
 DIST     := dist
 
-.PHONY: help build test race check lint fuzz bench e2e release install clean
+.PHONY: help build test race check lint fuzz bench e2e soak release install clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -29,6 +29,13 @@ check: ## install the real test peers if missing, then run every test against th
 e2e: ## only the end-to-end scenarios, against real peers
 	./scripts/install-test-peers
 	AWS_SSO_AGENT_REQUIRE_PEERS=1 ./scripts/with-secret-service $(GO) test -race -count=1 -timeout 10m ./e2e/
+
+SOAKTIME ?= 3m
+soak: ## mixed load on one agent for SOAKTIME (default 3m); figures in bin/soak-summary.txt
+	./scripts/install-test-peers
+	@mkdir -p bin
+	AWS_SSO_AGENT_REQUIRE_PEERS=1 AWS_SSO_AGENT_SOAK=$(SOAKTIME) AWS_SSO_AGENT_SOAK_SUMMARY=$(CURDIR)/bin/soak-summary.txt \
+	  $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 60m ./e2e/
 
 lint: ## go vet, staticcheck and govulncheck (pinned in go.mod)
 	$(GO) vet ./...

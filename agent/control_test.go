@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
 
 // controlTestServer is a control server over real Slots, with a config
@@ -168,6 +170,7 @@ func TestControlTimeoutOnSilentPeer(t *testing.T) {
 }
 
 func FuzzControlRequest(f *testing.F) {
+	fuzztest.Start(f)
 	f.Add([]byte(`{"op":"load","load":{"profile":"dev","slot":"dev"}}`))
 	f.Add([]byte(`{"op":"load","load":{"sso_session":"s","account_id":"1","role_name":"r"}}`))
 	f.Add([]byte(`{"op":"unload","unload":{"all":true}}`))

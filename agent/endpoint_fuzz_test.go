@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
 
 func endpointFuzzEndpoint(f *testing.F) (*Endpoint, string) {
@@ -48,6 +50,7 @@ func endpointFuzzCheck(t *testing.T, rec *httptest.ResponseRecorder) {
 }
 
 func FuzzEndpointPath(f *testing.F) {
+	fuzztest.Start(f)
 	e, tok := endpointFuzzEndpoint(f)
 	for _, s := range []string{"/", "/slot/dev", "/slot/a%2Fb", "/slot/", "/slot/a/b", "/slot/%00",
 		"/slot/%zz", "//slot/dev", "/?x", "/slot/dev#f", "*", "http://evil/slot/dev", "/slot/%E2%80%A8"} {
@@ -78,6 +81,7 @@ func FuzzEndpointPath(f *testing.F) {
 }
 
 func FuzzEndpointHeaders(f *testing.F) {
+	fuzztest.Start(f)
 	e, tok := endpointFuzzEndpoint(f)
 	f.Add(tok, "127.0.0.1:4144", "", "X-A", "b")
 	f.Add("Bearer "+tok, "localhost", "", "", "")

@@ -3,6 +3,8 @@ package agent
 import (
 	"strings"
 	"testing"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
 
 func TestParseProfileSections(t *testing.T) {
@@ -28,6 +30,7 @@ role_arn = x
 }
 
 func FuzzParseProfileSections(f *testing.F) {
+	fuzztest.Start(f)
 	f.Add([]byte("[profile dev]\n[default]\n"), true)
 	f.Add([]byte("[x]\n[\n]"), false)
 	f.Fuzz(func(t *testing.T, data []byte, config bool) {

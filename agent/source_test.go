@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
 
 // sourceIsolate points HOME at an empty directory and clears the AWS
@@ -578,6 +579,7 @@ func TestSourceFailureRedacts(t *testing.T) {
 // pass Validate cannot change the structure of the synthetic profile
 // ResolveSource writes: the SDK reads back exactly those three values.
 func FuzzSourceSpecSession(f *testing.F) {
+	fuzztest.Start(f)
 	f.Add("corp", "111122223333", "ReadOnly")
 	f.Add("corp]\n[profile x", "111122223333", "R")
 	f.Add("corp", "111122223333", "R\nrole_arn = arn:aws:iam::1:role/x")

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
 
 func TestExpandTokens(t *testing.T) {
@@ -347,6 +349,7 @@ func TestIdentityAgentSetting(t *testing.T) {
 }
 
 func FuzzParseOption(f *testing.F) {
+	fuzztest.Start(f)
 	for _, s := range []string{"Port=22", "User me", `IdentityFile="/a b"`, "ServerAliveInterval=1h30m",
 		"ProxyJump=a@b:1,c", "StrictHostKeyChecking accept-new", "=", `a=""b""`, "ConnectTimeout=99999999999w"} {
 		f.Add(s)
@@ -380,6 +383,7 @@ func FuzzParseOption(f *testing.F) {
 }
 
 func FuzzExpandPath(f *testing.F) {
+	fuzztest.Start(f)
 	for _, s := range []string{"~/.ssh/id_%r@%h", "%d/%%/%p", "${HOME}/x", "~", "%", "${"} {
 		f.Add(s)
 	}
@@ -435,12 +439,13 @@ func TestKnownHostsBadLinesSkipped(t *testing.T) {
 // FuzzKnownHosts: whatever a known_hosts file holds, loading it never
 // fails (bad lines are skipped, as OpenSSH does) and never panics.
 func FuzzKnownHosts(f *testing.F) {
+	fuzztest.Start(f)
 	f.Add("[h]:22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
 	f.Add("@cert-authority *.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
 	f.Add("@revoked * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
 	f.Add("|1|c2FsdA==|aGFzaA== ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
 	f.Add("garbage\n\n# comment\nh ssh-foo AAAA\n")
-	dir := f.TempDir()
+	dir := fuzztest.MemDir(f)
 	f.Fuzz(func(t *testing.T, content string) {
 		if strings.Count(content, "\n") > 50 {
 			return // each bad line costs a retry; keep executions fast

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 	"github.com/aws-sso-agent/aws-sso-agent/remote"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
@@ -263,6 +264,7 @@ func checkPrivateFile(t *testing.T, p, want string) {
 }
 
 func FuzzProofResponse(f *testing.F) {
+	fuzztest.Start(f)
 	id := "00112233445566778899aabbccddeeff"
 	want := make([]byte, 32)
 	good := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 99\r\n\r\n" +

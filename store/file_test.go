@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
 
 // testWorkFactor keeps scrypt cheap in tests; production uses age's default.
@@ -347,6 +349,7 @@ func TestOpenFileOptions(t *testing.T) {
 }
 
 func FuzzDecodePayload(f *testing.F) {
+	fuzztest.Start(f)
 	for _, m := range []map[string][]byte{nil, {"k": []byte("v")}, {"a": {}, "b": allBytes()}} {
 		b, err := encodePayload(m)
 		if err != nil {

@@ -73,7 +73,10 @@ func ProofTarget(nonce []byte) string {
 // ProofNonceSize bytes in base64url without padding, canonical only.
 func ParseProofNonce(s string) ([]byte, error) {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil || len(b) != ProofNonceSize {
+	// The decoder skips '\r' and '\n' wherever they are, even in strict
+	// mode (encoding/base64's Strict): only the re-encoding tells a
+	// canonical nonce.
+	if err != nil || len(b) != ProofNonceSize || base64.RawURLEncoding.EncodeToString(b) != s {
 		return nil, fmt.Errorf("wire: proof nonce is not %d bytes of base64url without padding", ProofNonceSize)
 	}
 	return b, nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fakeagent"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
@@ -156,6 +157,7 @@ func TestCAFingerprintAndURL(t *testing.T) {
 }
 
 func FuzzParseSession(f *testing.F) {
+	fuzztest.Start(f)
 	f.Add(sessionJSON(f, nil))
 	f.Add(sessionJSON(f, func(m map[string]any) { m["slots"] = []string{"", "a", "b"} }))
 	f.Add([]byte(`{"version":1}`))

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
@@ -58,6 +59,7 @@ func TestParseCredentialsRefuses(t *testing.T) {
 }
 
 func FuzzParseCredentials(f *testing.F) {
+	fuzztest.Start(f)
 	f.Add(wire.AppendCredentials(nil, &wire.Credentials{AccessKeyID: "A", SecretAccessKey: "S", Expires: time.Unix(1e9, 0)}))
 	f.Add([]byte(`{"AccessKeyId":"A","SecretAccessKey":"S","Expiration":"2030-01-02T03:04:05+01:00"}`))
 	f.Add([]byte(`{"AccessKeyId":1}`))
@@ -98,6 +100,7 @@ func TestProofAnswerRoundTrip(t *testing.T) {
 }
 
 func FuzzParseProofAnswer(f *testing.F) {
+	fuzztest.Start(f)
 	f.Add([]byte(`{"session":"00112233445566778899aabbccddeeff","proof":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`))
 	f.Add([]byte(`{"session":1}`))
 	f.Add([]byte(`{"proof":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB"}`))
@@ -110,6 +113,7 @@ func FuzzParseProofAnswer(f *testing.F) {
 }
 
 func FuzzParseProofNonce(f *testing.F) {
+	fuzztest.Start(f)
 	f.Add(strings.Repeat("A", 43))
 	f.Add(strings.Repeat("A", 42) + "B")
 	f.Add("")
@@ -205,6 +209,7 @@ func TestErrorDocumentRoundTrip(t *testing.T) {
 }
 
 func FuzzErrorDocument(f *testing.F) {
+	fuzztest.Start(f)
 	f.Add("missing_token", "send the token")
 	f.Add("", "\xff\u2028<>&\"\\")
 	f.Fuzz(func(t *testing.T, code, msg string) {

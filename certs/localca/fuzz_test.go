@@ -7,12 +7,15 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
 
 // FuzzParseCertificatePEM feeds arbitrary bytes to the parser of the CA's
 // certificate files: it must return an error or a certificate, never
 // panic, and anything it accepts must be one CERTIFICATE block.
 func FuzzParseCertificatePEM(f *testing.F) {
+	fuzztest.Start(f)
 	st := newMemStore()
 	dir := f.TempDir()
 	if _, err := LoadOrCreate(st, dir, time.Now); err != nil {
@@ -48,6 +51,7 @@ func FuzzParseCertificatePEM(f *testing.F) {
 // that loads a CA: it must never panic, and must accept only parts that
 // belong together.
 func FuzzParseCA(f *testing.F) {
+	fuzztest.Start(f)
 	st := newMemStore()
 	dir := f.TempDir()
 	ca, err := LoadOrCreate(st, dir, time.Now)
@@ -63,6 +67,21 @@ func FuzzParseCA(f *testing.F) {
 	f.Add(interPEM, ca.RootPEM(), key)
 	f.Add(ca.RootPEM(), interPEM, key[:len(key)-1])
 	f.Add([]byte{}, []byte{}, []byte{})
+	// A second real CA: each part is valid on its own, so mixing them
+	// reaches the last checks, the signature and the key match.
+	other := newMemStore()
+	ca2, err := LoadOrCreate(other, f.TempDir(), time.Now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	key2, err := other.Get(IntermediateKeyName)
+	if err != nil {
+		f.Fatal(err)
+	}
+	inter2PEM := certPEM(ca2.Intermediate())
+	f.Add(ca.RootPEM(), inter2PEM, key2)
+	f.Add(ca2.RootPEM(), inter2PEM, key)
+	f.Add(ca.RootPEM(), interPEM, key2)
 
 	f.Fuzz(func(t *testing.T, rootPEM, interPEM, keyDER []byte) {
 		got, err := parseCA(rootPEM, interPEM, keyDER)

@@ -8,12 +8,17 @@ import (
 	"encoding/pem"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
 
 // FuzzParseChainPEM feeds arbitrary bytes to the parser of chains users
 // load: it must return an error or certificates, never panic, never more
 // than maxChainLen, and never quote a private key it was handed.
 func FuzzParseChainPEM(f *testing.F) {
+	fuzztest.Start(f)
 	pki := newTestPKI(f)
 	k := mustKey(f)
 	chain := pki.chainPEM(f, k.Public(), testFQDN)
@@ -26,6 +31,12 @@ func FuzzParseChainPEM(f *testing.F) {
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"))
 	f.Add(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Headers: map[string]string{"a": "b"}, Bytes: pki.root.Raw}))
 	f.Add(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0x82, 0xff, 0xff}}))
+	// The agent's own CA: a name-constrained intermediate and its root.
+	ca, err := localca.LoadOrCreate(newMemStore(), f.TempDir(), time.Now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(append(certPEM(ca.Intermediate()), ca.RootPEM()...))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		certs, err := ParseChainPEM(data)
@@ -50,6 +61,7 @@ func FuzzParseChainPEM(f *testing.F) {
 // file, and the signing service's input later): it must never panic, and
 // anything it accepts asks for exactly one valid public name.
 func FuzzParseCSR(f *testing.F) {
+	fuzztest.Start(f)
 	k := mustKey(f)
 	good, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: testFQDN}, DNSNames: []string{testFQDN},
@@ -95,6 +107,7 @@ func FuzzParseCSR(f *testing.F) {
 // FuzzParsePrivateKeyPEM feeds arbitrary bytes to the key file parser of
 // certs save: no panic, and no error message quoting the input.
 func FuzzParsePrivateKeyPEM(f *testing.F) {
+	fuzztest.Start(f)
 	k := mustKey(f)
 	p := keyPEM(f, k)
 	f.Add(p)
@@ -122,6 +135,7 @@ func FuzzParsePrivateKeyPEM(f *testing.F) {
 // FuzzValidateFQDN checks that whatever ValidateFQDN accepts is canonical
 // and stable, and never an IP address or localhost.
 func FuzzValidateFQDN(f *testing.F) {
+	fuzztest.Start(f)
 	for _, s := range []string{testFQDN, "A.B.", "127.0.0.1", "::1", "localhost", "*.x.y", "a..b", "xn--e.x"} {
 		f.Add(s)
 	}
