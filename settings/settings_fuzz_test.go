@@ -3,12 +3,15 @@ package settings
 import (
 	"errors"
 	"testing"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
 
 // FuzzParse: the parser never panics, every refusal is an *Error with a
 // line inside the input, and what it accepts it accepts again once
 // normalized.
 func FuzzParse(f *testing.F) {
+	fuzztest.Start(f)
 	for _, seed := range []string{
 		"",
 		"[default]\nstore = file\npassphrase_file = ~/p\n",
