@@ -392,7 +392,11 @@ func TestServerSourceTimeoutLoad(t *testing.T) {
 	go func() { done <- srv.Run(ctx) }()
 	defer func() {
 		cancel()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("the agent did not stop: a load still runs")
+		}
 	}()
 
 	loadCtx, loadCancel := context.WithTimeout(ctx, 10*time.Second)
@@ -443,5 +447,51 @@ func TestProcessStderrExcerpt(t *testing.T) {
 		if w.n != len(tc.in) {
 			t.Errorf("count of %q: got %d", tc.in, w.n)
 		}
+	}
+}
+
+// A credential_process at the root of a role_arn chain is run by the
+// agent's own provider too (no stdin: a line waiting there would make
+// the script fail), and its keys sign the AssumeRole.
+func TestResolveSourceProcessRoleChainMoto(t *testing.T) {
+	motoURL := sourceStartMoto(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	io.WriteString(w, "a line the process must not see\n")
+	w.Close()
+	oldStdin := os.Stdin
+	os.Stdin = r
+	defer func() { os.Stdin = oldStdin }()
+
+	sourceIsolate(t)
+	script := sourceProcessScript(t, `if read -r line; then exit 9; fi
+printf '{"Version":1,"AccessKeyId":"AKIAIOSFODNN7EXAMPLE","SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}'`)
+	const roleARN = "arn:aws:iam::123456789012:role/agent-proc"
+	spec := sourceFiles(t, "chain", fmt.Sprintf(`[profile base]
+credential_process = %s
+[profile chain]
+role_arn = %s
+source_profile = base
+role_session_name = agent-proc-session
+region = us-east-1
+services = moto
+[services moto]
+sts =
+  endpoint_url = %s
+`, script, roleARN, motoURL), "")
+	s := NewSlots(SlotsConfig{SourceTimeout: 10 * time.Second})
+	defer s.Close()
+	if _, err := s.LoadSource(context.Background(), "chain", spec); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Credentials(context.Background(), "chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AccessKeyID == "AKIAIOSFODNN7EXAMPLE" || c.SessionToken == "" || c.RoleARN != roleARN {
+		t.Errorf("served key %s role %s: want the assumed role's credentials", c.AccessKeyID, c.RoleARN)
 	}
 }
