@@ -139,6 +139,29 @@ sleep 600 & echo $! > "$0.pid"; wait`)
 	processTestGone(t, script+".pid")
 }
 
+// A source that prints its JSON and exits, leaving a child (a cache
+// daemon, say) that holds stdout open: the output is complete, and is
+// used once the pipes are cut a moment later.
+func TestProcessExitLeavingChild(t *testing.T) {
+	spec, script := processTestSpec(t, `printf '%s' '`+processTestCreds("AKIALEFT")+`'
+sleep 600 & echo $! > "$0.pid"`)
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(script + ".pid"); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	s := NewSlots(SlotsConfig{})
+	defer s.Close()
+	if _, err := processTestLoad(t, s, spec, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Credentials(context.Background(), "proc"); err != nil || c.AccessKeyID != "AKIALEFT" {
+		t.Errorf("got %s, %v; want AKIALEFT", c.AccessKeyID, err)
+	}
+}
+
 // processTestLog is a logger whose lines a test reads.
 type processTestLog struct {
 	mu  sync.Mutex
