@@ -35,8 +35,9 @@ const (
 	// slotSyncHoldoff keeps requests from hammering a failing source:
 	// within this time of a failed attempt, a request inside the margin
 	// is refused without another upstream call. botocore retries every
-	// non-200 answer three times in quick succession (SPEC 4), so a single
-	// client call causes one upstream attempt, not four.
+	// non-200 answer three times in quick succession
+	// (docs/sdk-compatibility.md), so a single client call causes one
+	// upstream attempt, not four.
 	slotSyncHoldoff = 2 * time.Second
 
 	// slotRequestWait is the longest a request waits for a refresh: the
@@ -111,7 +112,7 @@ type SlotStatus struct {
 // refreshes them ahead of expiry and serves them to the endpoint. It
 // implements CredentialsSource.
 //
-// The rules, from SPEC 3.8:
+// The rules (docs/configuration.md, --refresh-margin):
 //   - Expired credentials are never served, nor credentials with less
 //     than the margin left.
 //   - A background refresh is due at expiry - margin - lead, with lead
