@@ -54,6 +54,11 @@ type ServerConfig struct {
 	// RefreshMargin is the least lifetime a served credential keeps
 	// (SlotsConfig.Margin).
 	RefreshMargin time.Duration
+	// SourceTimeout bounds one retrieval from a slot's source, a
+	// credential_process run among them (SlotsConfig.SourceTimeout); zero
+	// means DefaultSourceTimeout, and more than MaxSourceTimeout is
+	// refused.
+	SourceTimeout time.Duration
 
 	// Version and StoreDescription are shown by status.
 	Version          string
@@ -108,6 +113,12 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.SourceTimeout < 0 || cfg.SourceTimeout > MaxSourceTimeout {
+		return nil, fmt.Errorf("source timeout %s: want at most %s", cfg.SourceTimeout, MaxSourceTimeout)
+	}
+	if cfg.SourceTimeout == 0 {
+		cfg.SourceTimeout = DefaultSourceTimeout
+	}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -147,7 +158,7 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 		return nil, err
 	}
 
-	s.slots = NewSlots(SlotsConfig{Margin: cfg.RefreshMargin, Logger: s.log})
+	s.slots = NewSlots(SlotsConfig{Margin: cfg.RefreshMargin, SourceTimeout: cfg.SourceTimeout, Logger: s.log})
 	s.sessions = NewSessions(s.tokens, s.ca.RootPEM(), s.log)
 	getCert := s.rotator.GetCertificate
 	var hostAllowed func(string) bool
@@ -212,6 +223,9 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 		Logger:   s.log,
 		Sessions: s.sessions,
 		Endpoint: s.endpoint,
+		// A load must be answered, its source's timeout error included,
+		// before the control socket's deadline closes the connection.
+		Timeout: max(2*time.Minute, LoadTimeout(cfg.SourceTimeout)),
 	}
 	return s, nil
 }

@@ -35,14 +35,18 @@ const (
 	// slotSyncHoldoff keeps requests from hammering a failing source:
 	// within this time of a failed attempt, a request inside the margin
 	// is refused without another upstream call. botocore retries every
-	// non-200 answer three times in quick succession (docs/sdk-compatibility.md), so a single
-	// client call causes one upstream attempt, not four.
+	// non-200 answer three times in quick succession
+	// (docs/sdk-compatibility.md), so a single client call causes one
+	// upstream attempt, not four.
 	slotSyncHoldoff = 2 * time.Second
 
-	// slotRefreshTimeout bounds one upstream refresh. processcreds gives a
-	// credential_process one minute (processcreds.DefaultTimeout); SSO and
-	// STS answer in seconds.
-	slotRefreshTimeout = 2 * time.Minute
+	// slotRequestWait is the longest a request waits for a refresh: the
+	// endpoint must still write its answer within its write timeout
+	// (endpointWriteTimeout), or the client gets an empty reply. With
+	// the default source timeout the refresh ends first, and the request
+	// gets its outcome; with a longer one, the request gets a 503 naming
+	// the source and its timeout, and the refresh goes on.
+	slotRequestWait = endpointWriteTimeout - 5*time.Second
 )
 
 // SlotsConfig configures Slots. The zero value is usable.
@@ -66,6 +70,17 @@ type SlotsConfig struct {
 	// agents of one organisation, loaded at the same moment do not all
 	// call STS or IAM Identity Center at once.
 	Jitter func(max time.Duration) time.Duration
+
+	// SourceTimeout bounds one retrieval from a source: a
+	// credential_process run (its process group is killed then) or the
+	// calls of an SSO or STS refresh. Zero means DefaultSourceTimeout;
+	// more than MaxSourceTimeout means MaxSourceTimeout.
+	SourceTimeout time.Duration
+
+	// RequestWait is the longest a request waits for a refresh before it
+	// is refused; zero means 25 s, within the endpoint's 30 s write
+	// timeout. Tests shorten it.
+	RequestWait time.Duration
 
 	// AfterFunc schedules f to run after d and returns a function that
 	// cancels it, like time.AfterFunc and Timer.Stop. Nil means
@@ -97,7 +112,7 @@ type SlotStatus struct {
 // refreshes them ahead of expiry and serves them to the endpoint. It
 // implements CredentialsSource.
 //
-// The rules (docs/threat-model.md, expired credentials):
+// The rules (docs/configuration.md, --refresh-margin):
 //   - Expired credentials are never served, nor credentials with less
 //     than the margin left.
 //   - A background refresh is due at expiry - margin - lead, with lead
@@ -115,11 +130,13 @@ type SlotStatus struct {
 // clock with the expiry itself, so a laptop waking from sleep with stale
 // timers still never serves stale credentials.
 type Slots struct {
-	margin    time.Duration
-	now       func() time.Time
-	log       *slog.Logger
-	jitter    func(time.Duration) time.Duration
-	afterFunc func(time.Duration, func()) func() bool
+	margin        time.Duration
+	sourceTimeout time.Duration
+	requestWait   time.Duration
+	now           func() time.Time
+	log           *slog.Logger
+	jitter        func(time.Duration) time.Duration
+	afterFunc     func(time.Duration, func()) func() bool
 
 	mu     sync.Mutex
 	slots  map[string]*slot
@@ -162,15 +179,24 @@ var (
 // NewSlots returns an empty set of slots.
 func NewSlots(cfg SlotsConfig) *Slots {
 	s := &Slots{
-		margin:    cfg.Margin,
-		now:       cfg.Now,
-		log:       cfg.Logger,
-		jitter:    cfg.Jitter,
-		afterFunc: cfg.AfterFunc,
-		slots:     make(map[string]*slot),
+		margin:        cfg.Margin,
+		sourceTimeout: cfg.SourceTimeout,
+		requestWait:   cfg.RequestWait,
+		now:           cfg.Now,
+		log:           cfg.Logger,
+		jitter:        cfg.Jitter,
+		afterFunc:     cfg.AfterFunc,
+		slots:         make(map[string]*slot),
 	}
 	if s.margin <= 0 {
 		s.margin = DefaultSlotMargin
+	}
+	if s.sourceTimeout <= 0 {
+		s.sourceTimeout = DefaultSourceTimeout
+	}
+	s.sourceTimeout = min(s.sourceTimeout, MaxSourceTimeout)
+	if s.requestWait <= 0 {
+		s.requestWait = slotRequestWait
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -215,8 +241,7 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 	if source == "" {
 		source = spec.String()
 	}
-	slotInvalidate(p)
-	ac, err := p.Retrieve(ctx)
+	ac, err := s.retrieve(ctx, p)
 	now := s.now()
 	var c Credentials
 	var margin time.Duration
@@ -224,7 +249,7 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 		c, margin, err = s.fresh(ac, info, now)
 	}
 	if err != nil {
-		return SlotStatus{}, &SourceError{Source: source, Err: errors.New(sourceFailure(err)), HintText: info.Hint}
+		return SlotStatus{}, &SourceError{Source: source, Err: errors.New(sourceFailure(err)), HintText: sourceHint(err, info.Hint)}
 	}
 
 	sl := &slot{
@@ -262,11 +287,28 @@ func (s *Slots) LoadSource(ctx context.Context, name string, spec SourceSpec) (S
 			return SlotStatus{}, err
 		}
 	}
-	p, info, err := ResolveSource(ctx, spec)
+	p, info, err := resolveSource(ctx, spec, s.sourceTimeout)
 	if err != nil {
 		return SlotStatus{}, err
 	}
 	return s.Load(ctx, name, spec, p, info)
+}
+
+// retrieve gets credentials from p within the source timeout, plus the
+// time a killed credential_process gets for its pipes to close, so that
+// the process's own timeout error comes first.
+func (s *Slots) retrieve(ctx context.Context, p aws.CredentialsProvider) (aws.Credentials, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.sourceTimeout+processWaitDelay)
+	defer cancel()
+	slotInvalidate(p)
+	ac, err := p.Retrieve(ctx)
+	var pe *ProcessError
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.As(err, &pe) {
+		// The SDK's cache says "request canceled, context deadline
+		// exceeded", which does not say whose deadline.
+		err = fmt.Errorf("the source timed out after %s", processSeconds(s.sourceTimeout))
+	}
+	return ac, err
 }
 
 // Unload drops a slot. It returns an error wrapping ErrNoSlot if nothing
@@ -363,10 +405,18 @@ func (s *Slots) Credentials(ctx context.Context, name string) (Credentials, erro
 		}
 		f := s.startFlightLocked(sl)
 		s.mu.Unlock()
+		wait := time.NewTimer(s.requestWait)
 		select {
 		case <-f.done:
+			wait.Stop()
 		case <-ctx.Done():
+			wait.Stop()
 			return Credentials{}, fmt.Errorf("slot %s: wait for refresh: %w", slotDisplayName(name), ctx.Err())
+		case <-wait.C:
+			// The refresh goes on: a later request gets its outcome.
+			return Credentials{}, &UnavailableError{Slot: name, Hint: sl.info.Hint, Reason: fmt.Sprintf(
+				"%s has not answered in %s (source timeout %s); the refresh goes on in the background",
+				slotSourceName(sl), processSeconds(s.requestWait), processSeconds(s.sourceTimeout))}
 		}
 		s.mu.Lock()
 		if sl.removed {
@@ -486,10 +536,7 @@ func (s *Slots) startFlightLocked(sl *slot) *slotFlight {
 // an unload is never undone by a late refresh.
 func (s *Slots) refresh(sl *slot, f *slotFlight) {
 	defer close(f.done)
-	ctx, cancel := context.WithTimeout(sl.ctx, slotRefreshTimeout)
-	defer cancel()
-	slotInvalidate(sl.provider)
-	ac, err := sl.provider.Retrieve(ctx)
+	ac, err := s.retrieve(sl.ctx, sl.provider)
 	now := s.now()
 	var c Credentials
 	var margin time.Duration
@@ -582,6 +629,14 @@ func (s *Slots) removeLocked(sl *slot) {
 	if s.slots[sl.name] == sl {
 		delete(s.slots, sl.name)
 	}
+}
+
+// slotSourceName names the slot's source for people.
+func slotSourceName(sl *slot) string {
+	if sl.info.Description != "" {
+		return sl.info.Description
+	}
+	return sl.spec.String()
 }
 
 func (s *Slots) unavailableLocked(sl *slot, now time.Time) *UnavailableError {

@@ -9,12 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // SourceSpec names where a slot's credentials come from: a profile of the
@@ -178,12 +181,24 @@ const sourceDefaultRegion = "us-east-1"
 // AWS_DEFAULT_REGION, else us-east-1. IAM Identity Center calls use the
 // session's sso_region as the SDK does.
 //
-// The returned provider is the SDK's aws.CredentialsCache; Slots
-// invalidates it before each refresh so the SDK's cache never hides the
-// real expiry or serves its own copy.
+// A credential_process, alone or at the root of a role_arn chain, is run
+// by the agent's own provider rather than the SDK's (see processProvider:
+// a process group of its own, no stdin, stderr kept out of the log,
+// bounded output), given DefaultSourceTimeout; Slots.LoadSource gives it
+// the slots' SourceTimeout instead. That provider is returned uncached:
+// the SDK's cache would detach it from the caller's context, so an unload
+// could not stop a running process.
+//
+// Other providers are the SDK's aws.CredentialsCache; Slots invalidates
+// it before each refresh so the SDK's cache never hides the real expiry
+// or serves its own copy.
 //
 // Errors, other than an invalid spec's, are *SourceError with a Hint.
 func ResolveSource(ctx context.Context, spec SourceSpec) (aws.CredentialsProvider, SourceInfo, error) {
+	return resolveSource(ctx, spec, DefaultSourceTimeout)
+}
+
+func resolveSource(ctx context.Context, spec SourceSpec, timeout time.Duration) (aws.CredentialsProvider, SourceInfo, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, SourceInfo{}, err
 	}
@@ -265,7 +280,58 @@ func ResolveSource(ctx context.Context, spec SourceSpec) (aws.CredentialsProvide
 	if cfg.Credentials == nil {
 		return fail(errors.New("resolve: the sdk found no credentials provider"))
 	}
+	if sourceProcessRoot(&sc) != nil {
+		// The SDK has checked the chain (MFA, missing source profiles);
+		// its provider is replaced before it ever runs.
+		return sourceProcessChain(cfg, &sc, timeout), info, nil
+	}
 	return cfg.Credentials, info, nil
+}
+
+// sourceProcessRoot returns the profile at the root of sc's chain if the
+// SDK would get that profile's credentials from its credential_process,
+// else nil. The order is that of the SDK's resolveCredsFromProfile: a
+// source_profile first, then keys, credential_source, a web identity
+// token, IAM Identity Center and aws login all win over credential_process.
+func sourceProcessRoot(sc *config.SharedConfig) *config.SharedConfig {
+	for sc.Source != nil {
+		sc = sc.Source
+	}
+	if sc.Credentials.HasKeys() || sc.CredentialSource != "" || sc.WebIdentityTokenFile != "" ||
+		sc.SSOSessionName != "" || sc.SSOStartURL != "" || sc.LoginSession != "" || sc.CredentialProcess == "" {
+		return nil
+	}
+	return sc
+}
+
+// sourceProcessChain builds the provider of a chain rooted in a
+// credential_process as the SDK's resolveCredsFromProfile and
+// credsFromAssumeRole do: the root's process, then an AssumeRole for each
+// profile with a role_arn, each signed with the credentials below it.
+// cfg is what config.LoadDefaultConfig made of the profile: its region,
+// endpoints and retryer serve the STS calls.
+func sourceProcessChain(cfg aws.Config, sc *config.SharedConfig, timeout time.Duration) aws.CredentialsProvider {
+	var p aws.CredentialsProvider
+	if sc.Source != nil {
+		p = sourceProcessChain(cfg, sc.Source, timeout)
+	} else {
+		p = &processProvider{command: sc.CredentialProcess, timeout: timeout}
+	}
+	if sc.RoleARN == "" {
+		return p
+	}
+	cfg.Credentials = p
+	return stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), sc.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = sc.RoleSessionName
+		// As in the SDK: 15 minutes is STS's least duration, and one
+		// not above it leaves the role's default.
+		if d := sc.RoleDurationSeconds; d != nil && *d/time.Minute > 15 {
+			o.Duration = *d
+		}
+		if sc.ExternalID != "" {
+			o.ExternalID = aws.String(sc.ExternalID)
+		}
+	})
 }
 
 // sourceFile is the file the SDK would use: the one the CLI passed, else
@@ -391,13 +457,25 @@ func sourceUsesSSO(sc *config.SharedConfig) bool {
 	return false
 }
 
-func sourceUsesProcess(sc *config.SharedConfig) bool {
-	for ; sc != nil; sc = sc.Source {
-		if sc.CredentialProcess != "" {
-			return true
-		}
+func sourceUsesProcess(sc *config.SharedConfig) bool { return sourceProcessRoot(sc) != nil }
+
+// sourceHint is the hint of a failed load: the source's own, after the
+// start of the credential_process's stderr when it wrote any. That
+// excerpt goes to the person loading the source alone, never to the log
+// (see ProcessError).
+func sourceHint(err error, hint string) string {
+	var pe *ProcessError
+	if !errors.As(err, &pe) || pe.Stderr == "" {
+		return hint
 	}
-	return false
+	excerpt := "its stderr began: " + pe.Stderr
+	if pe.StderrBytes <= processStderrExcerpt {
+		excerpt = "its stderr: " + pe.Stderr
+	}
+	if hint == "" {
+		return excerpt
+	}
+	return excerpt + "\n" + hint
 }
 
 // sourceFailure explains a provider's failure in words safe to log and to

@@ -190,7 +190,12 @@ func (c *cli) control(req agent.ControlRequest) (*agent.ControlResponse, error) 
 	}
 	timeout := 10 * time.Second
 	if req.Op == agent.OpLoad {
-		timeout = 2 * time.Minute // SSO and STS calls
+		// The agent answers a load within its source timeout plus
+		// margins (agent.LoadTimeout), and an agent's source timeout is
+		// at most agent.MaxSourceTimeout: waiting a little longer than
+		// that, the caller always reads the agent's own error, such as
+		// "credential_process timed out after 20 s".
+		timeout = agent.LoadTimeout(agent.MaxSourceTimeout) + 5*time.Second
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -23,6 +23,7 @@ func (c *cli) serve(args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	debug := fs.Bool("debug", false, "log debug detail")
 	margin := fs.Duration("refresh-margin", agent.DefaultSlotMargin, "least lifetime a served credential keeps; refresh happens before (botocore refetches below 15m)")
+	sourceTimeout := fs.Duration("source-timeout", agent.DefaultSourceTimeout, fmt.Sprintf("longest a credential_process (killed then, with its children) or an SSO or STS refresh may take; at most %s", agent.MaxSourceTimeout))
 	renewCheck := fs.Duration("test-renew-check-interval", 0, "test hook: how often the ACME renewer looks at the clock")
 	_ = fs.MarkHidden("test-renew-check-interval")
 	var sf storeFlags
@@ -44,6 +45,9 @@ func (c *cli) serve(args []string) error {
 	}
 	if *margin <= 0 {
 		return usageError{errors.New("--refresh-margin must be positive")}
+	}
+	if *sourceTimeout <= 0 || *sourceTimeout > agent.MaxSourceTimeout {
+		return usageError{fmt.Errorf("--source-timeout %s: want more than 0 and at most %s", *sourceTimeout, agent.MaxSourceTimeout)}
 	}
 	log, err := c.logger(*logFormat, *debug)
 	if err != nil {
@@ -90,6 +94,7 @@ func (c *cli) serve(args []string) error {
 		IP:                 ip,
 		Port:               *port,
 		RefreshMargin:      *margin,
+		SourceTimeout:      *sourceTimeout,
 		Version:            version,
 		StoreDescription:   sf.describe(d),
 		Logger:             log,
