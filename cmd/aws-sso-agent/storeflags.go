@@ -20,6 +20,12 @@ import (
 // A command none of whose flags the file can set does not read it, so a
 // broken file cannot stop `status` or `version`.
 func applySettings(fs *pflag.FlagSet) error {
+	if sshPortFlags[fs.Name()] {
+		// Their -p/--port is the SSH server's port, with OpenSSH's
+		// meaning, not the endpoint's: the settings file's port must
+		// never reach it.
+		return nil
+	}
 	relevant := false
 	for _, k := range settings.Keys {
 		if fs.Lookup(k.Flag) != nil {
@@ -43,6 +49,10 @@ func applySettings(fs *pflag.FlagSet) error {
 	}
 	return err
 }
+
+// sshPortFlags are the commands whose flags follow OpenSSH's, and which
+// the settings file does not apply to.
+var sshPortFlags = map[string]bool{"ssh": true, "forward": true}
 
 // PassphraseFileEnv names a file holding the file store's passphrase, for
 // services that cannot answer a prompt. The variable names a file, never
