@@ -11,23 +11,27 @@ import (
 )
 
 // The outcomes docs/sdk-compatibility.md publishes, per client of
-// e2e.MatrixClients: whether the client gets credentials with the token
-// file alone, with the token variable alone, and over `env --tls` with the
-// agent's private CA. With the default exports (both) every client must.
-var sdkMatrix = map[string]struct{ fileOnly, varOnly, tls bool }{
-	"aws-cli":           {fileOnly: true, varOnly: true, tls: false},
-	"boto3":             {fileOnly: true, varOnly: true, tls: false},
-	"go-sdk":            {fileOnly: true, varOnly: true, tls: true},
-	"node-sdk":          {fileOnly: true, varOnly: true, tls: true},
-	"debian-boto3":      {fileOnly: false, varOnly: true, tls: false},
-	"debian-aws-cli-v2": {fileOnly: false, varOnly: true, tls: false},
-	"go-sdk-v1":         {fileOnly: true, varOnly: true, tls: true},
-	"node-sdk-v2":       {fileOnly: false, varOnly: true, tls: true},
-	"debian-ruby-sdk":   {fileOnly: false, varOnly: true, tls: false},
+// e2e.MatrixClients: whether the client gets credentials with the default
+// exports (the token file and the token variable), with the file alone,
+// with the variable alone, and over `env --tls` with the agent's private
+// CA. Debian's Ruby SDK (aws-sdk-core 3.168) knows only
+// AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, on 169.254.170.2: no export
+// reaches the agent from it (the remote host's credential_process does).
+var sdkMatrix = map[string]struct{ defaults, fileOnly, varOnly, tls bool }{
+	"aws-cli":           {defaults: true, fileOnly: true, varOnly: true, tls: false},
+	"boto3":             {defaults: true, fileOnly: true, varOnly: true, tls: false},
+	"go-sdk":            {defaults: true, fileOnly: true, varOnly: true, tls: true},
+	"node-sdk":          {defaults: true, fileOnly: true, varOnly: true, tls: true},
+	"debian-boto3":      {defaults: true, fileOnly: false, varOnly: true, tls: false},
+	"debian-aws-cli-v2": {defaults: true, fileOnly: false, varOnly: true, tls: false},
+	"go-sdk-v1":         {defaults: true, fileOnly: true, varOnly: true, tls: true},
+	"node-sdk-v2":       {defaults: true, fileOnly: true, varOnly: true, tls: true},
+	"debian-ruby-sdk":   {defaults: false, fileOnly: false, varOnly: false, tls: false},
 }
 
 // TestSDKMatrix: every client of the matrix prints the loaded role with
-// what `env` exports and with what `exec` gives its command; and each
+// what `env` exports and with what `exec` gives its command (but the one
+// that cannot reach any endpoint but ECS's, which must fail); and each
 // client's outcome with the token file alone, the variable alone and
 // `env --tls` is the one docs/sdk-compatibility.md publishes.
 func TestSDKMatrix(t *testing.T) {
@@ -51,8 +55,8 @@ func TestSDKMatrix(t *testing.T) {
 		vars []string
 		ok   func(name string) bool
 	}{
-		{"env", vars, func(string) bool { return true }},
-		{"exec", execVars(t, a), func(string) bool { return true }},
+		{"env", vars, func(n string) bool { return sdkMatrix[n].defaults }},
+		{"exec", execVars(t, a), func(n string) bool { return sdkMatrix[n].defaults }},
 		{"file-only", e2e.MergeEnv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN"), func(n string) bool { return sdkMatrix[n].fileOnly }},
 		{"variable-only", e2e.MergeEnv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), func(n string) bool { return sdkMatrix[n].varOnly }},
 		{"tls", exports(t, a.mustCLI(nil, "env", "--tls")), func(n string) bool { return sdkMatrix[n].tls }},
@@ -106,20 +110,23 @@ func firstLines(s string, n int) string {
 var remoteMatrixClients = []struct {
 	name    string
 	require []string // the files it needs
-	command string   // a sh command printing the ARN; %[1]s is moto's endpoint
+	command string   // a sh command printing the ARN; %[1]s is moto's endpoint, %[2]s aws-sso-remote
 }{
 	{"debian-boto3", []string{"/usr/bin/python3", "/usr/lib/python3/dist-packages/boto3"},
 		`/usr/bin/python3 -c 'import boto3; print(boto3.client("sts", endpoint_url="%[1]s").get_caller_identity()["Arn"])'`},
 	{"debian-aws-cli-v2", []string{"/usr/bin/aws"},
 		`/usr/bin/aws sts get-caller-identity --endpoint-url %[1]s --query Arn --output text`},
-	{"debian-ruby-sdk", []string{"/usr/bin/ruby", "/usr/lib/ruby/vendor_ruby/aws-sdk-core.rb"},
-		`/usr/bin/ruby -e 'require "aws-sdk-core"; puts Aws::STS::Client.new(endpoint: "%[1]s").get_caller_identity.arn'`},
+	// Through credential_process: it has no container provider for
+	// a full URI. %[2]s is aws-sso-remote.
+	{"debian-ruby-sdk", []string{"/usr/bin/ruby", "/usr/share/rubygems-integration/all/gems/aws-sdk-core-3.168.1"},
+		`printf '[profile agent]\ncredential_process = %[2]s credential-process\n' > "$HOME/ruby-config" && AWS_CONFIG_FILE="$HOME/ruby-config" AWS_PROFILE=agent /usr/bin/ruby -e 'require "aws-sdk-core"; puts Aws::STS::Client.new(endpoint: "%[1]s").get_caller_identity.arn'`},
 }
 
 // TestRemoteSDKMatrix: on the remote host, after
-// eval "$(aws-sso-remote env)", Debian's own SDKs print the role: they
-// read only AWS_CONTAINER_AUTHORIZATION_TOKEN, which the file alone would
-// not give them.
+// eval "$(aws-sso-remote env)", Debian's own boto3 and AWS CLI v2 print
+// the role: they read only AWS_CONTAINER_AUTHORIZATION_TOKEN, which the
+// file alone would not give them. Debian's Ruby SDK does through
+// aws-sso-remote credential-process.
 func TestRemoteSDKMatrix(t *testing.T) {
 	r := startRemote(t, sshd.Options{})
 	for _, c := range remoteMatrixClients {
@@ -129,7 +136,7 @@ func TestRemoteSDKMatrix(t *testing.T) {
 					e2e.PeerMissing(t, "%s: %v (see scripts/install-test-peers)", c.name, err)
 				}
 			}
-			client := fmt.Sprintf(c.command, r.moto.Endpoint)
+			client := fmt.Sprintf(c.command, r.moto.Endpoint, r.remoteBin)
 			cmd := fmt.Sprintf(`eval "$(%s env)" && AWS_REGION=%s AWS_DEFAULT_REGION=%s AWS_EC2_METADATA_DISABLED=true %s`,
 				r.remoteBin, e2e.Region, e2e.Region, client)
 			out, errOut, code := r.ssh(t, cmd)
