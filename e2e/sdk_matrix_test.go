@@ -137,7 +137,7 @@ func TestRemoteSDKMatrix(t *testing.T) {
 				}
 			}
 			client := fmt.Sprintf(c.command, r.moto.Endpoint, r.remoteBin)
-			cmd := fmt.Sprintf(`eval "$(%s env)" && AWS_REGION=%s AWS_DEFAULT_REGION=%s AWS_EC2_METADATA_DISABLED=true %s`,
+			cmd := fmt.Sprintf(`eval "$(%s env)" && export AWS_REGION=%s AWS_DEFAULT_REGION=%s AWS_EC2_METADATA_DISABLED=true && %s`,
 				r.remoteBin, e2e.Region, e2e.Region, client)
 			out, errOut, code := r.ssh(t, cmd)
 			if code != 0 || strings.TrimSpace(out) != r.want {
