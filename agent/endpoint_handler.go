@@ -130,7 +130,7 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 	switch {
 	case tokenErr == errEndpointNoToken:
 		return fail(http.StatusUnauthorized, "missing_token",
-			"no Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to the agent's token file (see `aws-sso-agent env`)")
+			"no Authorization header: the client read no token. Older SDKs (botocore before 1.33, so Debian's python3-boto3 and awscli) read only AWS_CONTAINER_AUTHORIZATION_TOKEN, not AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE; `aws-sso-agent env` (or `aws-sso-remote env` on a remote host) exports both: run it again")
 	case tokenErr == errEndpointTokenSpace:
 		return fail(http.StatusUnauthorized, "token_whitespace",
 			"the token has leading or trailing whitespace or a newline, which AWS SDKs reject in a token file: write the token file without a trailing newline (see `aws-sso-agent env`)")

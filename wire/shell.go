@@ -73,9 +73,8 @@ func (sh Shell) Name() string {
 }
 
 // OverridingVars are the variables that would win over the container
-// endpoint in some SDK's default credential chain (or, for the token, over
-// the token file in the Java SDK v2), so both `env` commands and `exec`
-// unset them. docs/sdk-compatibility.md gives the reason for each, from
+// endpoint in some SDK's default credential chain, so both `env` commands
+// and `exec` unset them. docs/sdk-compatibility.md gives the reason for each, from
 // the SDKs' code: botocore's credentials.py and configprovider.py,
 // aws-sdk-go-v2 config's env_config.go and resolve_credentials.go, and
 // @aws-sdk/credential-provider-node with the providers it chains.
@@ -100,9 +99,23 @@ func OverridingVars() []string {
 		"AWS_ROLE_SESSION_NAME",
 		// botocore's OriginalEC2Provider (the old EC2 API tools' file).
 		"AWS_CREDENTIAL_FILE",
-		// The container provider's own variables that beat ours.
+		// The container provider's own variable that beats ours.
 		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN",
+	}
+}
+
+// TokenVars are the variables that hand an SDK the endpoint's token: the
+// file and, for the SDKs that read only the variable (botocore before
+// 1.33, so Debian 12's python3-boto3 and awscli, and others measured in
+// docs/sdk-compatibility.md), the token itself. Both hold the same token,
+// so it does not matter which one an SDK prefers (the Java SDK v2 takes
+// the variable, every other the file). The variable exposes nothing the
+// file does not: the file is readable by the same user who can read the
+// environment of that user's processes.
+func TokenVars(tokenFile, token string) []Var {
+	return []Var{
+		{Name: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", Value: tokenFile},
+		{Name: "AWS_CONTAINER_AUTHORIZATION_TOKEN", Value: token},
 	}
 }
 

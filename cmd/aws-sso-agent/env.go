@@ -51,7 +51,7 @@ func (c *cli) env(args []string) error {
 }
 
 // sdkEnv is what `env` exports and `exec` sets for the slot: the endpoint
-// URL, the token file and, with useTLS, the trust variables. (Both also
+// URL, the token (file and value) and, with useTLS, the trust variables. (Both also
 // remove wire.OverridingVars.) A named slot must be loaded; the default
 // one too if needLoaded, since a shell may eval `env` before anything is
 // loaded but a command run now needs credentials now.
@@ -97,7 +97,15 @@ func (c *cli) sdkEnv(slot string, useTLS, needLoaded bool) ([]wire.Var, error) {
 	default:
 		vars = append(vars, wire.Var{Name: "AWS_CONTAINER_CREDENTIALS_FULL_URI", Value: slotURL(st.URL, slot)})
 	}
-	vars = append(vars, wire.Var{Name: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", Value: st.TokenFile})
+	// The token itself too, for the SDKs that read only the variable
+	// (docs/sdk-compatibility.md); the agent writes the file when it
+	// starts, and only this user can read it.
+	token, err := os.ReadFile(st.TokenFile)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("read the agent's token file: %w", err),
+			"restart the agent: it writes "+st.TokenFile+" when it starts")
+	}
+	vars = append(vars, wire.TokenVars(st.TokenFile, string(token))...)
 	return vars, nil
 }
 

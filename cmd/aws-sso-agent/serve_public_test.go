@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,10 +40,15 @@ func startFakeAgent(t *testing.T, st agent.AgentStatus) agent.Dirs {
 const testRootPEM = "-----BEGIN CERTIFICATE-----\nAGENT\n-----END CERTIFICATE-----\n"
 
 func TestEnvTLSPublicCert(t *testing.T) {
+	// env exports the token's value too, so it reads the file.
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("test-token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	base := agent.AgentStatus{
 		URL:       "http://127.0.0.1:4144/",
 		TLSURL:    "https://127.0.0.1:4144/",
-		TokenFile: "/run/token",
+		TokenFile: tokenFile,
 	}
 	served := base
 	served.PublicFQDN = "agent.example.test"
@@ -63,7 +70,7 @@ func TestEnvTLSPublicCert(t *testing.T) {
 		{"no public cert, --tls", base, []string{"--tls"},
 			[]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI='https://127.0.0.1:4144/'", "SSL_CERT_FILE=", "NODE_EXTRA_CA_CERTS="}, nil, ""},
 		{"public cert, --tls", served, []string{"--tls"},
-			[]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI='https://agent.example.test:4144/'", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='/run/token'"},
+			[]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI='https://agent.example.test:4144/'", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='" + tokenFile + "'", "AWS_CONTAINER_AUTHORIZATION_TOKEN='test-token'"},
 			[]string{"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "127.0.0.1"}, ""},
 		{"public cert, --tls, slot", served, []string{"--tls", "--slot", "dev"},
 			[]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI='https://agent.example.test:4144/slot/dev'"}, nil, ""},

@@ -36,8 +36,9 @@ Usage:
 Commands:
   env                 prove the port, then print the shell exports:
                       AWS_CONTAINER_CREDENTIALS_FULL_URI (http://127.0.0.1:PORT/,
-                      /slot/NAME for --slot) and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
-                      unsetting the variables that would override them. With
+                      /slot/NAME for --slot), AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+                      and AWS_CONTAINER_AUTHORIZATION_TOKEN (older SDKs read only
+                      the variable; both hold the same token), unsetting the variables that would override them. With
                       --tls: the https URL, SSL_CERT_FILE (system roots and the
                       agent's CA) and NODE_EXTRA_CA_CERTS (Go and Node only).
                       When the agent serves a public name (certs fqdn/acme), the
@@ -317,7 +318,7 @@ func (c *cli) env(args []string) error {
 		}
 		vars = append(vars, wire.Var{Name: "SSL_CERT_FILE", Value: bundle}, wire.Var{Name: "NODE_EXTRA_CA_CERTS", Value: caFile})
 	}
-	vars = append(vars, wire.Var{Name: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", Value: tokenFile})
+	vars = append(vars, wire.TokenVars(tokenFile, s.Token)...)
 	out, err := sh.Exports(vars, wire.OverridingVars())
 	if err != nil {
 		return err

@@ -109,8 +109,10 @@ func TestEnvEval(t *testing.T) {
 	if stderr != "" {
 		t.Errorf("got stderr %q, want none", stderr)
 	}
-	if strings.Contains(out, f.sess.Token) {
-		t.Fatal("the exports hold the token itself, want the token file")
+	// The token goes out as the file and as the variable (older SDKs read
+	// only the variable), never anywhere else in the exports.
+	if n := strings.Count(out, f.sess.Token); n != 1 {
+		t.Fatalf("the exports hold the token %d times, want once, in AWS_CONTAINER_AUTHORIZATION_TOKEN", n)
 	}
 	for _, shell := range []string{"sh", "bash", "dash"} {
 		t.Run(shell, func(t *testing.T) {
@@ -118,6 +120,7 @@ func TestEnvEval(t *testing.T) {
 			want := map[string]string{
 				"AWS_CONTAINER_CREDENTIALS_FULL_URI":     "http://127.0.0.1:" + itoa(f.server.Port) + "/",
 				"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": filepath.Join(f.sessionDir(), "token"),
+				"AWS_CONTAINER_AUTHORIZATION_TOKEN":      f.sess.Token,
 			}
 			for k, v := range want {
 				if env[k] != v {

@@ -173,5 +173,21 @@ func Run(m *testing.M) int {
 		os.RemoveAll(goClient.dir)
 	}
 	cleanShared()
+	for _, f := range cleanups {
+		f()
+	}
 	return code
+}
+
+// cleanups are what Run removes after the tests: what the clients built
+// once per test process.
+var (
+	cleanupMu sync.Mutex
+	cleanups  []func()
+)
+
+func registerCleanup(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanups = append(cleanups, f)
 }

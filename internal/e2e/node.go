@@ -84,6 +84,13 @@ func installNodeSDKOnce() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return installNodePackage(dir, "@aws-sdk/client-sts@"+NodeSDKVersion, "stsclient.cjs", nodeScript)
+}
+
+// installNodePackage installs spec with npm into dir, unless the last
+// install there was of spec, writes script into dir as name and returns
+// its path.
+func installNodePackage(dir, spec, name, script string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("e2e: node cache: %w", err)
 	}
@@ -94,7 +101,6 @@ func installNodeSDKOnce() (string, error) {
 	}
 	defer unlock()
 
-	spec := "@aws-sdk/client-sts@" + NodeSDKVersion
 	stamp := filepath.Join(dir, ".installed")
 	if got, _ := os.ReadFile(stamp); string(got) != spec {
 		if err := npmInstall(dir, spec); err != nil {
@@ -104,13 +110,13 @@ func installNodeSDKOnce() (string, error) {
 			return "", fmt.Errorf("e2e: node cache: %w", err)
 		}
 	}
-	script := filepath.Join(dir, "stsclient.cjs")
-	if got, _ := os.ReadFile(script); string(got) != nodeScript {
-		if err := os.WriteFile(script, []byte(nodeScript), 0o644); err != nil {
+	path := filepath.Join(dir, name)
+	if got, _ := os.ReadFile(path); string(got) != script {
+		if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
 			return "", fmt.Errorf("e2e: node cache: %w", err)
 		}
 	}
-	return script, nil
+	return path, nil
 }
 
 // npmInstall installs spec into dir with the machine's environment: this is
