@@ -6,15 +6,24 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 PREFIX   ?= $(HOME)/.local
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 COMMANDS := aws-sso-agent aws-sso-remote
+# The remote hosts `aws-sso-agent ssh` installs aws-sso-remote on.
+REMOTE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 DIST     := dist
 
-.PHONY: help build test race check lint fuzz bench e2e soak release install clean
+.PHONY: help build helpers test race check lint fuzz bench e2e soak release install clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build both binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/aws-sso-agent ./cmd/aws-sso-remote
+
+helpers: ## aws-sso-remote for each remote platform, with its SHA-256, into bin/
+	@for p in $(REMOTE_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; out=bin/aws-sso-remote-$$os-$$arch; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./cmd/aws-sso-remote || exit 1; \
+	  { sha256sum $$out 2>/dev/null || shasum -a 256 $$out; } | cut -d' ' -f1 > $$out.sha256 || exit 1; \
+	done
 
 test: ## run the tests (quick: tests whose real peers are missing skip and say why)
 	$(GO) test ./...
@@ -63,9 +72,13 @@ release: ## static release binaries for every platform into dist/
 	  done; \
 	done
 
-install: build ## install both binaries into PREFIX/bin (default ~/.local/bin)
+install: build helpers ## install both binaries into PREFIX/bin (default ~/.local/bin), the remote helpers beside the agent
 	install -d $(PREFIX)/bin
 	install -m 0755 bin/aws-sso-agent bin/aws-sso-remote $(PREFIX)/bin/
+	@# The SHA-256 files after their helpers: a helper newer than its
+	@# SHA-256 file is hashed again by the agent.
+	install -m 0755 $$(ls bin/aws-sso-remote-*-* | grep -v '\.sha256$$') $(PREFIX)/bin/
+	install -m 0644 bin/aws-sso-remote-*-*.sha256 $(PREFIX)/bin/
 
 clean: ## remove build output
 	rm -rf bin dist

@@ -34,6 +34,11 @@ type Finder struct {
 	// tmux client showing this pane (none outside tmux); nil means ask
 	// tmux when $TMUX is set.
 	TmuxClientAncestors func() ([]int, error)
+	// RemoveDead removes, while Find looks for a live session, the
+	// directories of sessions whose sshd is gone, token included: their
+	// client was killed or cut off before it could clean up, and no
+	// shell can use them again (the forward went with the connection).
+	RemoveDead bool
 }
 
 func (f *Finder) dir() (string, error) {
@@ -63,7 +68,9 @@ func (f *Finder) SessionsDir() (string, error) {
 // the only session whose sshd process is alive; with several, inside tmux,
 // the one whose sshd is an ancestor of the tmux client showing this pane.
 // Anything else is a KindNoSession error that lists the live sessions and
-// says to pass --session.
+// says to pass --session. With RemoveDead, the sessions it finds dead on
+// the way are removed (an explicit id is left alone: the user asked for
+// it, and is told what is wrong with it).
 //
 // Directories and files with the wrong owner or permissions are refused,
 // as ssh refuses a private key others can read: the file pins the agent
@@ -119,9 +126,13 @@ func (f *Finder) Find(id string) (*wire.Session, error) {
 		alive = processAlive
 	}
 	var live []*wire.Session
+	removed := 0
 	for _, s := range sessions {
-		if alive(s.SSHDPID) {
+		switch {
+		case alive(s.SSHDPID):
 			live = append(live, s)
+		case f.RemoveDead && os.RemoveAll(s.Dir) == nil:
+			removed++
 		}
 	}
 	var tmuxErr error
@@ -159,6 +170,9 @@ func (f *Finder) Find(id string) (*wire.Session, error) {
 	}
 	e := &Error{Kind: KindNoSession, Reason: "no live session in " + sdir,
 		Hint: "connect with `aws-sso-agent ssh HOST` from your workstation, and run this in that session"}
+	if removed > 0 {
+		e.Reason += fmt.Sprintf(" (removed %d whose SSH connection had ended)", removed)
+	}
 	if len(bad) > 0 {
 		// Say why a session that is there could not be used: most
 		// likely the one the user expects.

@@ -255,3 +255,55 @@ func TestFindInTmux(t *testing.T) {
 		t.Fatalf("got %v, want the two live sessions listed", err)
 	}
 }
+
+// TestFindRemovesDead: with RemoveDead, a session whose sshd is gone is
+// removed, token and all, when Find looks for a live one; a live one, and
+// one named by --session, stay.
+func TestFindRemovesDead(t *testing.T) {
+	root, a, b := twoSessions(t)
+	dirOf := func(id string) string { return filepath.Join(root, "sessions", id) }
+	os.WriteFile(filepath.Join(dirOf(a.ID), "token"), []byte("secret"), 0o600)
+
+	f := finder(root, nil, []int{77, 1})
+	f.RemoveDead = true
+	if _, err := f.Find(a.ID); err != nil {
+		t.Fatalf("Find(%s): %v", a.ID, err)
+	}
+	if _, err := os.Stat(dirOf(a.ID)); err != nil {
+		t.Fatalf("a session named by --session was removed: %v", err)
+	}
+
+	f = finder(root, nil, []int{77, 1}, 1002)
+	f.RemoveDead = true
+	s, err := f.Find("")
+	if err != nil || s.ID != b.ID {
+		t.Fatalf("Find = %v, %v; want %s", s, err, b.ID)
+	}
+	if _, err := os.Stat(dirOf(a.ID)); !os.IsNotExist(err) {
+		t.Errorf("the dead session's directory is still there: %v", err)
+	}
+	if _, err := os.Stat(dirOf(b.ID)); err != nil {
+		t.Errorf("the live session's directory went: %v", err)
+	}
+
+	f = finder(root, nil, []int{77, 1})
+	f.RemoveDead = true
+	_, err = f.Find("")
+	if err == nil || !strings.Contains(err.Error(), "removed 1 whose SSH connection had ended") {
+		t.Errorf("Find = %v; want it to say it removed the last session", err)
+	}
+	if _, err := os.Stat(dirOf(b.ID)); !os.IsNotExist(err) {
+		t.Errorf("the dead session's directory is still there: %v", err)
+	}
+}
+
+// TestFindKeepsDeadByDefault: the zero Finder only reads.
+func TestFindKeepsDeadByDefault(t *testing.T) {
+	root, a, _ := twoSessions(t)
+	if _, err := finder(root, nil, []int{77, 1}).Find(""); err == nil {
+		t.Fatal("Find found a live session among dead ones")
+	}
+	if _, err := os.Stat(filepath.Join(root, "sessions", a.ID)); err != nil {
+		t.Errorf("the zero Finder removed a session: %v", err)
+	}
+}

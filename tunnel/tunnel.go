@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"sync"
@@ -30,6 +31,10 @@ type Options struct {
 	Prompt forward.Prompter
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
+	// Helpers holds the aws-sso-remote builds shipped with the agent,
+	// named HelperName(GOOS, GOARCH); Open installs the remote host's at
+	// HelperPath when it is missing or differs. nil installs nothing.
+	Helpers fs.FS
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -54,6 +59,10 @@ type Tunnel struct {
 	// (Run, renew).
 	agent agent.ControlClient
 	slots []string
+	// helpers are Options.Helpers; probe is what the session install
+	// reported for them (probeMarker's line), when helpers is set.
+	helpers fs.FS
+	probe   string
 	// stop is closed by Close: renewals give up.
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -80,7 +89,7 @@ func Open(ctx context.Context, o Options) (_ *Tunnel, err error) {
 	cfg.Prompt = o.Prompt
 	cfg.Logger = log
 	t := &Tunnel{host: cfg.User + "@" + cfg.Host, log: log, ended: make(chan struct{}),
-		agent: o.Agent, slots: o.Slots, stop: make(chan struct{})}
+		agent: o.Agent, slots: o.Slots, stop: make(chan struct{}), helpers: o.Helpers}
 	defer func() {
 		if err != nil {
 			t.Close()
@@ -114,6 +123,16 @@ func Open(ctx context.Context, o Options) (_ *Tunnel, err error) {
 	}()
 	if err := t.installSession(ctx, t.session.Grant); err != nil {
 		return nil, fmt.Errorf("install the session on %s: %w", t.host, err)
+	}
+	if o.Helpers != nil {
+		// Without the helper the session still serves a helper installed
+		// by hand: a failure here is a warning, not the end.
+		switch uploaded, err := t.installHelper(); {
+		case err != nil:
+			log.Warn("aws-sso-remote not installed on the remote host", "host", t.host, "err", err)
+		case uploaded:
+			log.Info("installed aws-sso-remote on the remote host", "host", t.host, "path", "~/"+HelperPath)
+		}
 	}
 	log.Debug("tunnel up", "host", t.host, "remote_port", t.port, "session", t.session.Grant.ID)
 	return t, nil

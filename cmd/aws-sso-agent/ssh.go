@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -16,6 +18,7 @@ import (
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws-sso-agent/aws-sso-agent/forward"
 	"github.com/aws-sso-agent/aws-sso-agent/tunnel"
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // exitCode ends the command with a status and, if err is set, a message.
@@ -42,6 +45,7 @@ type sshFlags struct {
 	slots      []string
 	remotePort int
 	debug      bool
+	noInstall  bool
 }
 
 func (f *sshFlags) register(fs *pflag.FlagSet, shell bool) {
@@ -59,6 +63,25 @@ func (f *sshFlags) register(fs *pflag.FlagSet, shell bool) {
 	fs.StringArrayVar(&f.slots, "slot", nil, "slot this session may read (repeatable; default: the default slot)")
 	fs.IntVar(&f.remotePort, "remote-port", 0, "remote port to forward (default 0: the server picks a free one)")
 	fs.BoolVarP(&f.debug, "verbose", "v", false, "log connection events")
+	fs.BoolVar(&f.noInstall, "no-install", false, "do not install or update aws-sso-remote on the remote host")
+}
+
+// shippedHelpers is the directory of this executable when it holds the
+// aws-sso-remote builds for remote hosts (`make install` puts them there),
+// nil otherwise: a development build ships none, and has nothing to say.
+func shippedHelpers() fs.FS {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	if p, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = p
+	}
+	dir := filepath.Dir(exe)
+	if m, _ := filepath.Glob(filepath.Join(dir, tunnel.HelperName("*", "*"))); len(m) == 0 {
+		return nil
+	}
+	return os.DirFS(dir)
 }
 
 // tunnelOptions turns flags into what tunnel.Open needs.
@@ -78,7 +101,12 @@ func (c *cli) tunnelOptions(f *sshFlags, dest string) (tunnel.Options, error) {
 		slots = append(slots, s)
 	}
 	level := slogLevel(f.debug)
+	var helpers fs.FS
+	if !f.noInstall {
+		helpers = shippedHelpers()
+	}
 	return tunnel.Options{
+		Helpers:    helpers,
 		Dest:       dest,
 		SSH:        f.opts,
 		Slots:      slots,
@@ -87,6 +115,31 @@ func (c *cli) tunnelOptions(f *sshFlags, dest string) (tunnel.Options, error) {
 		Prompt:     c.terminalPrompter(),
 		Logger:     newTextLogger(c.stderr, level),
 	}, nil
+}
+
+// checkSlotsLoaded refuses slots the agent has not loaded: a misspelt
+// --slot would otherwise give a session whose every request fails, found
+// out only on the remote host. The default slot ("") is not checked
+// unless asked for by name, as a session reads it by default.
+func checkSlotsLoaded(st *agent.AgentStatus, slots []string) error {
+	loaded := make(map[string]bool, len(st.Slots))
+	names := make([]string, 0, len(st.Slots))
+	for _, s := range st.Slots {
+		loaded[s.Name] = true
+		names = append(names, wire.SlotName(s.Name))
+	}
+	for _, s := range slots {
+		if loaded[s] {
+			continue
+		}
+		have := "none"
+		if len(names) > 0 {
+			have = strings.Join(names, ", ")
+		}
+		return withHint(fmt.Errorf("--slot %s: the agent has no such slot loaded (loaded: %s)", wire.QuotedSlotName(s), have),
+			"load it first (aws-sso-agent load --profile PROFILE --slot="+wire.SlotName(s)+"), or see aws-sso-agent list")
+	}
+	return nil
 }
 
 // tunnelHint adds what to do next to the tunnel errors a person can fix.
@@ -126,8 +179,13 @@ func (c *cli) ssh(args []string) error {
 	if err != nil {
 		return exitCode{255, err}
 	}
-	// Before connecting: is there an agent to serve the forward?
-	if _, err := c.agentStatus(); err != nil {
+	// Before connecting: is there an agent to serve the forward, with the
+	// slots asked for?
+	st, err := c.agentStatus()
+	if err != nil {
+		return exitCode{255, err}
+	}
+	if err := checkSlotsLoaded(st, o.Slots); err != nil {
 		return exitCode{255, err}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

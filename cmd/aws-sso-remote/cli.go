@@ -30,6 +30,8 @@ Usage:
   aws-sso-remote env [--shell sh|bash|zsh|fish|csh|powershell] [--slot NAME] [--tls] [--session ID]
   aws-sso-remote check [--json] [--slot NAME] [--session ID]
   aws-sso-remote credential-process [--slot NAME] [--session ID]
+  aws-sso-remote exec [--slot NAME] [--tls] [--session ID] -- CMD [ARGS...]
+  aws-sso-remote shell [--slot NAME] [--tls] [--session ID]
   aws-sso-remote version
   aws-sso-remote help
 
@@ -50,10 +52,16 @@ Commands:
   check               the same proof, reported (--json for scripts)
   credential-process  credentials in the credential_process JSON format, for
                       ~/.aws/config: credential_process = aws-sso-remote credential-process
+  exec                the same proof, then run CMD with the variables env
+                      prints already set; on any failure CMD does not run
+                      (a slot with nothing loaded is a failure here)
+  shell               the same, for your login shell ($SHELL, else /bin/sh)
 
 Finding the session: --session ID, else $AWS_SSO_AGENT_SESSION, else the
 session whose sshd is an ancestor of this process, else the only live one.
 Sessions live in ~/.aws-sso-agent/sessions/ID/ (0700, files 0600).
+Without --slot, a session granted one slot only reads that one, else the
+default slot.
 
 Exit codes:
   0  ok
@@ -88,6 +96,10 @@ type cli struct {
 	// system's roots).
 	resolver    remote.Resolver
 	publicRoots *x509.CertPool
+	// environ is the environment exec and shell start from, execve
+	// replaces the process (nil: os.Environ and execProcess).
+	environ func() []string
+	execve  func(path string, argv, env []string) error
 }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -95,7 +107,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		stdout:      stdout,
 		stderr:      stderr,
 		getenv:      os.Getenv,
-		finder:      &remote.Finder{},
+		finder:      &remote.Finder{RemoveDead: true},
 		systemRoots: wire.SystemRoots,
 		timeout:     defaultTimeout,
 	}
@@ -120,6 +132,10 @@ func (c *cli) run(args []string) int {
 		return c.check(args[1:])
 	case "credential-process":
 		err = c.credentialProcess(args[1:])
+	case "exec":
+		err = c.execCmd(args[1:])
+	case "shell":
+		err = c.shellCmd(args[1:])
 	case "version", "--version":
 		fmt.Fprintln(c.stdout, "aws-sso-remote", version)
 		return remote.ExitOK
@@ -200,10 +216,22 @@ func slotFlag(s string) string {
 	return s
 }
 
+// sessionSlot is the slot a command reads: the --slot flag's (arg), or
+// with no flag the default slot, unless the session was granted exactly
+// one other slot: `aws-sso-agent ssh --slot prod HOST` means prod, and
+// asking for it twice would be a chore.
+func sessionSlot(s *wire.Session, arg string) string {
+	if arg == "" && !s.Allows("") && len(s.Slots) == 1 {
+		return s.Slots[0]
+	}
+	return slotFlag(arg)
+}
+
 // proven is a session whose port has proved genuine, and how its token
 // fared on one request.
 type proven struct {
 	sess  *wire.Session
+	slot  string // the slot read, sessionSlot's choice
 	creds wire.Credentials
 	// warning is set when the agent accepted the token but has nothing
 	// to serve for the slot (not loaded, refresh failed).
@@ -211,14 +239,16 @@ type proven struct {
 }
 
 // prove finds the session, proves its port and sends the token once, for
-// slot, over the proven connection. A refused token is an error; a slot
-// with nothing to serve is a warning when soft, an error otherwise.
-func (c *cli) prove(sessionID, slot string, soft bool) (*proven, error) {
+// the slot named by slotArg (the --slot flag, sessionSlot), over the
+// proven connection. A refused token is an error; a slot with nothing to
+// serve is a warning when soft, an error otherwise.
+func (c *cli) prove(sessionID, slotArg string, soft bool) (*proven, error) {
 	s, err := c.finder.Find(sessionID)
 	if err != nil {
 		return nil, err
 	}
-	p := &proven{sess: s}
+	slot := sessionSlot(s, slotArg)
+	p := &proven{sess: s, slot: slot}
 	if !s.Allows(slot) {
 		return p, &remote.Error{Kind: remote.KindRefused,
 			Reason: "slot " + wire.QuotedSlotName(slot) + " is not granted to session " + s.ID,
@@ -268,7 +298,7 @@ func (c *cli) warn(err error, note string) {
 func (c *cli) env(args []string) error {
 	fs := c.flags("env", "[--shell sh|bash|zsh|fish|csh|powershell] [--slot NAME] [--tls] [--session ID]")
 	shellName := fs.String("shell", "sh", "syntax of the exports: sh, bash, zsh, fish, csh (tcsh) or powershell")
-	slot := fs.String("slot", "", "a named slot instead of the default one")
+	slot := fs.String("slot", "", "a named slot instead of the default one (with no flag: the session's only slot, if it has one)")
 	useTLS := fs.Bool("tls", false, "export the https URL, SSL_CERT_FILE and NODE_EXTRA_CA_CERTS (Go and Node SDKs only)")
 	sessionID := fs.String("session", "", "the session id (default: found from this process's SSH connection)")
 	if err := parse(fs, args); err != nil {
@@ -278,29 +308,50 @@ func (c *cli) env(args []string) error {
 	if !ok {
 		return usageError{fmt.Sprintf("unknown shell %q: use %s", *shellName, shellList())}
 	}
-	p, err := c.prove(*sessionID, slotFlag(*slot), true)
+	vars, warning, err := c.sdkVars(*sessionID, *slot, *useTLS, true)
 	if err != nil {
 		return err
 	}
-	s := p.sess
+	out, err := sh.Exports(vars, wire.OverridingVars())
+	if err != nil {
+		return err
+	}
+	if warning != nil {
+		c.warn(warning, " (exports printed anyway: SDKs get credentials once the slot has them)")
+	}
+	_, err = io.WriteString(c.stdout, out)
+	return err
+}
+
+// sdkVars proves the session's port for the slot named by slotArg and
+// returns the variables that point the SDKs at it: what env exports, and
+// what exec and shell set. It writes the files they name (the token, and
+// with useTLS the CA bundle); it never writes to stdout. A slot with
+// nothing to serve is the returned warning when soft, an error otherwise.
+func (c *cli) sdkVars(sessionID, slotArg string, useTLS, soft bool) (vars []wire.Var, warning, err error) {
+	p, err := c.prove(sessionID, slotArg, soft)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, slot := p.sess, p.slot
 	// Everything that can fail happens before a single byte goes to
 	// stdout, so a failed `eval "$(aws-sso-remote env)"` changes nothing.
 	tokenFile, err := remote.WriteTokenFile(s)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	publicURL := c.publicURL(s, slotFlag(*slot))
-	vars := []wire.Var{{Name: "AWS_CONTAINER_CREDENTIALS_FULL_URI", Value: s.URL(slotFlag(*slot), *useTLS)}}
+	publicURL := c.publicURL(s, slot)
+	vars = []wire.Var{{Name: "AWS_CONTAINER_CREDENTIALS_FULL_URI", Value: s.URL(slot, useTLS)}}
 	switch {
 	case publicURL != "":
 		// Every SDK verifies the public certificate with its own roots
 		// (docs/tls.md): no trust variable, with or without --tls.
 		vars[0].Value = publicURL
-	case *useTLS:
+	case useTLS:
 		sdir, _ := c.finder.SessionsDir()
 		roots, from, err := c.systemRoots(c.getenv, sdir)
 		if err != nil {
-			return fmt.Errorf("read the system's root certificates for SSL_CERT_FILE: %w", err)
+			return nil, nil, fmt.Errorf("read the system's root certificates for SSL_CERT_FILE: %w", err)
 		}
 		if len(roots) == 0 {
 			c.warn(&remote.Error{Reason: "found no system root certificates: SSL_CERT_FILE holds only the agent's CA",
@@ -310,24 +361,16 @@ func (c *cli) env(args []string) error {
 		}
 		bundle, err := remote.WriteCABundle(s, roots)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		caFile, err := remote.WriteCAFile(s)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		vars = append(vars, wire.Var{Name: "SSL_CERT_FILE", Value: bundle}, wire.Var{Name: "NODE_EXTRA_CA_CERTS", Value: caFile})
 	}
 	vars = append(vars, wire.TokenVars(tokenFile, s.Token)...)
-	out, err := sh.Exports(vars, wire.OverridingVars())
-	if err != nil {
-		return err
-	}
-	if p.warning != nil {
-		c.warn(p.warning, " (exports printed anyway: SDKs get credentials once the slot has them)")
-	}
-	_, err = io.WriteString(c.stdout, out)
-	return err
+	return vars, p.warning, nil
 }
 
 // shellList is the shells --shell takes, for messages.
@@ -403,6 +446,9 @@ func (c *cli) check(args []string) int {
 		}
 		if !explicit && !s.Allows("") && len(s.Slots) > 0 {
 			target = s.Slots[0]
+		}
+		if target == "" {
+			target = wire.DefaultSlot // explicitly: prove must not choose another
 		}
 		return c.prove(s.ID, target, true)
 	}()
@@ -480,12 +526,12 @@ type processCredentials struct {
 
 func (c *cli) credentialProcess(args []string) error {
 	fs := c.flags("credential-process", "[--slot NAME] [--session ID]")
-	slot := fs.String("slot", "", "a named slot instead of the default one")
+	slot := fs.String("slot", "", "a named slot instead of the default one (with no flag: the session's only slot, if it has one)")
 	sessionID := fs.String("session", "", "the session id (default: found from this process's SSH connection)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	p, err := c.prove(*sessionID, slotFlag(*slot), false)
+	p, err := c.prove(*sessionID, *slot, false)
 	if err != nil {
 		return err
 	}
