@@ -161,19 +161,28 @@ func (t *connTracker) admit(c net.Conn, peer int) (tc *trackedConn, evicted bool
 // evictHeaviest releases the idlest connection of the peer holding the
 // most connections that has one to give, and returns it to be closed.
 func (t *connTracker) evictHeaviest() net.Conn {
-	for len(t.peers) > 0 {
-		var heaviest *connPeer
-		for _, p := range t.peers {
-			if t.evictable(p) && (heaviest == nil || p.n > heaviest.n) {
-				heaviest = p
-			}
+	var heaviest *connPeer
+	for _, p := range t.peers {
+		if t.evictable(p) && (heaviest == nil || p.n > heaviest.n) {
+			heaviest = p
 		}
-		if heaviest == nil {
-			return nil
-		}
-		return t.evictFrom(heaviest)
 	}
-	return nil
+	if heaviest == nil {
+		return nil
+	}
+	return t.evictFrom(heaviest)
+}
+
+// evictIdlest closes the idlest connection there is, if any: the
+// listener is out of descriptors and the next one to come may be the
+// user's.
+func (t *connTracker) evictIdlest() {
+	t.mu.Lock()
+	v := t.evictHeaviest()
+	t.mu.Unlock()
+	if v != nil {
+		v.Close()
+	}
 }
 
 func (t *connTracker) evictable(p *connPeer) bool {

@@ -135,3 +135,6 @@ func (d *inetDiag) parse(b []byte) (uid int, done, ok bool) {
 	}
 	return 0, false, false
 }
+
+// tcpPeerUIDs: tcpPeerUID tells uids here, so bounds per uid apply.
+const tcpPeerUIDs = true
