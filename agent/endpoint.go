@@ -551,6 +551,10 @@ type endpointChannelKey struct{}
 type endpointConnInfo struct {
 	channel string
 	client  string // remote address, or "session:ID"
+	// proofs limits the session proofs over this connection; made on the
+	// first. net/http serves a connection's requests one at a time, so
+	// it needs no lock.
+	proofs *rate.Limiter
 }
 
 // endpointConnOf is the endpointConn under c, nil if c is not one of

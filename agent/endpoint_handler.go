@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
+	"golang.org/x/time/rate"
 )
 
 // Shared header values: assigned, never appended to, so sharing is safe and
@@ -26,6 +27,8 @@ var (
 	endpointNoSniff = []string{"nosniff"}
 	endpointAllow   = []string{"GET, HEAD"}
 	endpointClose   = []string{"close"}
+	// endpointRetryProof is 1/ProofConnRate.
+	endpointRetryProof = []string{"1"}
 )
 
 // ServeHTTP answers one credentials request. Every answer other than
@@ -41,9 +44,11 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	status, code, slot := e.handle(w, r, info, start)
 	level := slog.LevelInfo
-	if status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests || r.URL.Path == wire.ProofPath {
 		// A flood: one warning when limiting starts, per-request lines only
 		// at debug level, so the flood does not become a log flood.
+		// Proofs need no token, so anyone on the remote host may flood
+		// them: Sessions logs them in aggregate.
 		level = slog.LevelDebug
 	}
 	if !e.log.Enabled(r.Context(), level) {
@@ -476,8 +481,19 @@ func (e *Endpoint) prove(w http.ResponseWriter, r *http.Request, info *endpointC
 		return fail(http.StatusNotFound, "not_found",
 			"the session proof is answered only over TLS on an SSH session's forwarded port")
 	}
-	key, ok := e.sessions.proofKey(info.channel)
-	if !ok {
+	if info.proofs == nil {
+		info.proofs = rate.NewLimiter(ProofConnRate, ProofConnBurst)
+	}
+	key, err := e.sessions.proofKey(info.channel, info.proofs)
+	switch {
+	case errors.Is(err, errProofLimited):
+		// Neither the failure limiter nor its warning: this is the
+		// session's own budget, counted and logged by Sessions.
+		w.Header()["Retry-After"] = endpointRetryProof
+		endpointError(w, r, http.StatusTooManyRequests, "proof_rate_limited",
+			"too many proof requests on this SSH session: aws-sso-remote needs one per connection")
+		return http.StatusTooManyRequests, "proof_rate_limited", ""
+	case err != nil:
 		return fail(http.StatusNotFound, "no_session", "this SSH session has ended: reconnect with aws-sso-agent ssh")
 	}
 	nonce, err := wire.ParseProofNonce(r.URL.Query().Get("nonce"))
