@@ -327,7 +327,7 @@ func (s *ControlServer) Serve(l net.Listener) error {
 		}
 		if evicted {
 			s.degraded.degrade(fmt.Sprintf("%d connections waiting for their request: closing the oldest", s.waiting.max))
-		} else if s.waiting.len() < s.waiting.max-s.waiting.max/10 {
+		} else {
 			s.degraded.recover()
 		}
 		s.wg.Add(1)

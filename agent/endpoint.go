@@ -325,7 +325,9 @@ func (e *Endpoint) acceptLoop(el *endpointListener, channel string, trusted bool
 			}
 		}
 		delay = 0
-		el.recoverIfBelow()
+		if el.degraded != nil {
+			el.degraded.recover()
+		}
 		go e.sniff(el, c, channel, trusted)
 	}
 }
@@ -474,15 +476,6 @@ type endpointListener struct {
 func (l *endpointListener) degrade(reason string) {
 	if l.degraded != nil {
 		l.degraded.degrade(reason)
-	}
-}
-
-// recoverIfBelow ends a degraded episode once the listener accepts again
-// with room to spare (below 90% of its bound), so a listener hovering at
-// its bound is one episode, not one per connection.
-func (l *endpointListener) recoverIfBelow() {
-	if l.degraded != nil && l.tracker.len() < l.tracker.max-l.tracker.max/10 {
-		l.degraded.recover()
 	}
 }
 

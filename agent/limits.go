@@ -284,16 +284,22 @@ type Degraded struct {
 	Reason string
 }
 
+// degradedQuiet is how long a listener must go without a degrading
+// event before its episode ends: a flood hovering at a bound is one
+// episode, not one per connection.
+const degradedQuiet = 5 * time.Second
+
 // degradation records one listener's degraded episodes and logs each
 // once: a warning when it starts, a line when it ends, never one per
 // error, so a flood does not become a log flood.
 type degradation struct {
-	what string // "endpoint", "control socket"
+	what string // "credentials endpoint", "control socket"
 	log  *slog.Logger
 	now  func() time.Time
 
 	mu     sync.Mutex
 	cur    Degraded
+	last   time.Time // of the latest event
 	events int
 }
 
@@ -301,25 +307,31 @@ type degradation struct {
 func (d *degradation) degrade(reason string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := d.now()
+	d.endIfQuiet(now)
 	d.events++
+	d.last = now
 	if !d.cur.Since.IsZero() {
 		return
 	}
-	d.cur = Degraded{Since: d.now(), Reason: reason}
-	d.log.LogAttrs(context.Background(), slog.LevelWarn, d.what+" degraded: "+reason,
-		slog.String("since", d.cur.Since.Format(time.RFC3339)))
+	d.cur = Degraded{Since: now, Reason: reason}
+	d.log.LogAttrs(context.Background(), slog.LevelWarn, d.what+" degraded: "+reason)
 }
 
-// recover ends the episode, if any.
+// recover ends the episode if it has been quiet for degradedQuiet.
 func (d *degradation) recover() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cur.Since.IsZero() {
+	d.endIfQuiet(d.now())
+}
+
+func (d *degradation) endIfQuiet(now time.Time) {
+	if d.cur.Since.IsZero() || now.Sub(d.last) < degradedQuiet {
 		return
 	}
 	d.log.LogAttrs(context.Background(), slog.LevelInfo, d.what+" serving normally again",
 		slog.String("was", d.cur.Reason),
-		slog.Duration("for", d.now().Sub(d.cur.Since).Round(time.Millisecond)),
+		slog.Duration("for", d.last.Sub(d.cur.Since).Round(time.Millisecond)),
 		slog.Int("events", d.events))
 	d.cur, d.events = Degraded{}, 0
 }
@@ -328,5 +340,6 @@ func (d *degradation) recover() {
 func (d *degradation) state() Degraded {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.endIfQuiet(d.now())
 	return d.cur
 }
