@@ -146,6 +146,10 @@ type Endpoint struct {
 	srv          *http.Server
 	budget       connBudget
 	degraded     degradation // of the local listener
+	// proofConn limits the session proofs over one connection:
+	// ProofConnRate and ProofConnBurst (a benchmark lifts them).
+	proofConn  rate.Limit
+	proofBurst int
 
 	mu        sync.Mutex
 	listeners map[*endpointListener]struct{}
@@ -170,6 +174,8 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		now:          cfg.Now,
 		listeners:    make(map[*endpointListener]struct{}),
 		budget:       defaultConnBudget(),
+		proofConn:    ProofConnRate,
+		proofBurst:   ProofConnBurst,
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)

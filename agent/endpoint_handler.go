@@ -29,6 +29,10 @@ var (
 	endpointClose   = []string{"close"}
 	// endpointRetryProof is 1/ProofConnRate.
 	endpointRetryProof = []string{"1"}
+	// endpointProofLimited answers a proof over the rate: no work, no
+	// allocation.
+	endpointProofLimited       = []byte(`{"code":"proof_rate_limited","message":"too many proof requests on this SSH session: aws-sso-remote needs one per connection"}` + "\n")
+	endpointProofLimitedLength = []string{strconv.Itoa(len(endpointProofLimited))}
 )
 
 // ServeHTTP answers one credentials request. Every answer other than
@@ -482,16 +486,23 @@ func (e *Endpoint) prove(w http.ResponseWriter, r *http.Request, info *endpointC
 			"the session proof is answered only over TLS on an SSH session's forwarded port")
 	}
 	if info.proofs == nil {
-		info.proofs = rate.NewLimiter(ProofConnRate, ProofConnBurst)
+		info.proofs = rate.NewLimiter(e.proofConn, e.proofBurst)
 	}
 	key, err := e.sessions.proofKey(info.channel, info.proofs)
 	switch {
 	case errors.Is(err, errProofLimited):
 		// Neither the failure limiter nor its warning: this is the
-		// session's own budget, counted and logged by Sessions.
-		w.Header()["Retry-After"] = endpointRetryProof
-		endpointError(w, r, http.StatusTooManyRequests, "proof_rate_limited",
-			"too many proof requests on this SSH session: aws-sso-remote needs one per connection")
+		// session's own budget, counted and logged by Sessions. The
+		// connection is kept: a flooder made to reconnect would cost a
+		// TLS handshake each time, far more than this canned answer.
+		h := w.Header()
+		h["Content-Type"] = endpointJSON
+		h["Cache-Control"] = endpointNoStore
+		h["X-Content-Type-Options"] = endpointNoSniff
+		h["Retry-After"] = endpointRetryProof
+		h["Content-Length"] = endpointProofLimitedLength
+		w.WriteHeader(http.StatusTooManyRequests)
+		w.Write(endpointProofLimited)
 		return http.StatusTooManyRequests, "proof_rate_limited", ""
 	case err != nil:
 		return fail(http.StatusNotFound, "no_session", "this SSH session has ended: reconnect with aws-sso-agent ssh")
