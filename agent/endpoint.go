@@ -99,9 +99,9 @@ type EndpointConfig struct {
 	FailureRate  rate.Limit
 	FailureBurst int
 	// MaxConns bounds the connections of the local listener (Serve); zero
-	// means a share of the descriptor limit (see limits.go), at most 4096.
-	// A peer uid other than the agent's may hold half of them, and each
-	// session's forward (ServeChannel) at most 256.
+	// means half the descriptor limit, at most 4096 (see limits.go). One
+	// peer uid may hold half of them where the kernel tells uids (Linux),
+	// and each session's forward (ServeChannel) at most 256.
 	MaxConns int
 }
 

@@ -35,8 +35,10 @@ const (
 
 // connBudget says how many connections each listener may hold when the
 // process may open nofile descriptors: half for the endpoint, a quarter
-// for the control socket, the rest for everything else. A uid other than
-// the agent's gets at most half of the endpoint's.
+// for the control socket, the rest for everything else. One peer uid may
+// hold at most half of the endpoint's, so another local user cannot take
+// them all; the agent's own uid is bounded alike, and its clients are
+// the ones that get the rest.
 type connBudget struct {
 	endpoint, perPeer, channel, control int
 }
@@ -120,10 +122,10 @@ var errConnLimit = errors.New("connection limit reached, every connection busy")
 // admit records c from peer, closing an idler connection first if a
 // bound is reached. evicted tells whether it had to.
 func (t *connTracker) admit(c net.Conn, peer int) (tc *trackedConn, evicted bool, err error) {
-	var victims []net.Conn
+	var victim net.Conn
 	defer func() {
-		for _, v := range victims {
-			v.Close()
+		if victim != nil {
+			victim.Close() // outside the lock: Close may call release
 		}
 	}()
 	t.mu.Lock()
@@ -136,26 +138,27 @@ func (t *connTracker) admit(c net.Conn, peer int) (tc *trackedConn, evicted bool
 		p = &connPeer{}
 		t.peers[peer] = p
 	}
-	if t.perPeer > 0 && p.n >= t.perPeer {
-		v := t.evictFrom(p)
-		if v == nil {
-			t.dropEmpty(peer, p)
-			return nil, false, errConnLimit
-		}
-		victims, evicted = append(victims, v), true
-	} else if t.n >= t.max {
-		v := t.evictHeaviest()
-		if v == nil {
-			t.dropEmpty(peer, p)
-			return nil, false, errConnLimit
-		}
-		victims, evicted = append(victims, v), true
+	switch {
+	case t.perPeer > 0 && p.n >= t.perPeer:
+		victim = t.evictFrom(p)
+	case t.n >= t.max:
+		victim = t.evictHeaviest()
+	default:
+		return t.addLocked(c, peer, p), false, nil
 	}
-	tc = &trackedConn{c: c, peer: peer, rank: rankSniffing}
+	if victim == nil {
+		t.dropEmpty(peer, p)
+		return nil, false, errConnLimit
+	}
+	return t.addLocked(c, peer, p), true, nil
+}
+
+func (t *connTracker) addLocked(c net.Conn, peer int, p *connPeer) *trackedConn {
+	tc := &trackedConn{c: c, peer: peer, rank: rankSniffing}
 	tc.elem = p.ranks[rankSniffing].PushBack(tc)
 	p.n++
 	t.n++
-	return tc, evicted, nil
+	return tc
 }
 
 // evictHeaviest releases the idlest connection of the peer holding the

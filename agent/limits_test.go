@@ -157,7 +157,11 @@ func TestProofFloodCostsNoLog(t *testing.T) {
 		served, refused := pipelineProofs(t, env.proofConn(t, h.Grant.ID), n)
 		elapsed := time.Since(start)
 		h.Close()
-		waitFor(t, func() bool { return len(env.sessions.List()) == 0 })
+		waitFor(t, func() bool {
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			return strings.Contains(strings.Join(log.lines, ""), "session closed")
+		})
 		logBytes[n] = log.n.Load() - before
 		if max := ProofConnBurst + int(float64(ProofConnRate)*elapsed.Seconds()) + 1; served > max {
 			t.Errorf("%d proofs: %d served in %v over one connection, want at most %d", n, served, elapsed, max)
