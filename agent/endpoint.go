@@ -146,10 +146,13 @@ type Endpoint struct {
 	srv          *http.Server
 	budget       connBudget
 	degraded     degradation // of the local listener
-	// proofConn limits the session proofs over one connection:
-	// ProofConnRate and ProofConnBurst (a benchmark lifts them).
+	// proofConn and proofBurst limit the session proofs over one
+	// connection: ProofConnRate and ProofConnBurst. proofHold is how
+	// long a refused proof's answer is held: ProofHold. (A benchmark
+	// changes them.)
 	proofConn  rate.Limit
 	proofBurst int
+	proofHold  time.Duration
 
 	mu        sync.Mutex
 	listeners map[*endpointListener]struct{}
@@ -176,6 +179,7 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		budget:       defaultConnBudget(),
 		proofConn:    ProofConnRate,
 		proofBurst:   ProofConnBurst,
+		proofHold:    ProofHold,
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)

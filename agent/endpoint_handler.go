@@ -493,8 +493,17 @@ func (e *Endpoint) prove(w http.ResponseWriter, r *http.Request, info *endpointC
 	case errors.Is(err, errProofLimited):
 		// Neither the failure limiter nor its warning: this is the
 		// session's own budget, counted and logged by Sessions. The
-		// connection is kept: a flooder made to reconnect would cost a
-		// TLS handshake each time, far more than this canned answer.
+		// connection is kept (a flooder made to reconnect would cost a
+		// TLS handshake each time, far more than this canned answer) but
+		// held back, so that its flood waits rather than works.
+		if e.proofHold > 0 {
+			t := time.NewTimer(e.proofHold)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+			}
+			t.Stop()
+		}
 		h := w.Header()
 		h["Content-Type"] = endpointJSON
 		h["Cache-Control"] = endpointNoStore

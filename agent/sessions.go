@@ -35,8 +35,8 @@ import (
 // session's forwarded port on the remote host may ask for them. aws-sso-remote
 // asks once per connection, and a remote host's SDKs open a handful of
 // connections at once; the limits below leave room for that while a
-// flood gets a cheap 429 before any keying material is exported, and is
-// logged as one line a minute (docs/threat-model.md).
+// flood gets a canned 429, held back, before any keying material is
+// exported, and is logged as one line a minute (docs/threat-model.md).
 const (
 	// ProofRate and ProofBurst limit the proofs of one session.
 	ProofRate  = rate.Limit(16)
@@ -45,6 +45,12 @@ const (
 	// connection, which needs one.
 	ProofConnRate  = rate.Limit(1)
 	ProofConnBurst = 4
+	// ProofHold is how long the answer to a refused proof is held back.
+	// net/http reads a connection's next request only once it has
+	// answered this one, so a flood pipelined on one connection runs at
+	// one refusal a second, costing no CPU while it waits; the session's
+	// connections are bounded (256), and so is the whole flood's work.
+	ProofHold = time.Second
 	// proofLogEvery is the least time between two "session proofs" lines
 	// of one session.
 	proofLogEvery = time.Minute
