@@ -15,8 +15,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aws-sso-agent/aws-sso-agent/wire"
 	"golang.org/x/time/rate"
+
+	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
 // Shared header values: assigned, never appended to, so sharing is safe and

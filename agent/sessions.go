@@ -112,12 +112,13 @@ type Session struct {
 	token    string
 	proofKey []byte
 	proofs   *rate.Limiter
+	conns    *SessionListener
+	done     chan struct{}
+	once     sync.Once
+
 	// Proofs served and refused, and when the last "session proofs" line
 	// was logged (Unix ns; 0: never).
 	proofsServed, proofsRefused, proofLogged atomic.Int64
-	conns                                    *SessionListener
-	done                                     chan struct{}
-	once                                     sync.Once
 }
 
 // NewSessions returns an empty registry adding its tokens to tokens.
