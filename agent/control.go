@@ -155,6 +155,15 @@ type AgentStatus struct {
 	// ACME, PublicRenewError the last attempt's failure ("" if none).
 	PublicRenewAt    time.Time `json:"public_renew_at,omitzero"`
 	PublicRenewError string    `json:"public_renew_error,omitempty"`
+
+	// EndpointDegraded says why the credentials endpoint is not serving
+	// as it should (out of descriptors, at its connection limit), since
+	// EndpointDegradedSince; "" while it serves normally. ControlDegraded
+	// and ControlDegradedSince say the same of the control socket.
+	EndpointDegraded      string    `json:"endpoint_degraded,omitempty"`
+	EndpointDegradedSince time.Time `json:"endpoint_degraded_since,omitzero"`
+	ControlDegraded       string    `json:"control_degraded,omitempty"`
+	ControlDegradedSince  time.Time `json:"control_degraded_since,omitzero"`
 }
 
 // Validate checks a request before the agent acts on it.
@@ -279,54 +288,71 @@ type ControlServer struct {
 	Sessions *Sessions
 	Endpoint *Endpoint
 
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[net.Conn]struct{} // not yet answered, closed when Serve ends
+	wg       sync.WaitGroup
+	once     sync.Once
+	waiting  *connTracker // connections that have not sent their request
+	degraded degradation
+}
+
+func (s *ControlServer) init() {
+	s.once.Do(func() {
+		s.waiting = newConnTracker(defaultConnBudget().control, 0)
+		s.degraded = degradation{what: "control socket", log: s.logger(), now: time.Now}
+	})
 }
 
 // Serve accepts connections until l is closed. It then closes the
 // connections that have not sent their request (an ssh client keeps one
 // dialed ahead for its next forwarded connection) and waits for the
 // requests in flight.
+//
+// No other accept error ends it: out of descriptors, it closes the oldest
+// connection still waiting for its request, backs off (5ms doubling to
+// 1s, as net/http does) and accepts again. At most a share of the
+// descriptor limit (1024 at most, see limits.go) may wait for their
+// request; beyond it the oldest is closed. Only this user can connect
+// (the socket's mode), so there is no bound per uid.
 func (s *ControlServer) Serve(l net.Listener) error {
+	s.init()
 	defer s.wg.Wait()
-	defer s.closeWaiting()
+	defer s.waiting.closeRank(rankSniffing)
+	var delay time.Duration
 	for {
 		conn, err := l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			return fmt.Errorf("agent: control socket: %w", err)
+			s.degraded.degrade("accept: " + endpointAcceptErr(err))
+			s.waiting.evictIdlest()
+			delay = acceptBackoff(delay)
+			time.Sleep(delay)
+			continue
 		}
-		s.track(conn, true)
+		delay = 0
+		tc, evicted, err := s.waiting.admit(conn, 0)
+		if err != nil {
+			conn.Close() // cannot happen: waiting connections can always be closed
+			continue
+		}
+		if evicted {
+			s.degraded.degrade(fmt.Sprintf("%d connections waiting for their request: closing the oldest", s.waiting.max))
+		} else {
+			s.degraded.recover()
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.serveConn(conn)
+			s.serveConn(conn, tc)
 		}()
 	}
 }
 
-func (s *ControlServer) track(c net.Conn, add bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conns == nil {
-		s.conns = map[net.Conn]struct{}{}
-	}
-	if add {
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-}
-
-func (s *ControlServer) closeWaiting() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		c.Close()
-	}
+// Degraded tells whether the control socket is degraded now, since when
+// and why; the zero Degraded if it serves normally.
+func (s *ControlServer) Degraded() Degraded {
+	s.init()
+	return s.degraded.state()
 }
 
 func (s *ControlServer) logger() *slog.Logger {
@@ -336,8 +362,9 @@ func (s *ControlServer) logger() *slog.Logger {
 	return s.Logger
 }
 
-func (s *ControlServer) serveConn(conn net.Conn) {
+func (s *ControlServer) serveConn(conn net.Conn, waiting *trackedConn) {
 	handedOff := false
+	defer s.waiting.release(waiting)
 	defer func() {
 		if !handedOff {
 			conn.Close()
@@ -365,11 +392,9 @@ func (s *ControlServer) serveConn(conn net.Conn) {
 		writeControl(conn, ControlResponse{Error: fmt.Sprintf("refused: peer uid %d is not the agent's uid %d", uid, os.Getuid()), Code: CodeRefused})
 		return
 	}
-	defer s.track(conn, false)
-
 	br := bufio.NewReader(conn)
 	line, err := readControlLine(br)
-	s.track(conn, false)
+	s.waiting.release(waiting)
 	var req *ControlRequest
 	if err == nil {
 		req, err = DecodeControlRequest(line)
@@ -573,6 +598,12 @@ func (s *ControlServer) Status() AgentStatus {
 			st.Slots = append(st.Slots, slotInfo(sl))
 		}
 	}
+	if s.Endpoint != nil {
+		d := s.Endpoint.Degraded()
+		st.EndpointDegraded, st.EndpointDegradedSince = d.Reason, d.Since
+	}
+	d := s.Degraded()
+	st.ControlDegraded, st.ControlDegradedSince = d.Reason, d.Since
 	return st
 }
 

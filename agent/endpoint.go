@@ -98,6 +98,11 @@ type EndpointConfig struct {
 	// DefaultFailureRate and DefaultFailureBurst.
 	FailureRate  rate.Limit
 	FailureBurst int
+	// MaxConns bounds the connections of the local listener (Serve); zero
+	// means half the descriptor limit, at most 4096 (see limits.go). One
+	// peer uid may hold half of them where the kernel tells uids (Linux),
+	// and each session's forward (ServeChannel) at most 256.
+	MaxConns int
 }
 
 // Endpoint is the credentials HTTP endpoint: it serves the
@@ -116,8 +121,12 @@ type EndpointConfig struct {
 //   - plain HTTP from anything but a loopback peer: SDKs send tokens in
 //     clear only to loopback, so a plain-HTTP caller from the network is
 //     not one of ours;
-//   - floods of bad requests: failures are rate limited, oversized
-//     requests refused early, every connection timeout bounded.
+//   - floods of bad requests: failures and session proofs are rate
+//     limited, oversized requests refused early, every connection
+//     timeout bounded;
+//   - floods of connections: each listener's connections are bounded, in
+//     total and per peer uid, the idlest closed first to make room; an
+//     accept error (out of descriptors) is waited out, never fatal.
 //
 // It is read-only (docs/threat-model.md): loading and unloading slots go through the
 // control socket, never through this port.
@@ -135,6 +144,15 @@ type Endpoint struct {
 	limited      atomic.Bool
 	bodies       endpointBodies
 	srv          *http.Server
+	budget       connBudget
+	degraded     degradation // of the local listener
+	// proofConn and proofBurst limit the session proofs over one
+	// connection: ProofConnRate and ProofConnBurst. proofHold is how
+	// long a refused proof's answer is held: ProofHold. (A benchmark
+	// changes them.)
+	proofConn  rate.Limit
+	proofBurst int
+	proofHold  time.Duration
 
 	mu        sync.Mutex
 	listeners map[*endpointListener]struct{}
@@ -158,6 +176,10 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		log:          cfg.Logger,
 		now:          cfg.Now,
 		listeners:    make(map[*endpointListener]struct{}),
+		budget:       defaultConnBudget(),
+		proofConn:    ProofConnRate,
+		proofBurst:   ProofConnBurst,
+		proofHold:    ProofHold,
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -165,6 +187,12 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	if cfg.MaxConns > 0 {
+		e.budget.endpoint = cfg.MaxConns
+		e.budget.perPeer = max(cfg.MaxConns/2, 1)
+		e.budget.channel = min(e.budget.channel, cfg.MaxConns)
+	}
+	e.degraded = degradation{what: "credentials endpoint", log: e.log, now: e.now}
 	for _, h := range cfg.AllowedHosts {
 		h = strings.ToLower(strings.TrimSuffix(h, "."))
 		if h != "" {
@@ -205,6 +233,7 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		// A non-nil empty map disables HTTP/2 (see NextProtos above).
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ConnContext:  endpointConnContext,
+		ConnState:    endpointConnState,
 		// net/http logs handshake failures and the like: debug level, so
 		// a flood of broken connections does not flood the log.
 		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
@@ -238,6 +267,22 @@ func (e *Endpoint) serve(l net.Listener, channel string, trusted bool) error {
 		errc:  make(chan error, 1),
 		done:  make(chan struct{}),
 	}
+	if channel == "" {
+		// The local port: peers are processes of any local user (or,
+		// beyond loopback, of any host), told apart by uid where the
+		// kernel says it.
+		perPeer := 0
+		if tcpPeerUIDs {
+			perPeer = e.budget.perPeer
+		}
+		el.tracker = newConnTracker(e.budget.endpoint, perPeer)
+		el.peerOf = tcpPeerUID
+		el.degraded = &e.degraded
+	} else {
+		// A session's forward: every connection comes from this user's
+		// ssh over the control socket.
+		el.tracker = newConnTracker(e.budget.channel, 0)
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -257,69 +302,105 @@ func (e *Endpoint) serve(l net.Listener, channel string, trusted bool) error {
 }
 
 // acceptLoop accepts raw connections and sniffs each one in its own
-// goroutine, so a silent client never holds up the others.
+// goroutine, so a silent client never holds up the others. It returns
+// only once the listener is closed: any other accept error (EMFILE,
+// ENFILE, ENOBUFS, ECONNABORTED...) passes, so it closes the idlest
+// connection to free a descriptor, backs off as net/http does and tries
+// again.
 func (e *Endpoint) acceptLoop(el *endpointListener, channel string, trusted bool) {
 	var delay time.Duration
 	for {
 		c, err := el.raw.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Transient (e.g. out of file descriptors): back off as
-				// net/http does, 5ms doubling up to 1s.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				select {
-				case <-time.After(delay):
-					continue
-				case <-el.done:
-					return
-				}
-			}
 			select {
-			case el.errc <- err:
+			case <-el.done:
+				return
 			default:
 			}
-			return
+			if errors.Is(err, net.ErrClosed) {
+				select {
+				case el.errc <- err:
+				default:
+				}
+				return
+			}
+			el.degrade("accept: " + endpointAcceptErr(err))
+			el.tracker.evictIdlest()
+			delay = acceptBackoff(delay)
+			select {
+			case <-time.After(delay):
+				continue
+			case <-el.done:
+				return
+			}
 		}
 		delay = 0
+		if el.degraded != nil {
+			el.degraded.recover()
+		}
 		go e.sniff(el, c, channel, trusted)
 	}
+}
+
+// endpointAcceptErr is an accept error without the listener's address,
+// which status already shows: "accept4: too many open files".
+func endpointAcceptErr(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return err.Error()
 }
 
 // sniff reads a connection's first byte: 0x16 is a TLS handshake record
 // (RFC 8446 5.1, ContentType handshake(22)); anything else is plain HTTP.
 func (e *Endpoint) sniff(el *endpointListener, c net.Conn, channel string, trusted bool) {
-	if !el.track(c) {
+	peer := peerUnknown
+	if el.peerOf != nil {
+		if uid, ok := el.peerOf(c); ok {
+			peer = uid
+		}
+	}
+	tc, evicted, err := el.tracker.admit(c, peer)
+	switch {
+	case errors.Is(err, errConnLimit):
+		el.degrade(fmt.Sprintf("all %d connections busy: refusing new ones", el.tracker.max))
 		c.Close()
 		return
+	case err != nil:
+		c.Close()
+		return
+	case evicted:
+		el.degrade(fmt.Sprintf("connection limit reached (%d, %d per peer uid): closing the idlest connections",
+			el.tracker.max, el.tracker.perPeer))
 	}
-	defer el.untrack(c)
 	// 4 KiB takes a whole TLS ClientHello (1.5 KiB with an ML-KEM share) or
 	// an SDK's request in the read that sniffs it.
-	ec := &endpointConn{Conn: c, br: bufio.NewReaderSize(c, 4096), channel: channel}
+	ec := &endpointConn{Conn: c, br: bufio.NewReaderSize(c, 4096), channel: channel, tracker: el.tracker, tc: tc}
 	c.SetReadDeadline(time.Now().Add(endpointSniffTimeout))
 	first, err := ec.br.Peek(1)
 	c.SetReadDeadline(time.Time{})
 	if err != nil {
-		c.Close()
+		ec.Close()
 		return
 	}
 	var out net.Conn = ec
 	switch {
 	case first[0] == 0x16:
 		if e.tlsConfig == nil {
-			c.Close()
+			ec.Close()
 			return
 		}
 		out = tls.Server(ec, e.tlsConfig)
 	case !trusted && !endpointLoopbackAddr(c.RemoteAddr()):
-		e.refusePlain(c)
+		e.refusePlain(ec)
 		return
 	}
+	el.tracker.setRank(tc, rankNew)
 	select {
 	case el.conns <- out:
 	case <-el.done:
-		c.Close()
+		ec.Close()
 	}
 }
 
@@ -348,6 +429,11 @@ func (e *Endpoint) refusePlain(c net.Conn) {
 		slog.Int("status", http.StatusForbidden),
 		slog.String("code", "tls_required"))
 }
+
+// Degraded tells whether the local listener is degraded now (out of
+// descriptors, or at its connection limit), since when and why; the zero
+// Degraded if it serves normally.
+func (e *Endpoint) Degraded() Degraded { return e.degraded.state() }
 
 // Shutdown stops accepting connections and waits, until ctx is done, for
 // requests in flight to finish.
@@ -390,29 +476,17 @@ type endpointListener struct {
 	done  chan struct{}
 	once  sync.Once
 
-	mu       sync.Mutex
-	sniffing map[net.Conn]struct{} // closed by Close, so Shutdown is prompt
-	closed   bool
+	// tracker holds every connection from accept to close; Close closes
+	// those still being sniffed, so Shutdown is prompt.
+	tracker  *connTracker
+	peerOf   func(net.Conn) (uid int, ok bool) // nil: one peer
+	degraded *degradation                      // nil: not reported
 }
 
-// track records a connection being sniffed; false if the listener is closed.
-func (l *endpointListener) track(c net.Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
+func (l *endpointListener) degrade(reason string) {
+	if l.degraded != nil {
+		l.degraded.degrade(reason)
 	}
-	if l.sniffing == nil {
-		l.sniffing = make(map[net.Conn]struct{})
-	}
-	l.sniffing[c] = struct{}{}
-	return true
-}
-
-func (l *endpointListener) untrack(c net.Conn) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.sniffing, c)
 }
 
 func (l *endpointListener) Accept() (net.Conn, error) {
@@ -431,12 +505,7 @@ func (l *endpointListener) Close() error {
 	l.once.Do(func() {
 		close(l.done)
 		err = l.raw.Close()
-		l.mu.Lock()
-		l.closed = true
-		for c := range l.sniffing {
-			c.Close()
-		}
-		l.mu.Unlock()
+		l.tracker.closeRank(rankSniffing)
 	})
 	return err
 }
@@ -449,6 +518,15 @@ type endpointConn struct {
 	net.Conn
 	br      *bufio.Reader
 	channel string
+	tracker *connTracker
+	tc      *trackedConn
+}
+
+// Close closes the connection and frees its place in the listener's
+// bound.
+func (c *endpointConn) Close() error {
+	c.tracker.release(c.tc)
+	return c.Conn.Close()
 }
 
 func (c *endpointConn) Read(p []byte) (int, error) {
@@ -476,14 +554,44 @@ type endpointChannelKey struct{}
 type endpointConnInfo struct {
 	channel string
 	client  string // remote address, or "session:ID"
+	// proofs limits the session proofs over this connection; made on the
+	// first. net/http serves a connection's requests one at a time, so
+	// it needs no lock.
+	proofs *rate.Limiter
 }
 
-func endpointConnContext(ctx context.Context, c net.Conn) context.Context {
+// endpointConnOf is the endpointConn under c, nil if c is not one of
+// ours.
+func endpointConnOf(c net.Conn) *endpointConn {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	ec, ok := c.(*endpointConn)
-	if !ok {
+	ec, _ := c.(*endpointConn)
+	return ec
+}
+
+// endpointConnState ranks a connection for eviction by what net/http is
+// doing with it: between requests it is idle, the first to go.
+func endpointConnState(c net.Conn, state http.ConnState) {
+	ec := endpointConnOf(c)
+	if ec == nil {
+		return
+	}
+	switch state {
+	case http.StateNew:
+		ec.tracker.setRank(ec.tc, rankNew)
+	case http.StateActive:
+		ec.tracker.setRank(ec.tc, rankActive)
+	case http.StateIdle:
+		ec.tracker.setRank(ec.tc, rankIdle)
+	case http.StateHijacked, http.StateClosed:
+		ec.tracker.release(ec.tc)
+	}
+}
+
+func endpointConnContext(ctx context.Context, c net.Conn) context.Context {
+	ec := endpointConnOf(c)
+	if ec == nil {
 		return ctx
 	}
 	info := &endpointConnInfo{channel: ec.channel}

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/time/rate"
+
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
@@ -26,6 +28,12 @@ var (
 	endpointNoSniff = []string{"nosniff"}
 	endpointAllow   = []string{"GET, HEAD"}
 	endpointClose   = []string{"close"}
+	// endpointRetryProof is 1/ProofConnRate.
+	endpointRetryProof = []string{"1"}
+	// endpointProofLimited answers a proof over the rate: no work, no
+	// allocation.
+	endpointProofLimited       = []byte(`{"code":"proof_rate_limited","message":"too many proof requests on this SSH session: aws-sso-remote needs one per connection"}` + "\n")
+	endpointProofLimitedLength = []string{strconv.Itoa(len(endpointProofLimited))}
 )
 
 // ServeHTTP answers one credentials request. Every answer other than
@@ -41,9 +49,11 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	status, code, slot := e.handle(w, r, info, start)
 	level := slog.LevelInfo
-	if status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests || r.URL.Path == wire.ProofPath {
 		// A flood: one warning when limiting starts, per-request lines only
 		// at debug level, so the flood does not become a log flood.
+		// Proofs need no token, so anyone on the remote host may flood
+		// them: Sessions logs them in aggregate.
 		level = slog.LevelDebug
 	}
 	if !e.log.Enabled(r.Context(), level) {
@@ -419,8 +429,35 @@ func (e *Endpoint) prove(w http.ResponseWriter, r *http.Request, info *endpointC
 		return fail(http.StatusNotFound, "not_found",
 			"the session proof is answered only over TLS on an SSH session's forwarded port")
 	}
-	key, ok := e.sessions.proofKey(info.channel)
-	if !ok {
+	if info.proofs == nil {
+		info.proofs = rate.NewLimiter(e.proofConn, e.proofBurst)
+	}
+	key, err := e.sessions.proofKey(info.channel, info.proofs)
+	switch {
+	case errors.Is(err, errProofLimited):
+		// Neither the failure limiter nor its warning: this is the
+		// session's own budget, counted and logged by Sessions. The
+		// connection is kept (a flooder made to reconnect would cost a
+		// TLS handshake each time, far more than this canned answer) but
+		// held back, so that its flood waits rather than works.
+		if e.proofHold > 0 {
+			t := time.NewTimer(e.proofHold)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+			}
+			t.Stop()
+		}
+		h := w.Header()
+		h["Content-Type"] = endpointJSON
+		h["Cache-Control"] = endpointNoStore
+		h["X-Content-Type-Options"] = endpointNoSniff
+		h["Retry-After"] = endpointRetryProof
+		h["Content-Length"] = endpointProofLimitedLength
+		w.WriteHeader(http.StatusTooManyRequests)
+		w.Write(endpointProofLimited)
+		return http.StatusTooManyRequests, "proof_rate_limited", ""
+	case err != nil:
 		return fail(http.StatusNotFound, "no_session", "this SSH session has ended: reconnect with aws-sso-agent ssh")
 	}
 	nonce, err := wire.ParseProofNonce(r.URL.Query().Get("nonce"))

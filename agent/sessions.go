@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
@@ -28,6 +30,31 @@ import (
 // Each session also has a proof key: aws-sso-remote asks the agent to prove,
 // over pinned TLS and before it sends the token, that it knows the session
 // (wire.Proof). A process squatting the remote port cannot.
+
+// Proofs are answered without a token, so anyone who can reach a
+// session's forwarded port on the remote host may ask for them. aws-sso-remote
+// asks once per connection, and a remote host's SDKs open a handful of
+// connections at once; the limits below leave room for that while a
+// flood gets a canned 429, held back, before any keying material is
+// exported, and is logged as one line a minute (docs/threat-model.md).
+const (
+	// ProofRate and ProofBurst limit the proofs of one session.
+	ProofRate  = rate.Limit(16)
+	ProofBurst = 64
+	// ProofConnRate and ProofConnBurst limit the proofs over one
+	// connection, which needs one.
+	ProofConnRate  = rate.Limit(1)
+	ProofConnBurst = 4
+	// ProofHold is how long the answer to a refused proof is held back.
+	// net/http reads a connection's next request only once it has
+	// answered this one, so a flood pipelined on one connection runs at
+	// one refusal a second, costing no CPU while it waits; the session's
+	// connections are bounded (256), and so is the whole flood's work.
+	ProofHold = time.Second
+	// proofLogEvery is the least time between two "session proofs" lines
+	// of one session.
+	proofLogEvery = time.Minute
+)
 
 // ErrNoSession is returned for an unknown or ended session.
 var ErrNoSession = errors.New("no such session")
@@ -84,10 +111,15 @@ type Session struct {
 	requests atomic.Int64
 	token    string
 	proofKey []byte
+	proofs   *rate.Limiter
 	conns    *SessionListener
 	done     chan struct{}
 	once     sync.Once
 	endErr   error // why the session ended, set before done is closed
+
+	// Proofs served and refused, and when the last "session proofs" line
+	// was logged (Unix ns; 0: never).
+	proofsServed, proofsRefused, proofLogged atomic.Int64
 }
 
 // NewSessions returns an empty registry adding its tokens to tokens.
@@ -131,6 +163,7 @@ func (s *Sessions) Open(host string, slots []string) (*Session, SessionGrant, er
 		info:     SessionInfo{ID: id, Host: host, Slots: slots, Started: s.now()},
 		token:    token,
 		proofKey: key,
+		proofs:   rate.NewLimiter(ProofRate, ProofBurst),
 		conns:    newSessionListener(),
 		done:     make(chan struct{}),
 	}
@@ -193,7 +226,8 @@ func (s *Sessions) end(id, why string, reason error) error {
 		close(sess.done)
 		sess.conns.Close()
 	})
-	s.log.Info("session closed", "session", id, "host", sess.info.Host, "why", why, "requests", sess.requests.Load())
+	s.log.Info("session closed", "session", id, "host", sess.info.Host, "why", why, "requests", sess.requests.Load(),
+		"proofs", sess.proofsServed.Load(), "proofs_refused", sess.proofsRefused.Load())
 	return nil
 }
 
@@ -235,12 +269,35 @@ func (s *Sessions) List() []SessionInfo {
 	return out
 }
 
-// proofKey returns the proof key of a live session.
-func (s *Sessions) proofKey(id string) ([]byte, bool) {
-	if sess := s.get(id); sess != nil {
-		return sess.proofKey, true
+// errProofLimited refuses a proof over the session's or the connection's
+// rate.
+var errProofLimited = errors.New("too many proof requests")
+
+// proofKey returns the proof key of a live session, if a proof is within
+// the session's rate and conn's (the connection's limiter, nil for none).
+// Every call is counted, and logged in aggregate: at most one line per
+// session every proofLogEvery.
+func (s *Sessions) proofKey(id string, conn *rate.Limiter) ([]byte, error) {
+	sess := s.get(id)
+	if sess == nil {
+		return nil, ErrNoSession
 	}
-	return nil, false
+	now := s.now()
+	// The connection's first: a flood on one connection must not use up
+	// the session's proofs for the others.
+	ok := (conn == nil || conn.AllowN(now, 1)) && sess.proofs.AllowN(now, 1)
+	if ok {
+		sess.proofsServed.Add(1)
+	} else {
+		sess.proofsRefused.Add(1)
+	}
+	if last := sess.proofLogged.Load(); now.UnixNano()-last >= int64(proofLogEvery) && sess.proofLogged.CompareAndSwap(last, now.UnixNano()) {
+		s.log.Info("session proofs", "session", id, "proofs", sess.proofsServed.Load(), "proofs_refused", sess.proofsRefused.Load())
+	}
+	if !ok {
+		return nil, errProofLimited
+	}
+	return sess.proofKey, nil
 }
 
 // served counts a credentials answer given to session id.

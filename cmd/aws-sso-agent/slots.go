@@ -198,9 +198,21 @@ func (c *cli) status(args []string) error {
 	if asJSON {
 		return writeJSON(c.stdout, jsonStatus(st))
 	}
+	c.writeStatus(st)
+	return nil
+}
+
+// writeStatus shows st as `status` does without --json.
+func (c *cli) writeStatus(st *agent.AgentStatus) {
 	fmt.Fprintf(c.stdout, "agent:       running (pid %d, %s, up %s)\n", st.PID, st.Version, time.Since(st.Started).Round(time.Second))
 	fmt.Fprintf(c.stdout, "endpoint:    %s (plain HTTP, loopback only)\n", st.URL)
 	fmt.Fprintf(c.stdout, "             %s (TLS)\n", st.TLSURL)
+	if st.EndpointDegraded != "" {
+		fmt.Fprintf(c.stdout, "             degraded since %s: %s\n", st.EndpointDegradedSince.Local().Format(time.RFC3339), st.EndpointDegraded)
+	}
+	if st.ControlDegraded != "" {
+		fmt.Fprintf(c.stdout, "control:     degraded since %s: %s\n", st.ControlDegradedSince.Local().Format(time.RFC3339), st.ControlDegraded)
+	}
 	fmt.Fprintf(c.stdout, "token file:  %s\n", st.TokenFile)
 	fmt.Fprintf(c.stdout, "local CA:    %s\n", st.CAFingerprint)
 	fmt.Fprintf(c.stdout, "leaf:        expires %s (rotated automatically)\n", expiry(st.LeafExpires))
@@ -217,11 +229,10 @@ func (c *cli) status(args []string) error {
 	fmt.Fprintf(c.stdout, "store:       %s\n", st.Store)
 	if len(st.Slots) == 0 {
 		fmt.Fprintln(c.stdout, "slots:       none; load one with: aws-sso-agent load --profile PROFILE")
-		return nil
+		return
 	}
 	fmt.Fprintln(c.stdout)
 	c.slotTable(st)
-	return nil
 }
 
 func slotName(name string) string { return wire.SlotName(name) }
