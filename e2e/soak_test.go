@@ -83,6 +83,9 @@ const (
 	// soakLogBytesPerOp is what the agent may log per SSH session, revoke
 	// or load; a flood must cost no log space beyond soakLogFloor.
 	soakLogBytesPerOp = 2 << 10
+	// soakLogBytesPerGET is one request line of a legitimate GET: about
+	// 130 bytes, with room for long client addresses.
+	soakLogBytesPerGET = 200
 	soakLogFloor      = 256 << 10
 )
 
@@ -241,13 +244,23 @@ func TestSoak(t *testing.T) {
 	}
 	if alone.n == 0 || flooded.n == 0 {
 		fail("no legitimate GET completed in a phase (%d alone, %d with the floods)", alone.n, flooded.n)
-	} else if flooded.p99 > soakP99Factor*alone.p99 {
-		fail("legitimate p99 with the floods %v is %.1fx its %v alone (bound %dx)",
-			flooded.p99, float64(flooded.p99)/float64(alone.p99), alone.p99, soakP99Factor)
+	} else if busy.n == 0 {
+		fail("no legitimate GET completed with the churn alone")
+	} else if flooded.p99 > soakP99Factor*busy.p99 {
+		// Against the same mixed load without the floods: what the floods
+		// add. Phase 1 against phase 3 also charges the churn (sshd, the
+		// SSH clients and the CLI share this machine's cores), which the
+		// summary reports on its own line.
+		fail("legitimate p99 with the floods %v is %.1fx its %v with the churn alone (bound %dx)",
+			flooded.p99, float64(flooded.p99)/float64(busy.p99), busy.p99, soakP99Factor)
 	}
 	ops := stats.sshOK.Load() + stats.sshFail.Load() + stats.revokeOK.Load() + stats.revokeFail.Load() + stats.loadOK.Load() + stats.loadFail.Load()
-	if budget := soakLogFloor + int(ops)*soakLogBytesPerOp; logBytes > budget {
-		fail("the agent logged %s during the load, budget %s (%d operations)", mib(int64(logBytes)), mib(int64(budget)), ops)
+	// Each legitimate GET is one "credentials request" line by design
+	// (docs/threat-model.md: slot, client, status, code, latency); the
+	// floods must add nothing beyond the floor.
+	gets := alone.n + busy.n + flooded.n
+	if budget := soakLogFloor + int(ops)*soakLogBytesPerOp + gets*soakLogBytesPerGET; logBytes > budget {
+		fail("the agent logged %s during the load, budget %s (%d operations, %d legitimate GETs)", mib(int64(logBytes)), mib(int64(budget)), ops, gets)
 	}
 	if stats.sshOK.Load() == 0 || stats.revokeOK.Load() == 0 || stats.loadOK.Load() == 0 {
 		fail("a churn never succeeded: %s", stats)
@@ -749,9 +762,9 @@ func soakSummary(total time.Duration, start, end soakSample, samples []soakSampl
 	fmt.Fprintf(&b, "legitimate GETs with the churn:       %s\n", busy)
 	fmt.Fprintf(&b, "legitimate GETs with churn and floods: %s\n", flooded)
 	if alone.p99 > 0 && busy.p99 > 0 {
-		fmt.Fprintf(&b, "p99 ratio, floods against alone: %.2fx (bound %dx); churn against alone: %.2fx; floods against churn: %.2fx\n",
-			float64(flooded.p99)/float64(alone.p99), soakP99Factor,
-			float64(busy.p99)/float64(alone.p99), float64(flooded.p99)/float64(busy.p99))
+		fmt.Fprintf(&b, "p99 ratio, floods against churn: %.2fx (bound %dx); churn against alone: %.2fx; floods and churn against alone: %.2fx\n",
+			float64(flooded.p99)/float64(busy.p99), soakP99Factor,
+			float64(busy.p99)/float64(alone.p99), float64(flooded.p99)/float64(alone.p99))
 	}
 	fmt.Fprintf(&b, "agent log during the load: %d bytes\n", logBytes)
 	fmt.Fprintf(&b, "load: %s\n", stats)
