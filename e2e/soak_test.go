@@ -86,7 +86,7 @@ const (
 	// soakLogBytesPerGET is one request line of a legitimate GET: about
 	// 130 bytes, with room for long client addresses.
 	soakLogBytesPerGET = 200
-	soakLogFloor      = 256 << 10
+	soakLogFloor       = 256 << 10
 )
 
 // TestSoak: phase 1 measures the legitimate clients alone; phase 2 adds
