@@ -74,6 +74,13 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 	// Tokens are 256 bits, so guessing is hopeless at any rate; the limiter
 	// exists to cap the log volume and work a flood of bad requests costs,
 	// and must not let such a flood lock out the user's own clients.
+	if len(r.TransferEncoding) > 0 {
+		// A credentials request has no body, and one with a
+		// Transfer-Encoding (with or without a Content-Length) is how
+		// request smuggling starts: whatever is answered, nothing more is
+		// read on this connection (RFC 9112, section 6.1).
+		w.Header()["Connection"] = endpointClose
+	}
 	token, tokenErr := endpointToken(r.Header)
 	var grant Grant
 	var slot string
