@@ -241,12 +241,13 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 	if source == "" {
 		source = spec.String()
 	}
+	started := s.now()
 	ac, err := s.retrieve(ctx, p)
 	now := s.now()
 	var c Credentials
 	var margin time.Duration
 	if err == nil {
-		c, margin, err = s.fresh(ac, info, now)
+		c, margin, err = s.fresh(ac, info, started)
 	}
 	if err != nil {
 		return SlotStatus{}, &SourceError{Source: source, Err: errors.New(sourceFailure(err)), HintText: sourceHint(err, info.Hint)}
@@ -484,8 +485,11 @@ func slotBackoff(failures int, jitter func(time.Duration) time.Duration) time.Du
 	return d/2 + jitter(d/2)
 }
 
-// fresh converts credentials just retrieved and works out their margin.
-func (s *Slots) fresh(ac aws.Credentials, info SourceInfo, now time.Time) (Credentials, time.Duration, error) {
+// fresh converts credentials just retrieved and works out their margin
+// from their lifetime, measured from asked, when the retrieval started:
+// the source made them no earlier, so a slow retrieval can only lengthen
+// the measured lifetime and widen the margin, never narrow it.
+func (s *Slots) fresh(ac aws.Credentials, info SourceInfo, asked time.Time) (Credentials, time.Duration, error) {
 	if ac.AccessKeyID == "" || ac.SecretAccessKey == "" {
 		return Credentials{}, 0, errors.New("the source returned no access key")
 	}
@@ -503,7 +507,7 @@ func (s *Slots) fresh(ac aws.Credentials, info SourceInfo, now time.Time) (Crede
 		return c, 0, nil
 	}
 	c.Expires = ac.Expires.UTC()
-	lifetime := c.Expires.Sub(now)
+	lifetime := c.Expires.Sub(asked)
 	if lifetime <= 0 {
 		return Credentials{}, 0, fmt.Errorf("the source returned credentials that expired at %s", c.Expires.Format(time.RFC3339))
 	}
@@ -536,12 +540,13 @@ func (s *Slots) startFlightLocked(sl *slot) *slotFlight {
 // an unload is never undone by a late refresh.
 func (s *Slots) refresh(sl *slot, f *slotFlight) {
 	defer close(f.done)
+	started := s.now()
 	ac, err := s.retrieve(sl.ctx, sl.provider)
 	now := s.now()
 	var c Credentials
 	var margin time.Duration
 	if err == nil {
-		c, margin, err = s.fresh(ac, sl.info, now)
+		c, margin, err = s.fresh(ac, sl.info, started)
 	}
 
 	s.mu.Lock()
