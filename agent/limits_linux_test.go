@@ -13,11 +13,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
@@ -42,7 +42,7 @@ func TestDescriptorExhaustion(t *testing.T) {
 	d := Dirs{Config: filepath.Join(root, "config"), Runtime: filepath.Join(root, "run")}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDescriptorExhaustionChild$", "-test.v")
 	cmd.Env = append(os.Environ(), exhaustChildEnv+"="+root, "HOME="+root, "AWS_EC2_METADATA_DISABLED=true")
-	var childLog syncBuffer
+	var childLog e2e.LockedBuffer
 	cmd.Stderr = &childLog
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -214,22 +214,4 @@ func childFDs(t *testing.T, pid int) int {
 		return 0
 	}
 	return len(ents)
-}
-
-// syncBuffer is a bytes buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -17,13 +17,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
@@ -162,26 +162,9 @@ sleep 600 & echo $! > "$0.pid"`)
 	}
 }
 
-// processTestLog is a logger whose lines a test reads.
-type processTestLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *processTestLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *processTestLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *processTestLog) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// processTestLogger logs at debug level into w, which the test reads.
+func processTestLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // stderr with a secret in it: the person loading sees the first 512
@@ -192,14 +175,14 @@ func TestProcessStderrNotLogged(t *testing.T) {
 	noise := "debug: token " + secret + "\n\x1b[31mred\r" + strings.Repeat("x", 2000)
 	failing := fmt.Sprintf("printf '%%s' '%s' >&2\nexit 3\n", noise)
 	spec, _ := processTestSpec(t, processTestOnce(failing))
-	var log processTestLog
+	var log e2e.LockedBuffer
 	offset := atomic.Int64{}
 	s := NewSlots(SlotsConfig{
-		Logger: log.logger(),
+		Logger: processTestLogger(&log),
 		Now:    func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
 	})
 	defer s.Close()
-	path := startControl(t, &ControlServer{Slots: s, Logger: log.logger()})
+	path := startControl(t, &ControlServer{Slots: s, Logger: processTestLogger(&log)})
 	c := ControlClient{Path: path}
 	load := &LoadRequest{Slot: "proc", Profile: spec.Profile, ConfigFile: spec.ConfigFile, CredentialsFile: spec.CredentialsFile}
 
