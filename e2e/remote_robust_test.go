@@ -171,22 +171,7 @@ func TestSquatterExec(t *testing.T) {
 	}{{"plain", 4}, {"tls", 5}} {
 		t.Run(tc.mode, func(t *testing.T) {
 			stale := killedSession(t, r)
-			var sq *e2e.Process
-			e2e.WaitFor(t, func() bool {
-				sq = e2e.StartAs(t, "nobody", squatter, "-mode", tc.mode, "-addr", fmt.Sprintf("127.0.0.1:%d", stale.Port))
-				for start := time.Now(); time.Since(start) < 15*time.Second; time.Sleep(20 * time.Millisecond) {
-					if strings.Contains(sq.Stdout(), "LISTENING") {
-						return true
-					}
-					select {
-					case <-sq.Done():
-						return false
-					default:
-					}
-				}
-				t.Fatalf("the squatter neither listened nor exited in 15 s: %s", sq.Stdout())
-				return false
-			}, 30*time.Second)
+			sq := startSquatter(t, squatter, tc.mode, stale.Port)
 			defer sq.Stop()
 
 			res := e2e.RunAs(t, r.sshd.User, nil, r.remoteBin, "exec", "--session", stale.ID, "--", "sh", "-c", "echo RAN; touch ran")

@@ -228,24 +228,7 @@ func TestSquatters(t *testing.T) {
 			<-client.Done()
 			// sshd drops the forward when the connection goes; then the
 			// squatter takes the port.
-			var sq *e2e.Process
-			e2e.WaitFor(t, func() bool {
-				// Retry only once a squatter has exited (the port not
-				// free yet): one slow to start may already hold it.
-				sq = e2e.StartAs(t, "nobody", squatter, "-mode", tc.mode, "-addr", fmt.Sprintf("127.0.0.1:%d", port))
-				for start := time.Now(); time.Since(start) < 15*time.Second; time.Sleep(20 * time.Millisecond) {
-					if strings.Contains(sq.Stdout(), "LISTENING") {
-						return true
-					}
-					select {
-					case <-sq.Done():
-						return false
-					default:
-					}
-				}
-				t.Fatalf("the squatter neither listened nor exited in 15 s: %s", sq.Stdout())
-				return false
-			}, 30*time.Second)
+			sq := startSquatter(t, squatter, tc.mode, port)
 
 			res := e2e.RunAs(t, r.sshd.User, nil, r.remoteBin, "env", "--session", id)
 			if res.Code != tc.code {
@@ -540,4 +523,29 @@ $t kill-server`, sock, r.remoteBin)
 	if d, p := session("outside tmux", direct), session("in the tmux pane", pane); d == "" || p != d {
 		t.Errorf("in the tmux pane the helper found session %q, outside it %q; want the same", p, d)
 	}
+}
+
+// startSquatter starts the squatter as another user (nobody) on the
+// remote port once it is free, and returns when it listens. It retries
+// only once a squatter has exited (the port not free yet): one slow to
+// start may already hold the port.
+func startSquatter(t *testing.T, squatter, mode string, port int) *e2e.Process {
+	t.Helper()
+	var sq *e2e.Process
+	e2e.WaitFor(t, func() bool {
+		sq = e2e.StartAs(t, "nobody", squatter, "-mode", mode, "-addr", fmt.Sprintf("127.0.0.1:%d", port))
+		for start := time.Now(); time.Since(start) < 15*time.Second; time.Sleep(20 * time.Millisecond) {
+			if strings.Contains(sq.Stdout(), "LISTENING") {
+				return true
+			}
+			select {
+			case <-sq.Done():
+				return false
+			default:
+			}
+		}
+		t.Fatalf("the squatter neither listened nor exited in 15 s: %s", sq.Stdout())
+		return false
+	}, 30*time.Second)
+	return sq
 }
