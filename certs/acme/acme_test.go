@@ -5,14 +5,11 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -451,33 +448,10 @@ func (nopDNS) CleanUp(domain, token, keyAuth string) error { return nil }
 // acme` while the agent runs is taken over when the old one falls due,
 // instead of a renewal.
 func TestRenewerAdoptsNewerInstall(t *testing.T) {
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test root"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(serial int64, life time.Duration) *public.Cert {
-		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), DNSNames: []string{testFQDN},
-			NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(life),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, _ := x509.ParseCertificate(der)
-		return &public.Cert{FQDN: testFQDN, Chain: []*x509.Certificate{c}, Key: k}
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
+	issue, roots := testIssuer(t)
 	st := store.NewMemory()
 	pub := &public.Public{Store: st, Dir: t.TempDir(), ExtraRoots: roots}
-	first, second := issue(2, 90*24*time.Hour), issue(3, 180*24*time.Hour)
+	first, second := issue(90*24*time.Hour), issue(180*24*time.Hour)
 	if err := pub.Install(first); err != nil {
 		t.Fatal(err)
 	}
