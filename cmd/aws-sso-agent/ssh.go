@@ -46,6 +46,7 @@ type sshFlags struct {
 	remotePort int
 	debug      bool
 	noInstall  bool
+	noEnv      bool
 }
 
 func (f *sshFlags) register(fs *pflag.FlagSet, shell bool) {
@@ -59,6 +60,7 @@ func (f *sshFlags) register(fs *pflag.FlagSet, shell bool) {
 		fs.BoolVarP(&f.agentFwd, "forward-agent", "A", false, "forward the ssh-agent to the remote host")
 		fs.CountVarP(&f.forceTTY, "tty", "t", "ask for a terminal even with a command")
 		fs.BoolVarP(&f.noTTY, "no-tty", "T", false, "never ask for a terminal")
+		fs.BoolVar(&f.noEnv, "no-env", false, "with no command: the plain login shell, without aws-sso-remote shell setting the SDK variables")
 	}
 	fs.StringArrayVar(&f.slots, "slot", nil, "slot this session may read (repeatable; default: the default slot)")
 	fs.IntVar(&f.remotePort, "remote-port", 0, "remote port to forward (default 0: the server picks a free one)")
@@ -209,7 +211,9 @@ func (c *cli) ssh(args []string) error {
 // runRemote runs the shell or the command and returns its exit status.
 // The CLI decides about the terminal; the tunnel runs and waits.
 func (c *cli) runRemote(t *tunnel.Tunnel, f *sshFlags, command string) (int, error) {
-	r := tunnel.Remote{Command: command, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr}
+	// With no command, the login shell starts through aws-sso-remote
+	// shell, with its SDK variables set, unless --no-env.
+	r := tunnel.Remote{Command: command, Credentials: !f.noEnv, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr}
 	if f.agentFwd {
 		r.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
 		if r.AgentSocket == "" {
