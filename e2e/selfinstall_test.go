@@ -168,7 +168,7 @@ func TestSelfInstall(t *testing.T) {
 	t.Run("no helper for the remote platform", func(t *testing.T) {
 		agent = shipAgent(t, map[string]string{tunnel.HelperName("plan9", "mips"): r.remoteBin})
 		_, errOut, code := ssh("true")
-		if code != 0 || !strings.Contains(errOut, fmt.Sprintf("no aws-sso-remote for %s/%s ships with this agent", runtime.GOOS, runtime.GOARCH)) {
+		if code != 0 || !strings.Contains(errOut, fmt.Sprintf("aws-sso-agent: warning: aws-sso-remote not installed on %s@127.0.0.1: no aws-sso-remote for %s/%s ships with this agent", r.sshd.User, runtime.GOOS, runtime.GOARCH)) {
 			t.Errorf("exit %d, stderr %q; want 0 and a warning naming the platform", code, errOut)
 		}
 		if got := remote("ls -A ~/.aws-sso-agent/bin 2>&1"); !strings.Contains(got, "No such file") {

@@ -63,6 +63,8 @@ type Tunnel struct {
 	// reported for them (probeMarker's line), when helpers is set.
 	helpers fs.FS
 	probe   string
+	// helperErr is why Open did not install the helper (HelperError).
+	helperErr error
 	// stop is closed by Close: renewals give up.
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -134,7 +136,9 @@ func Open(ctx context.Context, o Options) (_ *Tunnel, err error) {
 		start = time.Now()
 		switch uploaded, err := t.installHelper(); {
 		case err != nil:
-			log.Warn("aws-sso-remote not installed on the remote host", "host", t.host, "err", err)
+			// The caller says so as it says things (HelperError).
+			t.helperErr = fmt.Errorf("aws-sso-remote not installed on %s: %w", t.host, err)
+			log.Debug("aws-sso-remote not installed on the remote host", "host", t.host, "err", err)
 		case uploaded:
 			log.Info("installed aws-sso-remote on the remote host", "host", t.host, "path", "~/"+HelperPath, "took", time.Since(start).Round(time.Microsecond))
 		default:
@@ -144,6 +148,13 @@ func Open(ctx context.Context, o Options) (_ *Tunnel, err error) {
 	log.Debug("tunnel up", "host", t.host, "remote_port", t.port, "session", t.session.Grant.ID)
 	return t, nil
 }
+
+// HelperError says why Open could not install or update aws-sso-remote
+// on the remote host (*HelperMissingError when none ships for its
+// platform), nil when it did, found it up to date, or was not asked to.
+// The tunnel works without it: a helper installed by hand still finds the
+// session.
+func (t *Tunnel) HelperError() error { return t.helperErr }
 
 // Host is the remote user and host, "user@host".
 func (t *Tunnel) Host() string { return t.host }

@@ -197,6 +197,9 @@ func (c *cli) ssh(args []string) error {
 		return exitCode{255, tunnelHint(err)}
 	}
 	defer t.Close()
+	if err := t.HelperError(); err != nil {
+		c.warnHelper(err)
+	}
 
 	status, err := c.runRemote(t, &f, command)
 	if err != nil {
@@ -206,6 +209,18 @@ func (c *cli) ssh(args []string) error {
 		return exitCode{code: status}
 	}
 	return nil
+}
+
+// warnHelper says that the helper could not be installed, and what to do:
+// the session goes on, for a helper installed by hand.
+func (c *cli) warnHelper(err error) {
+	fmt.Fprintf(c.stderr, "aws-sso-agent: warning: %v\n", err)
+	var missing *tunnel.HelperMissingError
+	if errors.As(err, &missing) {
+		fmt.Fprintln(c.stderr, "hint: a helper you copy there yourself is used as it is; --no-install skips this step")
+		return
+	}
+	fmt.Fprintln(c.stderr, "hint: the remote host keeps the helper it had; see docs/ssh.md (troubleshooting), or pass --no-install")
 }
 
 // runRemote runs the shell or the command and returns its exit status.
