@@ -253,7 +253,7 @@ func (c *cli) runRemote(t *tunnel.Tunnel, f *sshFlags, command string) (int, err
 		fmt.Fprintf(c.stderr, "aws-sso-agent: warning: the agent ended the session (%v): credentials are unavailable on %s until the agent is back%s", err, t.Host(), nl)
 	}
 	r.SessionRenewed = func(id string) {
-		fmt.Fprintf(c.stderr, "aws-sso-agent: the agent is back: credentials are served on %s again, as session %s; shells that ran aws-sso-remote env before need it again%s", t.Host(), id, nl)
+		fmt.Fprintf(c.stderr, "aws-sso-agent: the agent is back: credentials are served on %s again, as session %s; a shell started before needs: e=$(~/%s env) && eval \"$e\"%s", t.Host(), id, tunnel.HelperPath, nl)
 	}
 	return t.Run(r)
 }
