@@ -175,9 +175,10 @@ func (t *Tunnel) removeSession(id string) {
 // proved the port, it starts $SHELL as a login shell. When the proof
 // fails, the helper says why and starts the shell without credentials: a
 // session that cannot serve credentials still gives a shell, as OpenSSH
-// gives one whatever happens to its forwards.
+// gives one whatever happens to its forwards. The id goes unquoted: the
+// agent makes session ids of lowercase hex (wire.ValidateSessionID).
 func ShellCommand(id string) string {
-	const noHelper = "aws-sso-agent: no aws-sso-remote in ~/" + HelperDir + " or on PATH (see aws-sso-agent ssh --help: --no-install): starting your shell without AWS credentials"
+	const noHelper = "aws-sso-agent: no aws-sso-remote in ~/" + HelperDir + " or on PATH: starting your shell without AWS credentials"
 	script := `h="$HOME/` + HelperPath + `"; [ -x "$h" ] || h=$(command -v aws-sso-remote) || h=; ` +
 		`[ -n "$h" ] && exec "$h" shell --fallback --session ` + id + `; ` +
 		`echo "` + noHelper + `" >&2; exec "${SHELL:-/bin/sh}" -l`

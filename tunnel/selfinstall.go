@@ -38,8 +38,8 @@ const sha256Cmd = `sum() { { sha256sum "$1" || shasum -a 256 "$1"; } 2>/dev/null
 // hashing megabytes on every connection would cost more than the rest of
 // the probe. Only the user can write in the 0700 directory, and a helper
 // replaced by other means than the agent is at worst not updated. The
-// file is read with the shell's read, not cat: one process fewer on every
-// connection (uname is the only one left).
+// file is read with the shell's read, not cat: one program fewer to start
+// on every connection (uname is the only one left).
 const probeScript = `h="$HOME/` + HelperPath + `"; s=; [ -x "$h" ] && [ -f "$h.sha256" ] && read -r s < "$h.sha256"; printf '\n` + probeMarker + `%s|%s\n' "$(uname -sm)" "$s"`
 
 // uploadScript stores stdin beside the helper, checks its SHA-256 against

@@ -134,7 +134,7 @@ func (c *cli) shellCmd(args []string) error {
 	if !*fallback {
 		return err
 	}
-	c.fail(err)
+	c.fail(err) // the error and its hint, as without --fallback
 	fmt.Fprintln(c.stderr, "aws-sso-remote: starting your shell without AWS credentials (the container variables are unset)")
 	// The environment as sshd gave it, less any container variables that
 	// came with it: they would point the SDKs at a port nobody proved.
