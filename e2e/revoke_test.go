@@ -128,7 +128,8 @@ func TestAgentRestartWithLiveSessions(t *testing.T) {
 	r.agent = startAgent(t, agentOptions{home: r.agent.home})
 
 	e2e.WaitFor(t, func() bool { return strings.Count(fwd.Stderr(), "forward: connected") >= 2 }, 60*time.Second)
-	client.WaitForOutput(t, "the agent is back", 60*time.Second)
+	// Not "the agent is back" alone: the warning before says "until the agent is back".
+	client.WaitForOutput(t, "the agent is back: credentials are served", 60*time.Second)
 	after := r.sessionIDs()
 	if len(after) != 2 {
 		t.Fatalf("sessions after the restart: %v, want the forward's and the ssh client's", after)

@@ -167,6 +167,24 @@ func (t *Tunnel) removeSession(id string) {
 	}
 }
 
+// ShellCommand is the remote command that gives the user a login shell
+// whose SDK variables are set for session id: the installed helper's
+// `shell --fallback`, else one on PATH (installed by hand), else the bare
+// login shell, saying why. It goes through `exec sh -c`, as the install
+// does, so it works whatever the login shell is; once the helper has
+// proved the port, it starts $SHELL as a login shell. When the proof
+// fails, the helper says why and starts the shell without credentials: a
+// session that cannot serve credentials still gives a shell, as OpenSSH
+// gives one whatever happens to its forwards. The id goes unquoted: the
+// agent makes session ids of lowercase hex (wire.ValidateSessionID).
+func ShellCommand(id string) string {
+	const noHelper = "aws-sso-agent: no aws-sso-remote in ~/" + HelperDir + " or on PATH: starting your shell without AWS credentials"
+	script := `h="$HOME/` + HelperPath + `"; [ -x "$h" ] || h=$(command -v aws-sso-remote) || h=; ` +
+		`[ -n "$h" ] && exec "$h" shell --fallback --session ` + id + `; ` +
+		`echo "` + noHelper + `" >&2; exec "${SHELL:-/bin/sh}" -l`
+	return "exec sh -c " + shellQuote(script)
+}
+
 // shellQuote single-quotes s for a POSIX shell.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

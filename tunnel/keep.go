@@ -38,6 +38,9 @@ func KeepOpen(ctx context.Context, o Options) error {
 			if err != nil {
 				return nil, err // not a nil *Tunnel in a non-nil link
 			}
+			if err := t.HelperError(); err != nil {
+				o.logger().Warn("aws-sso-remote not installed on the remote host", "host", t.Host(), "err", err)
+			}
 			return t, nil
 		},
 		now:    time.Now,

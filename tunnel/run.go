@@ -31,9 +31,13 @@ type Remote struct {
 	// Command is the remote command, parsed by the remote user's shell;
 	// "" runs the login shell.
 	Command string
-	Stdin   io.Reader
-	Stdout  io.Writer
-	Stderr  io.Writer
+	// Credentials, with no Command, runs the login shell through
+	// `aws-sso-remote shell` (ShellCommand), so its SDK variables are set
+	// from the start.
+	Credentials bool
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
 	// AgentSocket, when set, is the ssh-agent to forward to the remote
 	// host (ssh -A).
 	AgentSocket string
@@ -89,10 +93,13 @@ func (t *Tunnel) Run(r Remote) (int, error) {
 		}
 		defer restore()
 	}
-	if r.Command == "" {
-		err = s.Shell()
-	} else {
+	switch {
+	case r.Command != "":
 		err = s.Start(r.Command)
+	case r.Credentials:
+		err = s.Start(ShellCommand(t.current().Grant.ID))
+	default:
+		err = s.Shell()
 	}
 	if err != nil {
 		return failed, err

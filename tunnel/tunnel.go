@@ -63,6 +63,8 @@ type Tunnel struct {
 	// reported for them (probeMarker's line), when helpers is set.
 	helpers fs.FS
 	probe   string
+	// helperErr is why Open did not install the helper (HelperError).
+	helperErr error
 	// stop is closed by Close: renewals give up.
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -100,10 +102,12 @@ func Open(ctx context.Context, o Options) (_ *Tunnel, err error) {
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	t.client, err = forward.Dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	log.Debug("connected", "host", t.host, "took", time.Since(start).Round(time.Microsecond))
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -121,22 +125,36 @@ func Open(ctx context.Context, o Options) (_ *Tunnel, err error) {
 		defer t.wg.Done()
 		t.serve(o.Agent)
 	}()
+	start = time.Now()
 	if err := t.installSession(ctx, t.session.Grant); err != nil {
 		return nil, fmt.Errorf("install the session on %s: %w", t.host, err)
 	}
+	log.Debug("session installed", "host", t.host, "probe", o.Helpers != nil, "took", time.Since(start).Round(time.Microsecond))
 	if o.Helpers != nil {
 		// Without the helper the session still serves a helper installed
 		// by hand: a failure here is a warning, not the end.
+		start = time.Now()
 		switch uploaded, err := t.installHelper(); {
 		case err != nil:
-			log.Warn("aws-sso-remote not installed on the remote host", "host", t.host, "err", err)
+			// The caller says so as it says things (HelperError).
+			t.helperErr = fmt.Errorf("aws-sso-remote not installed on %s: %w", t.host, err)
+			log.Debug("aws-sso-remote not installed on the remote host", "host", t.host, "err", err)
 		case uploaded:
-			log.Info("installed aws-sso-remote on the remote host", "host", t.host, "path", "~/"+HelperPath)
+			log.Info("installed aws-sso-remote on the remote host", "host", t.host, "path", "~/"+HelperPath, "took", time.Since(start).Round(time.Microsecond))
+		default:
+			log.Debug("aws-sso-remote up to date", "host", t.host, "took", time.Since(start).Round(time.Microsecond))
 		}
 	}
 	log.Debug("tunnel up", "host", t.host, "remote_port", t.port, "session", t.session.Grant.ID)
 	return t, nil
 }
+
+// HelperError says why Open could not install or update aws-sso-remote
+// on the remote host (*HelperMissingError when none ships for its
+// platform), nil when it did, found it up to date, or was not asked to.
+// The tunnel works without it: a helper installed by hand still finds the
+// session.
+func (t *Tunnel) HelperError() error { return t.helperErr }
 
 // Host is the remote user and host, "user@host".
 func (t *Tunnel) Host() string { return t.host }

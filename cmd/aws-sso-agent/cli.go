@@ -28,7 +28,7 @@ Usage:
   aws-sso-agent status [--json]
   aws-sso-agent env [--slot NAME] [--shell sh|bash|zsh|fish|csh|powershell] [--tls] [--quiet]
   aws-sso-agent exec [--slot NAME] [--tls] -- CMD [ARGS...]
-  aws-sso-agent ssh [-p PORT] [-l USER] [-i KEY] [-J JUMP] [-A] [-t|-T] [-o K=V] [--slot NAME] [--remote-port N] [user@]host [-- command]
+  aws-sso-agent ssh [-p PORT] [-l USER] [-i KEY] [-J JUMP] [-A] [-t|-T] [-o K=V] [--slot NAME] [--remote-port N] [--no-install] [--no-env] [user@]host [-- command]
   aws-sso-agent forward [ssh flags] [--slot NAME] [user@]host
   aws-sso-agent sessions [--json] | sessions revoke ID
   aws-sso-agent certs print|status|trust|fqdn|export-csr|load|save|acme|delete   (aws-sso-agent certs help)

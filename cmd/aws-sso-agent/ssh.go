@@ -46,6 +46,7 @@ type sshFlags struct {
 	remotePort int
 	debug      bool
 	noInstall  bool
+	noEnv      bool
 }
 
 func (f *sshFlags) register(fs *pflag.FlagSet, shell bool) {
@@ -59,6 +60,7 @@ func (f *sshFlags) register(fs *pflag.FlagSet, shell bool) {
 		fs.BoolVarP(&f.agentFwd, "forward-agent", "A", false, "forward the ssh-agent to the remote host")
 		fs.CountVarP(&f.forceTTY, "tty", "t", "ask for a terminal even with a command")
 		fs.BoolVarP(&f.noTTY, "no-tty", "T", false, "never ask for a terminal")
+		fs.BoolVar(&f.noEnv, "no-env", false, "with no command: the plain login shell, without aws-sso-remote shell setting the SDK variables")
 	}
 	fs.StringArrayVar(&f.slots, "slot", nil, "slot this session may read (repeatable; default: the default slot)")
 	fs.IntVar(&f.remotePort, "remote-port", 0, "remote port to forward (default 0: the server picks a free one)")
@@ -195,6 +197,9 @@ func (c *cli) ssh(args []string) error {
 		return exitCode{255, tunnelHint(err)}
 	}
 	defer t.Close()
+	if err := t.HelperError(); err != nil {
+		c.warnHelper(err)
+	}
 
 	status, err := c.runRemote(t, &f, command)
 	if err != nil {
@@ -206,10 +211,24 @@ func (c *cli) ssh(args []string) error {
 	return nil
 }
 
+// warnHelper says that the helper could not be installed, and what to do:
+// the session goes on, for a helper installed by hand.
+func (c *cli) warnHelper(err error) {
+	fmt.Fprintf(c.stderr, "aws-sso-agent: warning: %v\n", err)
+	var missing *tunnel.HelperMissingError
+	if errors.As(err, &missing) {
+		fmt.Fprintln(c.stderr, "hint: a helper you copy there yourself is used as it is; --no-install skips this step")
+		return
+	}
+	fmt.Fprintln(c.stderr, "hint: the remote host keeps the helper it had; see docs/ssh.md (troubleshooting), or pass --no-install")
+}
+
 // runRemote runs the shell or the command and returns its exit status.
 // The CLI decides about the terminal; the tunnel runs and waits.
 func (c *cli) runRemote(t *tunnel.Tunnel, f *sshFlags, command string) (int, error) {
-	r := tunnel.Remote{Command: command, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr}
+	// With no command, the login shell starts through aws-sso-remote
+	// shell, with its SDK variables set, unless --no-env.
+	r := tunnel.Remote{Command: command, Credentials: !f.noEnv, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr}
 	if f.agentFwd {
 		r.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
 		if r.AgentSocket == "" {
@@ -234,7 +253,7 @@ func (c *cli) runRemote(t *tunnel.Tunnel, f *sshFlags, command string) (int, err
 		fmt.Fprintf(c.stderr, "aws-sso-agent: warning: the agent ended the session (%v): credentials are unavailable on %s until the agent is back%s", err, t.Host(), nl)
 	}
 	r.SessionRenewed = func(id string) {
-		fmt.Fprintf(c.stderr, "aws-sso-agent: the agent is back: credentials are served on %s again, as session %s; shells that ran aws-sso-remote env before need it again%s", t.Host(), id, nl)
+		fmt.Fprintf(c.stderr, "aws-sso-agent: the agent is back: credentials are served on %s again, as session %s; a shell started before needs: e=$(~/%s env) && eval \"$e\"%s", t.Host(), id, tunnel.HelperPath, nl)
 	}
 	return t.Run(r)
 }

@@ -31,7 +31,7 @@ Usage:
   aws-sso-remote check [--json] [--slot NAME] [--session ID]
   aws-sso-remote credential-process [--slot NAME] [--session ID]
   aws-sso-remote exec [--slot NAME] [--tls] [--session ID] -- CMD [ARGS...]
-  aws-sso-remote shell [--slot NAME] [--tls] [--session ID]
+  aws-sso-remote shell [--slot NAME] [--tls] [--session ID] [--fallback]
   aws-sso-remote version
   aws-sso-remote help
 
@@ -55,7 +55,10 @@ Commands:
   exec                the same proof, then run CMD with the variables env
                       prints already set; on any failure CMD does not run
                       (a slot with nothing loaded is a failure here)
-  shell               the same, for your login shell ($SHELL, else /bin/sh)
+  shell               the same, for your login shell ($SHELL, else /bin/sh);
+                      with --fallback (what aws-sso-agent ssh HOST runs), a
+                      failed proof is reported and the shell starts without
+                      AWS credentials
 
 Finding the session: --session ID, else $AWS_SSO_AGENT_SESSION, else the
 session whose sshd is an ancestor of this process, else the only live one.

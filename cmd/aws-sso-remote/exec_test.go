@@ -37,7 +37,10 @@ func (f *fixture) runExec(t *testing.T, getenv map[string]string, args ...string
 		},
 		systemRoots: func(func(string) string, string) ([]byte, string, error) { return f.roots, "test", nil },
 		timeout:     5 * time.Second,
-		environ:     func() []string { return []string{"PATH=/usr/bin:/bin", "AWS_PROFILE=outranks", "KEEP=1"} },
+		// A stale endpoint from the login: exec and shell replace it, the fallback shell drops it.
+		environ: func() []string {
+			return []string{"PATH=/usr/bin:/bin", "AWS_PROFILE=outranks", "KEEP=1", "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:1/", "AWS_CONTAINER_AUTHORIZATION_TOKEN=stale"}
+		},
 		execve: func(path string, argv, env []string) error {
 			got = &execed{path: path, argv: argv, env: map[string]string{}}
 			for _, kv := range env {
@@ -157,5 +160,53 @@ func TestShell(t *testing.T) {
 		if got.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == "" || !strings.Contains(stderr, "warning:") {
 			t.Errorf("SHELL=%q: env %v, stderr %q; want the variables and a warning", tc.shell, got.env, stderr)
 		}
+	}
+}
+
+// TestShellFallback: with --fallback, a failed proof is reported and the
+// login shell still starts, without any container variable and with no
+// token shown; a usage error is still an error.
+func TestShellFallback(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(cfg *fakeagent.Config, s *fakeagent.Session)
+		want string
+	}{
+		{"self-signed squatter", func(cfg *fakeagent.Config, _ *fakeagent.Session) { cfg.Cert = fakeagent.SelfSigned(t) }, "error:"},
+		{"plain HTTP squatter", func(cfg *fakeagent.Config, _ *fakeagent.Session) { cfg.PlainHTTP = true }, "error:"},
+		{"revoked token", func(cfg *fakeagent.Config, _ *fakeagent.Session) { cfg.Token = fakeagent.Secret(t, 32) }, "error:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.mod)
+			got, stderr, code := f.runExec(t, map[string]string{"SHELL": "/usr/bin/zsh"}, "shell", "--fallback")
+			if code != 0 || got == nil {
+				t.Fatalf("exit %d, exec %+v, stderr %q; want the shell started", code, got, stderr)
+			}
+			if got.path != "/usr/bin/zsh" || !slices.Equal(got.argv, []string{"-zsh"}) {
+				t.Errorf("exec %s %q, want the login shell /usr/bin/zsh as -zsh", got.path, got.argv)
+			}
+			for k := range got.env {
+				if strings.HasPrefix(k, "AWS_CONTAINER_") {
+					t.Errorf("%s is set in a shell whose port did not prove genuine", k)
+				}
+			}
+			if got.env["AWS_PROFILE"] != "outranks" || got.env["KEEP"] != "1" {
+				t.Errorf("env %v: want the environment as it was, less the container variables", got.env)
+			}
+			if !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "starting your shell without AWS credentials") {
+				t.Errorf("stderr %q: want the reason and that the shell has no credentials", stderr)
+			}
+			if strings.Contains(stderr, f.sess.Token) {
+				t.Error("stderr shows the token")
+			}
+		})
+	}
+	f := newFixture(t, nil)
+	if got, stderr, code := f.runExec(t, nil, "shell", "--fallback", "extra"); got != nil || code != 2 {
+		t.Errorf("shell --fallback extra: exit %d, exec %+v, stderr %q; want 2 and no shell", code, got, stderr)
+	}
+	got, _, code := f.runExec(t, map[string]string{"SHELL": "/bin/bash"}, "shell", "--fallback")
+	if code != 0 || got == nil || got.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == "" {
+		t.Errorf("shell --fallback with a genuine agent: exit %d, %+v; want the variables set", code, got)
 	}
 }

@@ -42,24 +42,38 @@ print(boto3.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL_STS"]).get_c
 // system /usr/bin/python3, where apt puts it, not the python on PATH.
 func DebianBoto3(t testing.TB, env []string) (string, error) {
 	t.Helper()
-	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
-		PeerMissing(t, "%s cannot import boto3 (apt-get install python3-boto3): %v", python, err)
+	requireDebianBoto3(t)
+	return runClient("debian-boto3", env, systemPython, "-c", debianBoto3Script)
+}
+
+// systemPython is Debian's python, where apt puts python3-boto3.
+const systemPython = "/usr/bin/python3"
+
+func requireDebianBoto3(t testing.TB) {
+	t.Helper()
+	if err := exec.Command(systemPython, "-c", "import boto3").Run(); err != nil {
+		PeerMissing(t, "%s cannot import boto3 (apt-get install python3-boto3): %v", systemPython, err)
 	}
-	return runClient("debian-boto3", env, python, "-c", debianBoto3Script)
 }
 
 // DebianAWSCLI runs Debian's awscli package, AWS CLI v2 2.9.19, by its
 // absolute path: the AWS CLI v1 on PATH would shadow it.
 func DebianAWSCLI(t testing.TB, env []string) (string, error) {
 	t.Helper()
-	const aws = "/usr/bin/aws"
-	out, err := exec.Command(aws, "--version").Output()
-	if err != nil || !strings.HasPrefix(string(out), "aws-cli/2.") {
-		PeerMissing(t, "%s is not AWS CLI v2 (apt-get install awscli): %q %v", aws, out, err)
-	}
-	return runClient("debian-aws-cli-v2", env, aws, "sts", "get-caller-identity",
+	requireDebianAWSCLI(t)
+	return runClient("debian-aws-cli-v2", env, debianAWS, "sts", "get-caller-identity",
 		"--endpoint-url", Getenv(env, "AWS_ENDPOINT_URL_STS"), "--query", "Arn", "--output", "text")
+}
+
+// debianAWS is where Debian's awscli package puts AWS CLI v2.
+const debianAWS = "/usr/bin/aws"
+
+func requireDebianAWSCLI(t testing.TB) {
+	t.Helper()
+	out, err := exec.Command(debianAWS, "--version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "aws-cli/2.") {
+		PeerMissing(t, "%s is not AWS CLI v2 (apt-get install awscli): %q %v", debianAWS, out, err)
+	}
 }
 
 // rubyScript uses aws-sdk-core's default chain; Aws::STS ships inside
@@ -71,11 +85,17 @@ puts Aws::STS::Client.new(endpoint: ENV.fetch("AWS_ENDPOINT_URL_STS")).get_calle
 // DebianRubySDK runs Debian's ruby-aws-sdk-core (3.168) with the system ruby.
 func DebianRubySDK(t testing.TB, env []string) (string, error) {
 	t.Helper()
-	const ruby = "/usr/bin/ruby"
-	if err := exec.Command(ruby, "-e", `require "aws-sdk-core"`).Run(); err != nil {
-		PeerMissing(t, "%s cannot load aws-sdk-core (apt-get install ruby-aws-sdk-core): %v", ruby, err)
+	requireDebianRuby(t)
+	return runClient("debian-ruby-sdk", env, systemRuby, "-e", rubyScript)
+}
+
+const systemRuby = "/usr/bin/ruby"
+
+func requireDebianRuby(t testing.TB) {
+	t.Helper()
+	if err := exec.Command(systemRuby, "-e", `require "aws-sdk-core"`).Run(); err != nil {
+		PeerMissing(t, "%s cannot load aws-sdk-core (apt-get install ruby-aws-sdk-core): %v", systemRuby, err)
 	}
-	return runClient("debian-ruby-sdk", env, ruby, "-e", rubyScript)
 }
 
 // GoSDKv1Version is the aws-sdk-go (v1) release GoSDKv1 builds with: the
@@ -126,11 +146,17 @@ const goBuildTimeout = 5 * time.Minute
 // environment names; if that fails, the test is skipped (see PeerMissing).
 func GoSDKv1(t testing.TB, env []string) (string, error) {
 	t.Helper()
+	return runClient("go-sdk-v1", env, goV1Path(t))
+}
+
+// goV1Path is the v1 client, built once per test process.
+func goV1Path(t testing.TB) string {
+	t.Helper()
 	goV1Client.once.Do(func() { goV1Client.path, goV1Client.err = buildGoV1() })
 	if goV1Client.err != nil {
 		PeerMissing(t, "%v", goV1Client.err)
 	}
-	return runClient("go-sdk-v1", env, goV1Client.path)
+	return goV1Client.path
 }
 
 func buildGoV1() (string, error) {
@@ -199,6 +225,12 @@ var nodeV2Client struct {
 func NodeSDKv2(t testing.TB, env []string) (string, error) {
 	t.Helper()
 	node := lookPath(t, "node", "install Node.js 18 or later")
+	return runClient("node-sdk-v2", env, node, nodeV2Path(t))
+}
+
+// nodeV2Path is the v2 client's script, installed once per test process.
+func nodeV2Path(t testing.TB) string {
+	t.Helper()
 	nodeV2Client.once.Do(func() {
 		dir, err := NodeCacheDir()
 		if err != nil {
@@ -210,5 +242,5 @@ func NodeSDKv2(t testing.TB, env []string) (string, error) {
 	if nodeV2Client.err != nil {
 		PeerMissing(t, "%v", nodeV2Client.err)
 	}
-	return runClient("node-sdk-v2", env, node, nodeV2Client.script)
+	return nodeV2Client.script
 }
