@@ -88,17 +88,22 @@ func (ini iniFile) session(path, sessionName, profile string) (Session, error) {
 		if profile == "" {
 			return Session{}, errors.New("sso: name an sso-session or a profile")
 		}
-		section := "profile " + profile
-		if profile == "default" && ini[section] == nil {
-			section = "default"
-		}
-		p := ini[section]
+		p := ini.profile(profile)
 		if p == nil {
 			return Session{}, fmt.Errorf("sso: no profile %s in %s", profile, path)
 		}
+		for depth := 0; p["sso_session"] == "" && p["sso_start_url"] == "" && p["source_profile"] != ""; depth++ {
+			// A role_arn chain: the session is at its root.
+			if depth == 10 {
+				return Session{}, fmt.Errorf("sso: profile %s in %s: source_profile chain too long", profile, path)
+			}
+			if p = ini.profile(p["source_profile"]); p == nil {
+				return Session{}, fmt.Errorf("sso: profile %s in %s: %w", profile, path, errNoSSO)
+			}
+		}
 		if p["sso_session"] == "" {
 			if p["sso_start_url"] == "" {
-				return Session{}, fmt.Errorf("sso: profile %s in %s has no sso_session or sso_start_url", profile, path)
+				return Session{}, fmt.Errorf("sso: profile %s in %s: %w", profile, path, errNoSSO)
 			}
 			if p["sso_region"] == "" {
 				return Session{}, fmt.Errorf("sso: profile %s in %s has sso_start_url but no sso_region", profile, path)
@@ -124,6 +129,17 @@ func (ini iniFile) session(path, sessionName, profile string) (Session, error) {
 		s.Scopes = []string{DefaultScope}
 	}
 	return s, nil
+}
+
+// errNoSSO is a profile whose chain has no IAM Identity Center session.
+var errNoSSO = errors.New("no sso_session or sso_start_url")
+
+// profile is the section of a profile: [profile NAME], or [default].
+func (ini iniFile) profile(name string) map[string]string {
+	if p := ini["profile "+name]; p != nil || name != "default" {
+		return p
+	}
+	return ini["default"]
 }
 
 // iniFile is the shared config's sections and their top-level keys.
