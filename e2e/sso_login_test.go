@@ -273,6 +273,24 @@ func (h *ssoHome) ssoAgent(t *testing.T, args ...string) (*agentUnderTest, strin
 	return a, e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI"), e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 }
 
+// shortLivedSSOHome is a home logged in through the test browser to a
+// fake whose access tokens last 60 s and role credentials 2 minutes, for
+// tests that take the given real time.
+func shortLivedSSOHome(t *testing.T, takes string) (h *ssoHome, browser, browserLog string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("takes " + takes + " of real time (60 s tokens)")
+	}
+	t.Parallel()
+	h = newSSOHome(t, ssofake.Config{
+		OIDC:   ssofake.OIDCConfig{AccessTokenLifetime: 60 * time.Second},
+		Portal: ssofake.PortalConfig{CredentialLifetime: 2 * time.Minute},
+	})
+	browser, browserLog = browserScript(t)
+	h.login(t, browser, "--sso-session", "corp")
+	return h, browser, browserLog
+}
+
 // TestSSORefreshAhead: with 60-second access tokens and 2-minute role
 // credentials, the agent keeps a slot serving for minutes with no login:
 // it refreshes the access token ahead of expiry with rotating refresh
@@ -281,16 +299,7 @@ func (h *ssoHome) ssoAgent(t *testing.T, args ...string) (*agentUnderTest, strin
 // 503 saying a login is needed; after `aws-sso-agent login` it serves
 // again.
 func TestSSORefreshAhead(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes some four minutes of real time (60 s tokens)")
-	}
-	t.Parallel()
-	h := newSSOHome(t, ssofake.Config{
-		OIDC:   ssofake.OIDCConfig{AccessTokenLifetime: 60 * time.Second},
-		Portal: ssofake.PortalConfig{CredentialLifetime: 2 * time.Minute},
-	})
-	browser, browserLog := browserScript(t)
-	h.login(t, browser, "--sso-session", "corp")
+	h, browser, browserLog := shortLivedSSOHome(t, "some four minutes")
 	a, url, tokenFile := h.ssoAgent(t)
 
 	keys := map[string]bool{}
@@ -380,16 +389,7 @@ print(SSOTokenProvider(s).load_token().get_frozen_token().token[:4])
 // gets exactly one, opened by the agent on $BROWSER, however many
 // requests arrive meanwhile, and the slot serves again.
 func TestSSOAutoLogin(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes a minute or two of real time (60 s tokens)")
-	}
-	t.Parallel()
-	h := newSSOHome(t, ssofake.Config{
-		OIDC:   ssofake.OIDCConfig{AccessTokenLifetime: 60 * time.Second},
-		Portal: ssofake.PortalConfig{CredentialLifetime: 2 * time.Minute},
-	})
-	browser, browserLog := browserScript(t)
-	h.login(t, browser, "--sso-session", "corp")
+	h, browser, browserLog := shortLivedSSOHome(t, "a minute or two")
 	h.vars = append(h.vars, "BROWSER="+browser)
 	a, url, tokenFile := h.ssoAgent(t, "--auto-login")
 	h.fake.OIDC.RevokeRefreshTokens()
