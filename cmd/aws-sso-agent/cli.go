@@ -25,6 +25,7 @@ Usage:
   aws-sso-agent unload [--profile P | --slot NAME | --all]
   aws-sso-agent list [--json]
   aws-sso-agent profile
+  aws-sso-agent roles [--sso-session S] [--json] [--refresh]
   aws-sso-agent status [--json]
   aws-sso-agent env [--slot NAME] [--shell sh|bash|zsh|fish|csh|powershell] [--tls] [--quiet]
   aws-sso-agent exec [--slot NAME] [--tls] -- CMD [ARGS...]
@@ -61,6 +62,7 @@ func commands() map[string]command {
 		"unload":   (*cli).unload,
 		"list":     (*cli).list,
 		"profile":  (*cli).profile,
+		"roles":    (*cli).roles,
 		"status":   (*cli).status,
 		"env":      (*cli).env,
 		"certs":    (*cli).certs,
