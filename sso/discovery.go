@@ -69,11 +69,10 @@ type Discoverer struct {
 
 const (
 	// DefaultConcurrency is how many accounts' roles are listed at once.
-	// The portal throttles per user; aws-sso-cli lists with 5 workers
-	// by default (its "Threads" setting), granted with 5 too. 10 keeps
-	// the portal's bursts small while a 100-account listing still takes
-	// about 10 round trips instead of 100.
-	DefaultConcurrency = 10
+	// With 20, a hundred accounts take six round trips (one page of
+	// accounts, five rounds of roles) instead of a hundred and one; a
+	// portal that throttles the burst is answered with backoff.
+	DefaultConcurrency = 20
 	// DefaultAttempts and DefaultBackoff follow the SDKs' standard
 	// retryer for throttling (up to 3 attempts there), with more tries:
 	// a discovery makes a hundred calls in a burst and one throttled

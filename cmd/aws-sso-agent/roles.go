@@ -13,7 +13,7 @@ import (
 )
 
 // discoveryTimeout bounds one session's discovery: a hundred accounts
-// take about ten round trips (sso.DefaultConcurrency), and a throttled
+// take about six round trips (sso.DefaultConcurrency), and a throttled
 // burst backs off for seconds.
 const discoveryTimeout = 2 * time.Minute
 
