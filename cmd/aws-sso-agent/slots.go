@@ -227,6 +227,7 @@ func (c *cli) writeStatus(st *agent.AgentStatus) {
 		}
 	}
 	fmt.Fprintf(c.stdout, "store:       %s\n", st.Store)
+	c.writeSSOStatus(st)
 	if len(st.Slots) == 0 {
 		fmt.Fprintln(c.stdout, "slots:       none; load one with: aws-sso-agent load --profile PROFILE")
 		return
