@@ -2,11 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,53 +28,37 @@ var ssoAccounts = []ssofake.Account{
 	{ID: "777788889999", Name: "sandbox", Email: "sandbox@example.com", Roles: []string{"Admin"}},
 }
 
-const ssoToken = "e2e-sso-access-token"
-
-// ssoWorld is a fake IAM Identity Center portal whose role credentials
-// are moto's, an AWS config with sso-session corp, and a login to it in
-// the AWS CLI v2 token cache of the agent's home.
-type ssoWorld struct {
-	moto   *e2e.Moto
-	portal *ssofake.Portal
-	url    string
-	config string // AWS_CONFIG_FILE
-}
-
-// newSSOWorld starts the portal. GetRoleCredentials of role R in account
-// A answers with moto's AssumeRole of R (in moto's account) with session
-// name A, so a client's caller identity shows which account and role the
-// agent loaded.
-func newSSOWorld(t testing.TB, moto *e2e.Moto, latency time.Duration) *ssoWorld {
+// ssoRolesHome is newSSOHome with the accounts above, a fake portal whose
+// role credentials are moto's, and a real login: `aws-sso-agent login`
+// through the fake's OIDC service, the browser played by curl.
+//
+// GetRoleCredentials of role R in account A answers with moto's
+// AssumeRole of R (in moto's account) with session name A, so a client's
+// caller identity shows which account and role the agent loaded.
+func ssoRolesHome(t *testing.T, moto *e2e.Moto) *ssoHome {
 	t.Helper()
-	w := &ssoWorld{moto: moto}
-	cfg := ssofake.PortalConfig{
-		Accounts:  ssoAccounts,
-		Latency:   latency,
-		Authorize: func(tok string) bool { return tok == ssoToken },
-	}
-	if moto != nil {
-		cfg.Credentials = w.assumeRole
-	}
-	w.portal = ssofake.NewPortal(cfg)
-	srv := httptest.NewServer(w.portal)
-	t.Cleanup(srv.Close)
-	w.url = srv.URL
-	w.config = filepath.Join(t.TempDir(), "config")
-	if err := os.WriteFile(w.config, []byte("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	h := newSSOHome(t, ssofake.Config{Portal: ssofake.PortalConfig{
+		Accounts: ssoAccounts,
+		Credentials: func(ctx context.Context, accountID, roleName string) (ssofake.RoleCredentials, error) {
+			return motoAssumeRole(ctx, moto, roleName, accountID)
+		},
+	}})
+	browser, _ := browserScript(t)
+	h.login(t, browser, "--sso-session", "corp")
+	return h
 }
 
-func (w *ssoWorld) assumeRole(ctx context.Context, accountID, roleName string) (ssofake.RoleCredentials, error) {
+// motoAssumeRole is Moto.AssumeRole for a handler goroutine: it returns
+// its error instead of failing the test.
+func motoAssumeRole(ctx context.Context, moto *e2e.Moto, role, session string) (ssofake.RoleCredentials, error) {
 	client := sts.New(sts.Options{
 		Region:       e2e.Region,
-		BaseEndpoint: aws.String(w.moto.Endpoint),
+		BaseEndpoint: aws.String(moto.Endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(e2e.StaticAccessKeyID, e2e.StaticSecretAccessKey, ""),
 	})
 	out, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{
-		RoleArn:         aws.String(e2e.RoleARN(roleName)),
-		RoleSessionName: aws.String(accountID),
+		RoleArn:         aws.String(e2e.RoleARN(role)),
+		RoleSessionName: aws.String(session),
 		DurationSeconds: aws.Int32(3600), // moto's default 900 s is inside every SDK's refresh window
 	})
 	if err != nil {
@@ -93,25 +73,16 @@ func (w *ssoWorld) assumeRole(ctx context.Context, accountID, roleName string) (
 	}, nil
 }
 
-// login writes the session's token as AWS CLI v2 leaves it after
-// `aws sso login --sso-session corp`, in home.
-func (w *ssoWorld) login(t testing.TB, home string) {
+// rolesAgent starts the agent in h's home, with h's environment.
+func rolesAgent(t *testing.T, h *ssoHome) *agentUnderTest {
 	t.Helper()
-	sum := sha1.Sum([]byte("corp"))
-	path := filepath.Join(home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(h.home, "agent"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	doc := fmt.Sprintf(`{"startUrl":"https://corp.awsapps.com/start","region":"eu-west-1","accessToken":%q,"expiresAt":%q}`,
-		ssoToken, time.Now().Add(8*time.Hour).UTC().Format("2006-01-02T15:04:05Z"))
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// env is what the agent and its CLI run with to reach the fake portal.
-func (w *ssoWorld) env() []string {
-	return []string{"AWS_CONFIG_FILE=" + w.config, "AWS_ENDPOINT_URL_SSO=" + w.url}
+	// All of h's environment, its HOME included: the agent reads the
+	// config and the token cache there.
+	a := startAgent(t, agentOptions{home: filepath.Join(h.home, "agent"), extra: h.env})
+	return a
 }
 
 // TestSSORolesDiscoverAndLoad: `roles` lists every role the fake portal
@@ -119,12 +90,11 @@ func (w *ssoWorld) env() []string {
 // AWS CLI v1 and boto3, through the agent, get that role's credentials.
 func TestSSORolesDiscoverAndLoad(t *testing.T) {
 	moto := e2e.StartMoto(t)
-	w := newSSOWorld(t, moto, 0)
-	a := startAgent(t, agentOptions{extra: w.env()})
-	w.login(t, e2e.Getenv(a.env, "HOME"))
+	h := ssoRolesHome(t, moto)
+	a := rolesAgent(t, h)
 
 	var listings []sso.Listing
-	if err := json.Unmarshal([]byte(a.mustCLI(w.env(), "roles", "--json")), &listings); err != nil {
+	if err := json.Unmarshal([]byte(a.mustCLI(nil, "roles", "--json")), &listings); err != nil {
 		t.Fatal(err)
 	}
 	var found []string
@@ -149,7 +119,7 @@ func TestSSORolesDiscoverAndLoad(t *testing.T) {
 	for _, acct := range ssoAccounts {
 		for _, role := range acct.Roles {
 			t.Run(acct.Name+"/"+role, func(t *testing.T) {
-				out := a.mustCLI(w.env(), "load", "--sso-session", "corp", "--account", acct.ID, "--role", role)
+				out := a.mustCLI(nil, "load", "--sso-session", "corp", "--account", acct.ID, "--role", role)
 				if !strings.Contains(out, "sso-session corp") {
 					t.Errorf("load printed %q", out)
 				}
@@ -167,12 +137,12 @@ func TestSSORolesDiscoverAndLoad(t *testing.T) {
 			})
 		}
 	}
-	if n := w.portal.Calls(ssofake.OpGetRoleCredentials); n < 6 {
+	if n := h.fake.Portal.Calls(ssofake.OpGetRoleCredentials); n < 6 {
 		t.Errorf("GetRoleCredentials calls = %d, want one per role loaded (6)", n)
 	}
 
 	// A role the portal does not assign is refused with its answer.
-	_, errOut, code := a.cli(w.env(), "load", "--sso-session", "corp", "--account", "777788889999", "--role", "ReadOnly")
+	_, errOut, code := a.cli(nil, "load", "--sso-session", "corp", "--account", "777788889999", "--role", "ReadOnly")
 	if code == 0 || !strings.Contains(errOut, "ForbiddenException") {
 		t.Errorf("load of an unassigned role: exit %d, stderr %q; want the portal's ForbiddenException", code, errOut)
 	}
@@ -184,12 +154,11 @@ func TestSSORolesDiscoverAndLoad(t *testing.T) {
 // picked, and AWS CLI v1 gets its credentials.
 func TestSSORolesPickerLoadsDiscoveredRole(t *testing.T) {
 	moto := e2e.StartMoto(t)
-	w := newSSOWorld(t, moto, 0)
-	a := startAgent(t, agentOptions{extra: w.env()})
-	w.login(t, e2e.Getenv(a.env, "HOME"))
+	h := ssoRolesHome(t, moto)
+	a := rolesAgent(t, h)
 
 	cmd := exec.Command(agentBin, "load")
-	cmd.Env = e2e.MergeEnv(a.env, append(w.env(), "TERM=xterm")...)
+	cmd.Env = e2e.MergeEnv(a.env, "TERM=xterm")
 	ptmx, err := pty.Start(cmd)
 	if err != nil {
 		e2e.PeerMissing(t, "no pseudo-terminal: %v", err)
@@ -213,9 +182,10 @@ func TestSSORolesPickerLoadsDiscoveredRole(t *testing.T) {
 		return func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(screen.String(), s) }
 	}
 	e2e.WaitFor(t, shown("dev (444455556666) / Developer"), 20*time.Second)
-	e2e.WaitFor(t, shown("(6 of 6)"), 10*time.Second)
+	// The profile dev of the config, beside the 6 roles.
+	e2e.WaitFor(t, shown("(7 of 7)"), 10*time.Second)
 	ptmx.WriteString("dev read")
-	e2e.WaitFor(t, shown("(1 of 6)"), 10*time.Second)
+	e2e.WaitFor(t, shown("(1 of 7)"), 10*time.Second)
 	ptmx.WriteString("\r")
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -244,14 +214,30 @@ func TestSSORolesPickerLoadsDiscoveredRole(t *testing.T) {
 // in the same run: what the listing adds to starting the binary. The
 // goal is under 50 ms ("ms/roles").
 func BenchmarkRolesWarm(b *testing.B) {
-	w := newSSOWorld(b, nil, 20*time.Millisecond)
+	const token = "bench-access-token"
+	fake := ssofake.Start(ssofake.Config{Portal: ssofake.PortalConfig{
+		Accounts:  ssoAccounts,
+		Latency:   20 * time.Millisecond,
+		Authorize: func(tok string) bool { return tok == token },
+	}})
+	b.Cleanup(fake.Close)
 	home := b.TempDir()
-	env := e2e.MergeEnv(e2e.CleanEnv(b, "HOME="+home, "AWS_SSO_AGENT_HOME="+filepath.Join(home, "agent")), w.env()...)
-	w.login(b, home)
+	config := filepath.Join(home, "config")
+	if err := os.WriteFile(config, []byte("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	// Logged in as AWS CLI v2 leaves a session.
+	if err := sso.WriteCache(sso.CachePath(filepath.Join(home, ".aws", "sso", "cache"), "corp"), sso.Token{
+		StartURL: "https://corp.awsapps.com/start", Region: "eu-west-1", AccessToken: token, ExpiresAt: time.Now().Add(8 * time.Hour),
+	}); err != nil {
+		b.Fatal(err)
+	}
+	env := e2e.CleanEnv(b, "HOME="+home, "AWS_SSO_AGENT_HOME="+filepath.Join(home, "agent"),
+		"AWS_CONFIG_FILE="+config, "AWS_ENDPOINT_URL_SSO="+fake.URL)
 	if _, errOut, code := runCLI(b, env, "roles"); code != 0 {
 		b.Fatalf("cold roles: %s", errOut)
 	}
-	calls := w.portal.Calls("")
+	calls := fake.Portal.Calls("")
 	median := func(args ...string) time.Duration {
 		var d []time.Duration
 		for range 7 {
@@ -274,8 +260,8 @@ func BenchmarkRolesWarm(b *testing.B) {
 		}
 	}
 	per := time.Since(start) / time.Duration(b.N)
-	if w.portal.Calls("") != calls {
-		b.Fatalf("warm roles called the portal %d times", w.portal.Calls("")-calls)
+	if n := fake.Portal.Calls(""); n != calls {
+		b.Fatalf("warm roles called the portal %d times", n-calls)
 	}
 	b.ReportMetric(float64(per.Microseconds())/1000, "ms/roles")
 	b.ReportMetric(float64(base.Microseconds())/1000, "ms/version")

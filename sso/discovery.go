@@ -1,10 +1,3 @@
-// Package sso is aws-sso-agent's client of AWS IAM Identity Center: the
-// login and its token cache, shared with AWS CLI v2 and the SDKs, and the
-// discovery of every account and role a login can reach.
-//
-// Everything the portal returns is untrusted: account IDs and role names
-// are checked before they reach a config file or a command line, and
-// account names are made safe before they reach a terminal.
 package sso
 
 import (

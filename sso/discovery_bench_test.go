@@ -17,7 +17,7 @@ const benchLatency = 20 * time.Millisecond
 
 // oneCall measures the baseline in the same run: the median of a few
 // single ListAccounts calls to the same portal through the same client.
-func oneCall(b *testing.B, c *sso.Client) time.Duration {
+func oneCall(b *testing.B, c PortalAPI) time.Duration {
 	b.Helper()
 	var best []time.Duration
 	for range 5 {

@@ -3,14 +3,11 @@ package sso
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -46,12 +43,9 @@ const maxListingFile = 16 << 20
 // private or not well-formed (it is replaced on the next Save).
 var ErrNotCached = errors.New("no cached listing")
 
-// Path is the file of session's listing: the hex SHA-1 of the session
-// name, as AWS CLI v2 names its token files, so no name can escape Dir.
-func (c *RoleCache) Path(session string) string {
-	sum := sha1.Sum([]byte(session))
-	return filepath.Join(c.Dir, hex.EncodeToString(sum[:])+".json")
-}
+// Path is the file of session's listing, named as the token cache names
+// its files (CachePath), so no session name can escape Dir.
+func (c *RoleCache) Path(session string) string { return CachePath(c.Dir, session) }
 
 // Load returns the cached listing of session, fresh or not, if it was
 // discovered for startURL.
@@ -95,14 +89,12 @@ func (c *RoleCache) Fresh(l Listing) bool {
 // Save writes l, replacing the file atomically so a reader never sees
 // half a listing.
 func (c *RoleCache) Save(l Listing) error {
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return fmt.Errorf("sso: role cache: %w", err)
-	}
 	data, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
 		return fmt.Errorf("sso: role cache: %w", err)
 	}
-	return writeRoleCacheFile(c.Path(l.Session), append(data, '\n'))
+	// The token cache's writer: a directory made 0700, a file 0600.
+	return writeFileAtomic(c.Path(l.Session), append(data, '\n'))
 }
 
 // Roles returns session's listing: the cached one while it is fresh
@@ -164,29 +156,4 @@ func (c *RoleCache) maxAge() time.Duration {
 		return c.MaxAge
 	}
 	return DefaultRefresh
-}
-
-// writeRoleCacheFile writes data to path with mode 0600 through a temporary
-// file and a rename.
-func writeRoleCacheFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("sso: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sso: write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sso: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("sso: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("sso: write %s: %w", path, err)
-	}
-	return nil
 }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sso"
 	"github.com/aws/aws-sdk-go-v2/service/sso/types"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/ssofake"
@@ -32,18 +30,30 @@ func fakeAccounts(n int, roles ...string) []ssofake.Account {
 	return accts
 }
 
-// portalClient is the SDK's portal client on the fake, configured as
-// Session.Portal configures it.
-func portalClient(t testing.TB, p *ssofake.Portal) *sso.Client {
+// portalClient is the SDK's portal client on the fake, as
+// Client.Discoverer configures it, found through AWS_ENDPOINT_URL_SSO as
+// a user's would be.
+func portalClient(t testing.TB, p *ssofake.Portal) PortalAPI {
 	t.Helper()
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
-	s := Session{Name: "test", Region: "eu-west-1", Config: aws.Config{
-		Region:       "eu-west-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  aws.AnonymousCredentials{},
-	}}
-	return s.Portal()
+	return testClient(t, srv.URL).Discoverer().Portal
+}
+
+func testClient(t testing.TB, portalURL string) *Client {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "config"))
+	t.Setenv("AWS_ENDPOINT_URL_SSO", portalURL)
+	c, err := NewClient(context.Background(), ClientConfig{
+		Session:  Session{Name: "corp", StartURL: "https://corp.awsapps.com/start", Region: "eu-west-1", Scopes: []string{DefaultScope}},
+		CacheDir: filepath.Join(home, ".aws", "sso", "cache"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // noSleep records the backoff waits instead of waiting them.
@@ -197,58 +207,47 @@ func TestRoleLabelIsSafeForTerminals(t *testing.T) {
 	}
 }
 
-func TestLoadSessionAndAccessToken(t *testing.T) {
-	home := t.TempDir()
-	t.Setenv("HOME", home)
+func TestSessionNames(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config")
+	writeFile(t, cfg, "[default]\nregion = us-east-1\n\n[sso-session other]\nsso_start_url = https://other.awsapps.com/start\n[sso-session  corp ]\nsso_region = eu-central-1\n[profile sso-session x]\n[services sso-session]\n")
+	names, err := SessionNames(cfg)
+	if err != nil || fmt.Sprint(names) != "[corp other]" {
+		t.Errorf("SessionNames = %v, %v; want [corp other]", names, err)
+	}
+	if names, err := SessionNames(filepath.Join(t.TempDir(), "missing")); err != nil || len(names) != 0 {
+		t.Errorf("SessionNames(missing) = %v, %v; want none", names, err)
+	}
+}
+
+func TestAccessTokenFromCache(t *testing.T) {
 	p := ssofake.NewPortal(ssofake.PortalConfig{
 		Accounts:  fakeAccounts(2, "Admin"),
 		Authorize: func(tok string) bool { return tok == "cached-access-token" },
 	})
 	srv := httptest.NewServer(p)
 	defer srv.Close()
-	t.Setenv("AWS_ENDPOINT_URL_SSO", srv.URL)
-	cfgFile := filepath.Join(home, "config")
-	writeFile(t, cfgFile, "[default]\nregion = us-east-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-central-1\nsso_registration_scopes = sso:account:access\n\n[sso-session other]\nsso_start_url = https://other.awsapps.com/start\nsso_region = us-west-2\n")
-
-	if got := fmt.Sprint(SessionNames(cfgFile)); got != "[corp other]" {
-		t.Errorf("SessionNames = %s, want [corp other]", got)
+	c := testClient(t, srv.URL)
+	if _, err := c.AccessToken(context.Background()); !errors.Is(err, ErrLoginRequired) {
+		t.Errorf("AccessToken with no login: err = %v, want ErrLoginRequired", err)
 	}
-	s, err := LoadSession(context.Background(), "corp", cfgFile)
-	if err != nil {
+	// Expired, without a refresh token: only a login helps.
+	if err := WriteCache(c.CachePath(), Token{StartURL: "https://corp.awsapps.com/start", Region: "eu-west-1", AccessToken: "old", ExpiresAt: time.Now().Add(-time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
-	if s.StartURL != "https://corp.awsapps.com/start" || s.Region != "eu-central-1" {
-		t.Errorf("session = %q %q, want the corp section", s.StartURL, s.Region)
+	if _, err := c.AccessToken(context.Background()); !errors.Is(err, ErrLoginRequired) {
+		t.Errorf("AccessToken with an expired token: err = %v, want ErrLoginRequired", err)
 	}
-	if _, _, err := s.AccessToken(context.Background()); !errors.Is(err, ErrNotLoggedIn) {
-		t.Errorf("AccessToken without a cache file: err = %v, want ErrNotLoggedIn", err)
+	if err := WriteCache(c.CachePath(), Token{StartURL: "https://corp.awsapps.com/start", Region: "eu-west-1", AccessToken: "cached-access-token", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
 	}
-	// The cache file as AWS CLI v2 writes it.
-	expires := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05Z")
-	// RoleCache names its files as AWS CLI v2 names token files.
-	cache := (&RoleCache{Dir: filepath.Join(home, ".aws", "sso", "cache")}).Path("corp")
-	writeFile(t, cache, `{"startUrl":"https://corp.awsapps.com/start","region":"eu-central-1","accessToken":"cached-access-token","expiresAt":"`+expires+`"}`)
-	tok, exp, err := s.AccessToken(context.Background())
-	if err != nil {
-		t.Fatalf("AccessToken: %v", err)
-	}
-	if tok != "cached-access-token" || exp.UTC().Format("2006-01-02T15:04:05Z") != expires {
-		t.Errorf("token = %q expiring %v, want the cached one expiring %s", tok, exp, expires)
+	tok, err := c.AccessToken(context.Background())
+	if err != nil || tok != "cached-access-token" {
+		t.Fatalf("AccessToken = %q, %v; want the cached one", tok, err)
 	}
 	// The session's portal client goes where AWS_ENDPOINT_URL_SSO says.
-	roles, err := (&Discoverer{Portal: s.Portal()}).Discover(context.Background(), tok)
-	if err != nil {
-		t.Fatalf("Discover through the session's client: %v", err)
-	}
-	if len(roles) != 2 {
-		t.Errorf("got %d roles, want 2", len(roles))
-	}
-
-	if _, err := LoadSession(context.Background(), "missing", cfgFile); !errors.Is(err, ErrNoSession) {
-		t.Errorf("LoadSession(missing): err = %v, want ErrNoSession", err)
-	}
-	if _, err := LoadSession(context.Background(), "x]\n[profile y", cfgFile); err == nil {
-		t.Error("LoadSession accepted a name that would change the config's structure")
+	roles, err := c.Discoverer().Discover(context.Background(), tok)
+	if err != nil || len(roles) != 2 {
+		t.Errorf("Discover through the session's client: %d roles, %v; want 2", len(roles), err)
 	}
 }
 

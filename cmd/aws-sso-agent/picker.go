@@ -60,7 +60,11 @@ func profileChoices(names []string) []pickChoice {
 // sso_region) is named in a note on stderr and left out: its profiles
 // still make a picker.
 func (c *cli) roleChoices() []pickChoice {
-	sessions := sso.SessionNames("")
+	sessions, err := sso.SessionNames("")
+	if err != nil {
+		fmt.Fprintf(c.stderr, "aws-sso-agent: note: no discovered roles: %v\n", err)
+		return nil
+	}
 	if len(sessions) == 0 {
 		return nil
 	}
@@ -72,10 +76,10 @@ func (c *cli) roleChoices() []pickChoice {
 	var choices []pickChoice
 	for _, name := range sessions {
 		ctx, cancel := context.WithTimeout(context.Background(), pickerDiscoveryTimeout)
-		l, err := discoverSession(ctx, cache, name, false)
+		l, err := c.discoverSession(ctx, cache, name, false)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(c.stderr, "aws-sso-agent: note: sso-session %s: %v\n", name, err)
+			fmt.Fprintf(c.stderr, "aws-sso-agent: note: no roles of sso-session %s: %v\n", name, err)
 			if hint := agent.ErrorHint(err); hint != "" {
 				fmt.Fprintf(c.stderr, "hint: %s\n", hint)
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -30,7 +29,10 @@ func (c *cli) roles(args []string) error {
 	}
 	sessions := []string{*session}
 	if *session == "" {
-		sessions = sso.SessionNames("")
+		var err error
+		if sessions, err = sso.SessionNames(""); err != nil {
+			return err
+		}
 		if len(sessions) == 0 {
 			return withHint(errors.New("no [sso-session] sections in the AWS config"), "add one with: aws configure sso-session (or set AWS_CONFIG_FILE)")
 		}
@@ -44,7 +46,7 @@ func (c *cli) roles(args []string) error {
 	var listings []sso.Listing
 	for _, name := range sessions {
 		ctx, cancel := context.WithTimeout(context.Background(), discoveryTimeout)
-		l, err := discoverSession(ctx, cache, name, *refresh)
+		l, err := c.discoverSession(ctx, cache, name, *refresh)
 		cancel()
 		if err != nil {
 			if len(l.Roles) == 0 {
@@ -76,23 +78,21 @@ func (c *cli) roleCache() (*sso.RoleCache, error) {
 // discoverSession returns the session's listing, from the cache while it
 // is fresh. Its errors carry the hint for what the user can do. With an
 // error it may still return an older listing.
-func discoverSession(ctx context.Context, cache *sso.RoleCache, name string, refresh bool) (sso.Listing, error) {
-	s, err := sso.LoadSession(ctx, name, os.Getenv("AWS_CONFIG_FILE"))
-	if errors.Is(err, sso.ErrNoSession) {
-		return sso.Listing{}, withHint(err, "list them with: aws-sso-agent roles; add one with: aws configure sso-session")
-	}
+func (c *cli) discoverSession(ctx context.Context, cache *sso.RoleCache, name string, refresh bool) (sso.Listing, error) {
+	client, err := c.ssoClient(name, "")
 	if err != nil {
 		return sso.Listing{}, err
 	}
+	s := client.Session()
 	l, err := cache.Roles(ctx, s.Name, s.StartURL, refresh, func(ctx context.Context) ([]sso.Role, error) {
-		token, _, err := s.AccessToken(ctx)
+		token, err := client.AccessToken(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return (&sso.Discoverer{Portal: s.Portal()}).Discover(ctx, token)
+		return client.Discoverer().Discover(ctx, token)
 	})
-	if errors.Is(err, sso.ErrNotLoggedIn) || errors.Is(err, sso.ErrTokenRefused) {
-		err = withHint(err, "log in with: aws-sso-agent login --sso-session "+name+" (or: aws sso login --sso-session "+name+")")
+	if errors.Is(err, sso.ErrTokenRefused) {
+		err = withHint(err, "log in again with: aws-sso-agent login --sso-session "+name)
 	}
 	return l, err
 }

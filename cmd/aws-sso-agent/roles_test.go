@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/creack/pty"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
@@ -57,17 +55,14 @@ func rolesEnv(t *testing.T, token string) (*ssofake.Portal, string) {
 	return p, home
 }
 
-// writeTokenCache writes the session's token file as AWS CLI v2 does.
+// writeTokenCache leaves the session logged in as AWS CLI v2 would.
 func writeTokenCache(t *testing.T, session, token string, expires time.Time) {
 	t.Helper()
-	path, err := ssocreds.StandardCachedTokenFilepath(session)
+	dir, err := sso.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.MkdirAll(filepath.Dir(path), 0o700)
-	doc := fmt.Sprintf(`{"startUrl":"https://corp.awsapps.com/start","region":"eu-west-1","accessToken":%q,"expiresAt":%q}`,
-		token, expires.UTC().Format("2006-01-02T15:04:05Z"))
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+	if err := sso.WriteCache(sso.CachePath(dir, session), sso.Token{StartURL: "https://corp.awsapps.com/start", Region: "eu-west-1", AccessToken: token, ExpiresAt: expires}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -132,7 +127,7 @@ func TestRolesNeedsLogin(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	for _, want := range []string{"aws-sso-agent: error: sso: sso-session corp: not logged in", "hint: log in with: aws-sso-agent login --sso-session corp"} {
+	for _, want := range []string{"aws-sso-agent: error: sso: sso-session corp: login required", "hint: run: aws-sso-agent login --sso-session corp"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
@@ -157,7 +152,7 @@ func TestRolesRefusedTokenKeepsOldListing(t *testing.T) {
 func TestRolesUnknownSession(t *testing.T) {
 	rolesEnv(t, "valid-token")
 	_, errOut, code := runRoles("--sso-session", "nope")
-	if code != 1 || !strings.Contains(errOut, "no such sso-session nope") {
+	if code != 1 || !strings.Contains(errOut, "no [sso-session nope] section") {
 		t.Errorf("exit %d, stderr %q; want the missing session named", code, errOut)
 	}
 	_, errOut, code = runRoles("extra")
@@ -238,7 +233,7 @@ func TestPickerNotesSessionsItCannotList(t *testing.T) {
 	if got := c.roleChoices(); len(got) != 0 {
 		t.Errorf("roleChoices without a login = %v, want none", got)
 	}
-	if !strings.Contains(notes.String(), "note: sso-session corp: sso: sso-session corp: not logged in") || !strings.Contains(notes.String(), "hint: log in with") {
+	if !strings.Contains(notes.String(), "note: no roles of sso-session corp: sso: sso-session corp: login required") || !strings.Contains(notes.String(), "hint: run: aws-sso-agent login --sso-session corp") {
 		t.Errorf("notes = %q, want the session named with a hint", notes.String())
 	}
 }
