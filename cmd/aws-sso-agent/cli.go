@@ -25,6 +25,7 @@ Usage:
   aws-sso-agent unload [--profile P | --slot NAME | --all]
   aws-sso-agent list [--json]
   aws-sso-agent profile
+  aws-sso-agent roles [--sso-session S] [--json] [--refresh]
   aws-sso-agent status [--json]
   aws-sso-agent login [--sso-session NAME | --profile P] [--device-code] [--no-browser]
   aws-sso-agent logout [--sso-session NAME | --profile P]
@@ -63,6 +64,7 @@ func commands() map[string]command {
 		"unload":   (*cli).unload,
 		"list":     (*cli).list,
 		"profile":  (*cli).profile,
+		"roles":    (*cli).roles,
 		"status":   (*cli).status,
 		"env":      (*cli).env,
 		"certs":    (*cli).certs,
