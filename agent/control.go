@@ -17,6 +17,7 @@ import (
 	"github.com/aws-sso-agent/aws-sso-agent/certs"
 	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
 	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
+	"github.com/aws-sso-agent/aws-sso-agent/sso"
 	"github.com/aws-sso-agent/aws-sso-agent/wire"
 )
 
@@ -164,6 +165,10 @@ type AgentStatus struct {
 	EndpointDegradedSince time.Time `json:"endpoint_degraded_since,omitzero"`
 	ControlDegraded       string    `json:"control_degraded,omitempty"`
 	ControlDegradedSince  time.Time `json:"control_degraded_since,omitzero"`
+
+	// SSOSessions are the IAM Identity Center logins the agent keeps
+	// fresh, with their access tokens' expiry.
+	SSOSessions []sso.SessionStatus `json:"sso_sessions,omitempty"`
 }
 
 // Validate checks a request before the agent acts on it.
@@ -273,6 +278,8 @@ type ControlServer struct {
 	Info AgentStatus
 	// Slots holds the loaded credentials; nil refuses load and unload.
 	Slots *Slots
+	// SSO, if not nil, gives status the IAM Identity Center sessions.
+	SSO SSOLogins
 	// Leaf, if not nil, gives status the local leaf's expiry.
 	Leaf *localca.LeafRotator
 	// Public, if not nil, serves the public certificate: status shows it
@@ -604,6 +611,9 @@ func (s *ControlServer) Status() AgentStatus {
 	}
 	d := s.Degraded()
 	st.ControlDegraded, st.ControlDegradedSince = d.Reason, d.Since
+	if s.SSO != nil {
+		st.SSOSessions = s.SSO.Status()
+	}
 	return st
 }
 

@@ -74,7 +74,7 @@ func TestControlRoundTrip(t *testing.T) {
 
 	_, err = c.Do(ctx, ControlRequest{Op: OpLoad, Load: controlLoad(base, "expired", "")})
 	var ce *ControlError
-	if !errors.As(err, &ce) || !strings.Contains(ce.Hint(), "aws sso login") || !errors.Is(err, ErrSourceFailed) {
+	if !errors.As(err, &ce) || !strings.Contains(ce.Hint(), "aws-sso-agent login") || !errors.Is(err, ErrSourceFailed) {
 		t.Errorf("load expired: got %v, want a source failure with the aws sso login hint", err)
 	}
 

@@ -66,6 +66,10 @@ type ServerConfig struct {
 	// Logger receives what the agent does (never a secret); nil discards
 	// it.
 	Logger *slog.Logger
+
+	// SSO, if not nil, keeps the IAM Identity Center logins of SSO slots
+	// fresh (sso.Keeper); status shows its sessions.
+	SSO SSOLogins
 }
 
 // ListenError is the credentials endpoint's port that could not be
@@ -158,7 +162,7 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 		return nil, err
 	}
 
-	s.slots = NewSlots(SlotsConfig{Margin: cfg.RefreshMargin, SourceTimeout: cfg.SourceTimeout, Logger: s.log})
+	s.slots = NewSlots(SlotsConfig{Margin: cfg.RefreshMargin, SourceTimeout: cfg.SourceTimeout, Logger: s.log, SSO: cfg.SSO})
 	s.sessions = NewSessions(s.tokens, s.ca.RootPEM(), s.log)
 	getCert := s.rotator.GetCertificate
 	var hostAllowed func(string) bool
@@ -218,6 +222,7 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 			Store:         cfg.StoreDescription,
 		},
 		Slots:    s.slots,
+		SSO:      cfg.SSO,
 		Leaf:     s.rotator,
 		Public:   s.public,
 		Logger:   s.log,

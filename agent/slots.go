@@ -86,6 +86,10 @@ type SlotsConfig struct {
 	// cancels it, like time.AfterFunc and Timer.Stop. Nil means
 	// time.AfterFunc. Tests replace it to fire refreshes by hand.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+
+	// SSO, if not nil, keeps the IAM Identity Center logins of loaded
+	// slots fresh and says when one needs a new login (agent/sso.go).
+	SSO SSOLogins
 }
 
 // SlotStatus describes a loaded slot. It never holds a secret.
@@ -137,6 +141,7 @@ type Slots struct {
 	log           *slog.Logger
 	jitter        func(time.Duration) time.Duration
 	afterFunc     func(time.Duration, func()) func() bool
+	sso           SSOLogins
 
 	mu     sync.Mutex
 	slots  map[string]*slot
@@ -186,6 +191,7 @@ func NewSlots(cfg SlotsConfig) *Slots {
 		log:           cfg.Logger,
 		jitter:        cfg.Jitter,
 		afterFunc:     cfg.AfterFunc,
+		sso:           cfg.SSO,
 		slots:         make(map[string]*slot),
 	}
 	if s.margin <= 0 {
@@ -265,6 +271,13 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 	}
 	sl.ctx, sl.cancel = context.WithCancel(context.Background())
 
+	// The SSO keeper reads config files: told after the lock is released.
+	loaded := false
+	defer func() {
+		if loaded {
+			s.ssoKeep(name, spec)
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -277,6 +290,7 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 	s.slots[name] = sl
 	s.scheduleLocked(sl, now)
 	s.log.Info("slot loaded", "slot", slotDisplayName(name), "source", source, "expires", c.Expires)
+	loaded = true
 	return s.statusLocked(sl, now), nil
 }
 
@@ -655,7 +669,7 @@ func (s *Slots) unavailableLocked(sl *slot, now time.Time) *UnavailableError {
 	default:
 		reason = fmt.Sprintf("credentials expire in %s, inside the %s refresh margin", left.Round(time.Second), sl.margin)
 	}
-	return &UnavailableError{Slot: sl.name, Reason: reason, Hint: sl.info.Hint}
+	return s.ssoUnavailableLocked(sl, &UnavailableError{Slot: sl.name, Reason: reason, Hint: sl.info.Hint})
 }
 
 func (s *Slots) statusLocked(sl *slot, now time.Time) SlotStatus {

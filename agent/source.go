@@ -133,7 +133,7 @@ type SourceInfo struct {
 	AccountID string
 	RoleARN   string
 	// Hint says what the user can do when the source fails, e.g.
-	// "run: aws sso login --profile dev".
+	// "run: aws-sso-agent login --profile dev".
 	Hint string
 }
 
@@ -437,7 +437,7 @@ func sourceDescribe(spec SourceSpec, sc *config.SharedConfig) SourceInfo {
 	// The hint names the first thing in the chain a person can fix.
 	switch {
 	case sourceUsesSSO(sc):
-		info.Hint = "run: aws sso login " + login
+		info.Hint = "run: aws-sso-agent login " + login
 	case sourceUsesProcess(sc):
 		info.Hint = "run the credential_process of " + name + " by hand to see why it fails"
 	case sc.LoginSession != "":

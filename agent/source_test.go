@@ -459,11 +459,11 @@ sso =
 		hint     string
 	}{
 		{"sso-session profile", SourceSpec{Profile: "sso"}, "corp",
-			"profile sso (IAM Identity Center account 111122223333 role ReadOnly)", "aws sso login --profile sso"},
+			"profile sso (IAM Identity Center account 111122223333 role ReadOnly)", "aws-sso-agent login --profile sso"},
 		{"legacy profile", SourceSpec{Profile: "legacy"}, "https://legacy.awsapps.com/start",
-			"profile legacy (IAM Identity Center account 111122223333 role ReadOnly)", "aws sso login --profile legacy"},
+			"profile legacy (IAM Identity Center account 111122223333 role ReadOnly)", "aws-sso-agent login --profile legacy"},
 		{"session, account and role", SourceSpec{SSOSession: "corp", AccountID: "111122223333", RoleName: "ReadOnly"}, "corp",
-			"sso-session corp (account 111122223333 role ReadOnly)", "aws sso login --sso-session corp"},
+			"sso-session corp (account 111122223333 role ReadOnly)", "aws-sso-agent login --sso-session corp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -550,7 +550,7 @@ sso =
 			t.Fatal(err)
 		}
 		// The role chain starts at SSO: the hint is the login.
-		if info.Hint != "run: aws sso login --profile sso-chain" || info.AccountID != "999988887777" {
+		if info.Hint != "run: aws-sso-agent login --profile sso-chain" || info.AccountID != "999988887777" {
 			t.Errorf("info: %+v", info)
 		}
 	})

@@ -20,12 +20,15 @@ var version = "devel"
 const usage = `aws-sso-agent serves fresh AWS credentials to the SDKs on this machine.
 
 Usage:
-  aws-sso-agent serve [--bind-ip IP] [--port N] [--store keyring|file]
+  aws-sso-agent serve [--bind-ip IP] [--port N] [--store keyring|file] [--auto-login]
   aws-sso-agent load [--profile P | --sso-session S --account ID --role NAME] [--slot[=NAME]]
   aws-sso-agent unload [--profile P | --slot NAME | --all]
   aws-sso-agent list [--json]
   aws-sso-agent profile
+  aws-sso-agent roles [--sso-session S] [--json] [--refresh]
   aws-sso-agent status [--json]
+  aws-sso-agent login [--sso-session NAME | --profile P] [--device-code] [--no-browser]
+  aws-sso-agent logout [--sso-session NAME | --profile P]
   aws-sso-agent env [--slot NAME] [--shell sh|bash|zsh|fish|csh|powershell] [--tls] [--quiet]
   aws-sso-agent exec [--slot NAME] [--tls] -- CMD [ARGS...]
   aws-sso-agent ssh [-p PORT] [-l USER] [-i KEY] [-J JUMP] [-A] [-t|-T] [-o K=V] [--slot NAME] [--remote-port N] [--no-install] [--no-env] [user@]host [-- command]
@@ -61,6 +64,7 @@ func commands() map[string]command {
 		"unload":   (*cli).unload,
 		"list":     (*cli).list,
 		"profile":  (*cli).profile,
+		"roles":    (*cli).roles,
 		"status":   (*cli).status,
 		"env":      (*cli).env,
 		"certs":    (*cli).certs,
@@ -69,6 +73,8 @@ func commands() map[string]command {
 		"sessions": (*cli).sessions,
 		"service":  (*cli).service,
 		"exec":     (*cli).exec,
+		"login":    (*cli).login,
+		"logout":   (*cli).logout,
 		"version":  (*cli).version,
 		// As most CLIs take it (aws --version, ssh -V's long cousins).
 		"--version": (*cli).version,

@@ -1,53 +1,117 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/term"
 
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
+	"github.com/aws-sso-agent/aws-sso-agent/sso"
 )
 
 // errPickCancelled is returned when the user leaves the picker.
 var errPickCancelled = errors.New("no profile picked")
 
-// pickProfile runs the interactive picker when stdin is a terminal, and
+// pickChoice is one line of the picker: a profile of the AWS config, or a
+// role discovered in one of its sso-sessions.
+type pickChoice struct {
+	label string
+	spec  agent.SourceSpec
+}
+
+// pickerDiscoveryTimeout bounds the discovery the picker waits for when a
+// session's listing is not fresh; a fresh one comes from the cache.
+const pickerDiscoveryTimeout = 30 * time.Second
+
+// pickSource runs the interactive picker when stdin is a terminal, and
 // otherwise says which flags are missing.
-func (c *cli) pickProfile() (string, error) {
+func (c *cli) pickSource() (agent.SourceSpec, error) {
 	f, ok := c.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return "", usageError{errors.New("no profile given: use --profile PROFILE, or --sso-session S --account ID --role NAME (on a terminal, load with no flags opens a picker)")}
+		return agent.SourceSpec{}, usageError{errors.New("no profile given: use --profile PROFILE, or --sso-session S --account ID --role NAME (on a terminal, load with no flags opens a picker)")}
 	}
-	names := agent.ProfileNames()
-	if len(names) == 0 {
-		return "", withHint(errors.New("no profiles found in the AWS config"), "add one with: aws configure sso (or set AWS_CONFIG_FILE)")
+	choices := profileChoices(agent.ProfileNames())
+	choices = append(choices, c.roleChoices()...)
+	if len(choices) == 0 {
+		return agent.SourceSpec{}, withHint(errors.New("no profiles or sso-sessions found in the AWS config"), "add one with: aws configure sso (or set AWS_CONFIG_FILE)")
 	}
-	return pickInTerminal(f, c.stderr, names)
+	choice, err := pickInTerminal(f, c.stderr, choices)
+	return choice.spec, err
+}
+
+func profileChoices(names []string) []pickChoice {
+	choices := make([]pickChoice, len(names))
+	for i, n := range names {
+		choices[i] = pickChoice{label: n, spec: agent.SourceSpec{Profile: n}}
+	}
+	return choices
+}
+
+// roleChoices lists the roles of every sso-session of the AWS config, as
+// `roles` finds them. A session that cannot be listed (not logged in, no
+// sso_region) is named in a note on stderr and left out: its profiles
+// still make a picker.
+func (c *cli) roleChoices() []pickChoice {
+	sessions, err := sso.SessionNames("")
+	if err != nil {
+		fmt.Fprintf(c.stderr, "aws-sso-agent: note: no discovered roles: %v\n", err)
+		return nil
+	}
+	if len(sessions) == 0 {
+		return nil
+	}
+	cache, err := c.roleCache()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "aws-sso-agent: note: no discovered roles: %v\n", err)
+		return nil
+	}
+	var choices []pickChoice
+	for _, name := range sessions {
+		ctx, cancel := context.WithTimeout(context.Background(), pickerDiscoveryTimeout)
+		l, err := c.discoverSession(ctx, cache, name, false)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(c.stderr, "aws-sso-agent: note: no roles of sso-session %s: %v\n", name, err)
+			if hint := agent.ErrorHint(err); hint != "" {
+				fmt.Fprintf(c.stderr, "hint: %s\n", hint)
+			}
+		}
+		for _, r := range l.Roles {
+			label := r.Label()
+			if len(sessions) > 1 {
+				label += "  [sso-session " + name + "]"
+			}
+			choices = append(choices, pickChoice{label: label, spec: agent.SourceSpec{SSOSession: name, AccountID: r.AccountID, RoleName: r.RoleName}})
+		}
+	}
+	return choices
 }
 
 // pickInTerminal puts the terminal in raw mode and lets the user filter
-// names by typing, move with the arrows (or Ctrl-P/Ctrl-N), pick with
+// the choices by typing, move with the arrows (or Ctrl-P/Ctrl-N), pick with
 // Enter and leave with Esc or Ctrl-C.
-func pickInTerminal(tty *os.File, out io.Writer, names []string) (string, error) {
+func pickInTerminal(tty *os.File, out io.Writer, choices []pickChoice) (pickChoice, error) {
 	old, err := term.MakeRaw(int(tty.Fd()))
 	if err != nil {
-		return "", fmt.Errorf("picker: %w", err)
+		return pickChoice{}, fmt.Errorf("picker: %w", err)
 	}
 	defer term.Restore(int(tty.Fd()), old)
-	p := &picker{names: names, out: out}
+	p := &picker{choices: choices, out: out}
 	p.render()
 	defer p.clear()
 	buf := make([]byte, 256)
 	for {
 		n, err := tty.Read(buf)
 		if err != nil {
-			return "", fmt.Errorf("picker: read terminal: %w", err)
+			return pickChoice{}, fmt.Errorf("picker: read terminal: %w", err)
 		}
 		if done, choice, err := p.keys(buf[:n]); done {
 			return choice, err
@@ -56,24 +120,24 @@ func pickInTerminal(tty *os.File, out io.Writer, names []string) (string, error)
 	}
 }
 
-// picker is the state of the profile picker; it draws on out with ANSI
-// escapes, redrawing its own lines after each key.
+// picker is the state of the picker; it draws on out with ANSI escapes,
+// redrawing its own lines after each key.
 type picker struct {
-	names   []string
+	choices []pickChoice
 	filter  string
 	cursor  int
 	out     io.Writer
 	drawn   int // lines drawn last time, to erase them
-	matches []string
+	matches []pickChoice
 }
 
 const pickerRows = 10
 
-func (p *picker) match() []string {
+func (p *picker) match() []pickChoice {
 	terms := strings.Fields(strings.ToLower(p.filter))
-	var m []string
-	for _, n := range p.names {
-		ln := strings.ToLower(n)
+	var m []pickChoice
+	for _, n := range p.choices {
+		ln := strings.ToLower(n.label)
 		ok := true
 		for _, t := range terms {
 			if !strings.Contains(ln, t) {
@@ -90,7 +154,7 @@ func (p *picker) match() []string {
 
 // keys handles one read's worth of input. It reports done with the choice
 // (or an error) when the user picks or leaves.
-func (p *picker) keys(b []byte) (done bool, choice string, err error) {
+func (p *picker) keys(b []byte) (done bool, choice pickChoice, err error) {
 	for len(b) > 0 {
 		switch {
 		case b[0] == 0x1b && len(b) >= 3 && (b[1] == '[' || b[1] == 'O'):
@@ -103,7 +167,7 @@ func (p *picker) keys(b []byte) (done bool, choice string, err error) {
 			b = b[3:]
 			continue
 		case b[0] == 0x1b || b[0] == 0x03: // Esc, Ctrl-C
-			return true, "", errPickCancelled
+			return true, pickChoice{}, errPickCancelled
 		case b[0] == '\r' || b[0] == '\n':
 			if len(p.matches) == 0 {
 				b = b[1:]
@@ -131,7 +195,7 @@ func (p *picker) keys(b []byte) (done bool, choice string, err error) {
 		}
 		b = b[1:]
 	}
-	return false, "", nil
+	return false, pickChoice{}, nil
 }
 
 // setFilter changes the filter and the matches with it: keys typed in the
@@ -162,7 +226,7 @@ func (p *picker) render() {
 		p.cursor = 0
 	}
 	var sb strings.Builder
-	sb.WriteString("Pick a profile (type to filter, arrows to move, Enter to load, Esc to cancel)\r\n")
+	sb.WriteString("Pick a profile or role (type to filter, arrows to move, Enter to load, Esc to cancel)\r\n")
 	start := 0
 	if p.cursor >= pickerRows {
 		start = p.cursor - pickerRows + 1
@@ -173,10 +237,10 @@ func (p *picker) render() {
 		if i == p.cursor {
 			mark = "> "
 		}
-		sb.WriteString(mark + p.matches[i] + "\r\n")
+		sb.WriteString(mark + p.matches[i].label + "\r\n")
 		lines++
 	}
-	fmt.Fprintf(&sb, "  (%d of %d)\r\n", len(p.matches), len(p.names))
+	fmt.Fprintf(&sb, "  (%d of %d)\r\n", len(p.matches), len(p.choices))
 	lines++
 	sb.WriteString("filter: " + p.filter)
 	p.clear()

@@ -54,8 +54,8 @@ func TestPickerInPTY(t *testing.T) {
 			}
 			done := make(chan result, 1)
 			go func() {
-				got, err := pickInTerminal(tty, tty, names)
-				done <- result{got, err}
+				got, err := pickInTerminal(tty, tty, profileChoices(names))
+				done <- result{got.spec.Profile, err}
 			}()
 			waitScreen(t, &screen, "Pick a profile")
 			for _, k := range tt.keys {

@@ -24,6 +24,7 @@ func (c *cli) serve(args []string) error {
 	debug := fs.Bool("debug", false, "log debug detail")
 	margin := fs.Duration("refresh-margin", agent.DefaultSlotMargin, "least lifetime a served credential keeps; refresh happens before (botocore refetches below 15m)")
 	sourceTimeout := fs.Duration("source-timeout", agent.DefaultSourceTimeout, fmt.Sprintf("longest a credential_process (killed then, with its children) or an SSO or STS refresh may take; at most %s", agent.MaxSourceTimeout))
+	autoLogin := fs.Bool("auto-login", false, "when an IAM Identity Center session needs a new login, start one in this machine's browser (docs/sso.md)")
 	renewCheck := fs.Duration("test-renew-check-interval", 0, "test hook: how often the ACME renewer looks at the clock")
 	_ = fs.MarkHidden("test-renew-check-interval")
 	var sf storeFlags
@@ -84,6 +85,8 @@ func (c *cli) serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	keeper := ssoKeeper(log, *autoLogin)
+	defer keeper.Close()
 	srv, err := agent.NewServer(agent.ServerConfig{
 		Dirs:               d,
 		ControlListener:    controlL,
@@ -98,6 +101,7 @@ func (c *cli) serve(args []string) error {
 		Version:            version,
 		StoreDescription:   sf.describe(d),
 		Logger:             log,
+		SSO:                keeper,
 	})
 	var listenErr *agent.ListenError
 	switch {

@@ -38,11 +38,11 @@ func (c *cli) load(args []string) error {
 		return err
 	}
 	if req.Profile == "" && req.SSOSession == "" && req.AccountID == "" && req.RoleName == "" {
-		profile, err := c.pickProfile()
+		spec, err := c.pickSource()
 		if err != nil {
 			return err
 		}
-		req.Profile = profile
+		req.Profile, req.SSOSession, req.AccountID, req.RoleName = spec.Profile, spec.SSOSession, spec.AccountID, spec.RoleName
 	}
 	if req.Slot == slotFromProfile {
 		if req.Profile != "" {
@@ -227,6 +227,7 @@ func (c *cli) writeStatus(st *agent.AgentStatus) {
 		}
 	}
 	fmt.Fprintf(c.stdout, "store:       %s\n", st.Store)
+	c.writeSSOStatus(st)
 	if len(st.Slots) == 0 {
 		fmt.Fprintln(c.stdout, "slots:       none; load one with: aws-sso-agent load --profile PROFILE")
 		return

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/sso"
+)
+
+// discoveryTimeout bounds one session's discovery: a hundred accounts
+// take about six round trips (sso.DefaultConcurrency), and a throttled
+// burst backs off for seconds.
+const discoveryTimeout = 2 * time.Minute
+
+func (c *cli) roles(args []string) error {
+	fs := c.flags("roles")
+	session := fs.String("sso-session", "", "list the roles of this sso-session only (default: every sso-session of the AWS config)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	refresh := fs.Bool("refresh", false, "discover now instead of using a listing younger than the refresh interval")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	sessions := []string{*session}
+	if *session == "" {
+		var err error
+		if sessions, err = sso.SessionNames(""); err != nil {
+			return err
+		}
+		if len(sessions) == 0 {
+			return withHint(errors.New("no [sso-session] sections in the AWS config"), "add one with: aws configure sso-session (or set AWS_CONFIG_FILE)")
+		}
+	}
+	cache, err := c.roleCache()
+	if err != nil {
+		return err
+	}
+	// Everything is found before anything is printed, so a failure
+	// leaves no half a listing on stdout.
+	var listings []sso.Listing
+	for _, name := range sessions {
+		ctx, cancel := context.WithTimeout(context.Background(), discoveryTimeout)
+		l, err := c.discoverSession(ctx, cache, name, *refresh)
+		cancel()
+		if err != nil {
+			if len(l.Roles) == 0 {
+				return err
+			}
+			fmt.Fprintf(c.stderr, "aws-sso-agent: warning: %v; showing the roles found %s\n", err, l.DiscoveredAt.Local().Format(time.RFC3339))
+		}
+		listings = append(listings, l)
+	}
+	if *asJSON {
+		if listings == nil {
+			listings = []sso.Listing{}
+		}
+		return writeJSON(c.stdout, listings)
+	}
+	return writeRoles(c.stdout, listings)
+}
+
+// roleCache is where discovered roles are kept: beside the agent's other
+// files, private to this user.
+func (c *cli) roleCache() (*sso.RoleCache, error) {
+	d, err := c.dirs()
+	if err != nil {
+		return nil, err
+	}
+	return &sso.RoleCache{Dir: filepath.Join(d.Config, "sso-roles")}, nil
+}
+
+// discoverSession returns the session's listing, from the cache while it
+// is fresh. Its errors carry the hint for what the user can do. With an
+// error it may still return an older listing.
+func (c *cli) discoverSession(ctx context.Context, cache *sso.RoleCache, name string, refresh bool) (sso.Listing, error) {
+	client, err := c.ssoClient(name, "")
+	if err != nil {
+		return sso.Listing{}, err
+	}
+	s := client.Session()
+	l, err := cache.Roles(ctx, s.Name, s.StartURL, refresh, func(ctx context.Context) ([]sso.Role, error) {
+		token, err := client.AccessToken(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return client.Discoverer().Discover(ctx, token)
+	})
+	if errors.Is(err, sso.ErrTokenRefused) {
+		err = withHint(err, "log in again with: aws-sso-agent login --sso-session "+name)
+	}
+	return l, err
+}
+
+// writeRoles prints one block per session, one role a line, as the picker
+// shows them.
+func writeRoles(w io.Writer, listings []sso.Listing) error {
+	for i, l := range listings {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "sso-session %s (%s): %d roles, found %s\n", l.Session, l.StartURL, len(l.Roles), l.DiscoveredAt.Local().Format(time.RFC3339))
+		for _, r := range l.Roles {
+			fmt.Fprintf(w, "  %s\n", r.Label())
+		}
+		if len(l.Roles) > 0 {
+			r := l.Roles[0]
+			fmt.Fprintf(w, "load one with: aws-sso-agent load --sso-session %s --account %s --role %s\n", l.Session, r.AccountID, r.RoleName)
+		}
+	}
+	return nil
+}

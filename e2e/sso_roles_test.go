@@ -1,0 +1,269 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/creack/pty"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/ssofake"
+	"github.com/aws-sso-agent/aws-sso-agent/sso"
+)
+
+var ssoAccounts = []ssofake.Account{
+	{ID: "111122223333", Name: "prod", Email: "prod@example.com", Roles: []string{"Admin", "ReadOnly"}},
+	{ID: "444455556666", Name: "dev", Email: "dev@example.com", Roles: []string{"Admin", "Developer", "ReadOnly"}},
+	{ID: "777788889999", Name: "sandbox", Email: "sandbox@example.com", Roles: []string{"Admin"}},
+}
+
+// ssoRolesHome is newSSOHome with the accounts above, a fake portal whose
+// role credentials are moto's, and a real login: `aws-sso-agent login`
+// through the fake's OIDC service, the browser played by curl.
+//
+// GetRoleCredentials of role R in account A answers with moto's
+// AssumeRole of R (in moto's account) with session name A, so a client's
+// caller identity shows which account and role the agent loaded.
+func ssoRolesHome(t *testing.T, moto *e2e.Moto) *ssoHome {
+	t.Helper()
+	h := newSSOHome(t, ssofake.Config{Portal: ssofake.PortalConfig{
+		Accounts: ssoAccounts,
+		Credentials: func(ctx context.Context, accountID, roleName string) (ssofake.RoleCredentials, error) {
+			return motoAssumeRole(ctx, moto, roleName, accountID)
+		},
+	}})
+	browser, _ := browserScript(t)
+	h.login(t, browser, "--sso-session", "corp")
+	return h
+}
+
+// motoAssumeRole is Moto.AssumeRole for a handler goroutine: it returns
+// its error instead of failing the test.
+func motoAssumeRole(ctx context.Context, moto *e2e.Moto, role, session string) (ssofake.RoleCredentials, error) {
+	client := sts.New(sts.Options{
+		Region:       e2e.Region,
+		BaseEndpoint: aws.String(moto.Endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(e2e.StaticAccessKeyID, e2e.StaticSecretAccessKey, ""),
+	})
+	out, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn:         aws.String(e2e.RoleARN(role)),
+		RoleSessionName: aws.String(session),
+		DurationSeconds: aws.Int32(3600), // moto's default 900 s is inside every SDK's refresh window
+	})
+	if err != nil {
+		return ssofake.RoleCredentials{}, err
+	}
+	c := out.Credentials
+	return ssofake.RoleCredentials{
+		AccessKeyID:     aws.ToString(c.AccessKeyId),
+		SecretAccessKey: aws.ToString(c.SecretAccessKey),
+		SessionToken:    aws.ToString(c.SessionToken),
+		Expiration:      aws.ToTime(c.Expiration),
+	}, nil
+}
+
+// rolesAgent starts the agent in h's home, with h's environment.
+func rolesAgent(t *testing.T, h *ssoHome) *agentUnderTest {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(h.home, "agent"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// All of h's environment, its HOME included: the agent reads the
+	// config and the token cache there.
+	a := startAgent(t, agentOptions{home: filepath.Join(h.home, "agent"), extra: h.env})
+	return a
+}
+
+// TestSSORolesDiscoverAndLoad: `roles` lists every role the fake portal
+// assigns; `load --sso-session --account --role` loads any of them, and
+// AWS CLI v1 and boto3, through the agent, get that role's credentials.
+func TestSSORolesDiscoverAndLoad(t *testing.T) {
+	moto := e2e.StartMoto(t)
+	h := ssoRolesHome(t, moto)
+	a := rolesAgent(t, h)
+
+	var listings []sso.Listing
+	if err := json.Unmarshal([]byte(a.mustCLI(nil, "roles", "--json")), &listings); err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, l := range listings {
+		for _, r := range l.Roles {
+			found = append(found, r.AccountID+"/"+r.RoleName)
+		}
+	}
+	var want []string
+	for _, acct := range ssoAccounts {
+		for _, r := range acct.Roles {
+			want = append(want, acct.ID+"/"+r)
+		}
+	}
+	sort.Strings(found)
+	sort.Strings(want)
+	if strings.Join(found, " ") != strings.Join(want, " ") {
+		t.Fatalf("roles found %v, want %v", found, want)
+	}
+
+	// Every discovered role loads; each client gets that role.
+	for _, acct := range ssoAccounts {
+		for _, role := range acct.Roles {
+			t.Run(acct.Name+"/"+role, func(t *testing.T) {
+				out := a.mustCLI(nil, "load", "--sso-session", "corp", "--account", acct.ID, "--role", role)
+				if !strings.Contains(out, "sso-session corp") {
+					t.Errorf("load printed %q", out)
+				}
+				vars := exports(t, a.mustCLI(nil, "env"))
+				wantARN := e2e.AssumedRoleARN(role, acct.ID)
+				for _, c := range []e2e.Client{{Name: "aws-cli", Run: e2e.AWSCLI}, {Name: "boto3", Run: e2e.Boto3}} {
+					got, err := c.Run(t, clientEnv(t, moto, vars))
+					if err != nil {
+						t.Fatalf("%s: %v", c.Name, err)
+					}
+					if got != wantARN {
+						t.Errorf("%s: caller %q, want %q", c.Name, got, wantARN)
+					}
+				}
+			})
+		}
+	}
+	if n := h.fake.Portal.Calls(ssofake.OpGetRoleCredentials); n < 6 {
+		t.Errorf("GetRoleCredentials calls = %d, want one per role loaded (6)", n)
+	}
+
+	// A role the portal does not assign is refused with its answer.
+	_, errOut, code := a.cli(nil, "load", "--sso-session", "corp", "--account", "777788889999", "--role", "ReadOnly")
+	if code == 0 || !strings.Contains(errOut, "ForbiddenException") {
+		t.Errorf("load of an unassigned role: exit %d, stderr %q; want the portal's ForbiddenException", code, errOut)
+	}
+}
+
+// TestSSORolesPickerLoadsDiscoveredRole runs `load` with no flags in a
+// real pseudo-terminal: the picker shows the discovered roles as
+// "account name (id) / role", typing filters them, Enter loads the one
+// picked, and AWS CLI v1 gets its credentials.
+func TestSSORolesPickerLoadsDiscoveredRole(t *testing.T) {
+	moto := e2e.StartMoto(t)
+	h := ssoRolesHome(t, moto)
+	a := rolesAgent(t, h)
+
+	cmd := exec.Command(agentBin, "load")
+	cmd.Env = e2e.MergeEnv(a.env, "TERM=xterm")
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		e2e.PeerMissing(t, "no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	var mu sync.Mutex
+	var screen strings.Builder
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			mu.Lock()
+			screen.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	shown := func(s string) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(screen.String(), s) }
+	}
+	e2e.WaitFor(t, shown("dev (444455556666) / Developer"), 20*time.Second)
+	// The profile dev of the config, beside the 6 roles.
+	e2e.WaitFor(t, shown("(7 of 7)"), 10*time.Second)
+	ptmx.WriteString("dev read")
+	e2e.WaitFor(t, shown("(1 of 7)"), 10*time.Second)
+	ptmx.WriteString("\r")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			mu.Lock()
+			t.Fatalf("load: %v\n%s", err, screen.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("load did not finish")
+	}
+	// The last output may still be on its way through the terminal.
+	e2e.WaitFor(t, shown("loaded sso-session corp (account 444455556666 role ReadOnly)"), 10*time.Second)
+	got, err := e2e.AWSCLI(t, clientEnv(t, moto, exports(t, a.mustCLI(nil, "env"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := e2e.AssumedRoleARN("ReadOnly", "444455556666"); got != want {
+		t.Errorf("aws-cli: caller %q, want %q", got, want)
+	}
+}
+
+// BenchmarkRolesWarm runs `aws-sso-agent roles` on a warm cache, the
+// whole process as a user waits for it, against `aws-sso-agent version`
+// in the same run: what the listing adds to starting the binary. The
+// goal is under 50 ms ("ms/roles").
+func BenchmarkRolesWarm(b *testing.B) {
+	const token = "bench-access-token"
+	fake := ssofake.Start(ssofake.Config{Portal: ssofake.PortalConfig{
+		Accounts:  ssoAccounts,
+		Latency:   20 * time.Millisecond,
+		Authorize: func(tok string) bool { return tok == token },
+	}})
+	b.Cleanup(fake.Close)
+	home := b.TempDir()
+	config := filepath.Join(home, "config")
+	if err := os.WriteFile(config, []byte("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	// Logged in as AWS CLI v2 leaves a session.
+	if err := sso.WriteCache(sso.CachePath(filepath.Join(home, ".aws", "sso", "cache"), "corp"), sso.Token{
+		StartURL: "https://corp.awsapps.com/start", Region: "eu-west-1", AccessToken: token, ExpiresAt: time.Now().Add(8 * time.Hour),
+	}); err != nil {
+		b.Fatal(err)
+	}
+	env := e2e.CleanEnv(b, "HOME="+home, "AWS_SSO_AGENT_HOME="+filepath.Join(home, "agent"),
+		"AWS_CONFIG_FILE="+config, "AWS_ENDPOINT_URL_SSO="+fake.URL)
+	if _, errOut, code := runCLI(b, env, "roles"); code != 0 {
+		b.Fatalf("cold roles: %s", errOut)
+	}
+	calls := fake.Portal.Calls("")
+	median := func(args ...string) time.Duration {
+		var d []time.Duration
+		for range 7 {
+			start := time.Now()
+			if _, errOut, code := runCLI(b, env, args...); code != 0 {
+				b.Fatalf("%v: %s", args, errOut)
+			}
+			d = append(d, time.Since(start))
+		}
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	base := median("version")
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		out, errOut, code := runCLI(b, env, "roles")
+		if code != 0 || !strings.Contains(out, "6 roles") {
+			b.Fatalf("roles: exit %d\n%s%s", code, out, errOut)
+		}
+	}
+	per := time.Since(start) / time.Duration(b.N)
+	if n := fake.Portal.Calls(""); n != calls {
+		b.Fatalf("warm roles called the portal %d times", n-calls)
+	}
+	b.ReportMetric(float64(per.Microseconds())/1000, "ms/roles")
+	b.ReportMetric(float64(base.Microseconds())/1000, "ms/version")
+	b.ReportMetric(float64(per)/float64(base), "x-version")
+}
