@@ -38,7 +38,6 @@
 //   - Losing a valid login: a refresh re-reads the cache first (the SDKs
 //     rotate refresh tokens behind our back) and a failed refresh or login
 //     never overwrites a token that still works.
-//
 //   - A hostile portal answer or role cache: account IDs and role names are
 //     checked (ValidRole) before they reach a config file or a command
 //     line, and account names are made safe before they reach a terminal.
