@@ -271,6 +271,13 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 	}
 	sl.ctx, sl.cancel = context.WithCancel(context.Background())
 
+	// The SSO keeper reads config files: told after the lock is released.
+	loaded := false
+	defer func() {
+		if loaded {
+			s.ssoKeep(name, spec)
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -283,7 +290,7 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 	s.slots[name] = sl
 	s.scheduleLocked(sl, now)
 	s.log.Info("slot loaded", "slot", slotDisplayName(name), "source", source, "expires", c.Expires)
-	s.ssoKeep(name, spec)
+	loaded = true
 	return s.statusLocked(sl, now), nil
 }
 

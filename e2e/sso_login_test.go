@@ -25,8 +25,9 @@ type ssoHome struct {
 	config string
 	fake   *ssofake.Server
 	// env is what every process of the test runs with: the home, the
-	// config, the fake's endpoints.
-	env []string
+	// config, the fake's endpoints; vars is what it adds to CleanEnv.
+	env  []string
+	vars []string
 }
 
 const (
@@ -58,12 +59,13 @@ sso_registration_scopes = sso:account:access
 	if err := os.WriteFile(h.config, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h.env = e2e.MergeEnv(e2e.CleanEnv(t), append([]string{
+	h.vars = append([]string{
 		"HOME=" + home,
 		"AWS_SSO_AGENT_HOME=" + filepath.Join(home, "agent"),
 		"AWS_ENDPOINT_URL_SSO_OIDC=" + fake.URL,
 		"AWS_ENDPOINT_URL_SSO=" + fake.URL,
-	}, extra...)...)
+	}, extra...)
+	h.env = e2e.MergeEnv(e2e.CleanEnv(t), h.vars...)
 	return h
 }
 
@@ -261,11 +263,32 @@ func ruleSetOverride(t testing.TB, url string) string {
 // slot; it returns the endpoint's URL and token file.
 func (h *ssoHome) ssoAgent(t *testing.T, args ...string) (*agentUnderTest, string, string) {
 	t.Helper()
-	a := startAgent(t, agentOptions{home: filepath.Join(h.home, "agent"), extra: h.env[len(e2e.CleanEnv(t)):], args: args})
-	a.env = e2e.MergeEnv(a.env, h.env...)
+	agentHome := filepath.Join(h.home, "agent")
+	if err := os.MkdirAll(agentHome, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, agentOptions{home: agentHome, extra: h.vars, args: args})
 	a.mustCLI(nil, "load", "--profile", "dev")
 	vars := exports(t, a.mustCLI(nil, "env"))
 	return a, e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI"), e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+}
+
+// shortLivedSSOHome is a home logged in through the test browser to a
+// fake whose access tokens last 60 s and role credentials 2 minutes, for
+// tests that take the given real time.
+func shortLivedSSOHome(t *testing.T, takes string) (h *ssoHome, browser, browserLog string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("takes " + takes + " of real time (60 s tokens)")
+	}
+	t.Parallel()
+	h = newSSOHome(t, ssofake.Config{
+		OIDC:   ssofake.OIDCConfig{AccessTokenLifetime: 60 * time.Second},
+		Portal: ssofake.PortalConfig{CredentialLifetime: 2 * time.Minute},
+	})
+	browser, browserLog = browserScript(t)
+	h.login(t, browser, "--sso-session", "corp")
+	return h, browser, browserLog
 }
 
 // TestSSORefreshAhead: with 60-second access tokens and 2-minute role
@@ -276,16 +299,7 @@ func (h *ssoHome) ssoAgent(t *testing.T, args ...string) (*agentUnderTest, strin
 // 503 saying a login is needed; after `aws-sso-agent login` it serves
 // again.
 func TestSSORefreshAhead(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes some four minutes of real time (60 s tokens)")
-	}
-	t.Parallel()
-	h := newSSOHome(t, ssofake.Config{
-		OIDC:   ssofake.OIDCConfig{AccessTokenLifetime: 60 * time.Second},
-		Portal: ssofake.PortalConfig{CredentialLifetime: 2 * time.Minute},
-	})
-	browser, browserLog := browserScript(t)
-	h.login(t, browser, "--sso-session", "corp")
+	h, browser, browserLog := shortLivedSSOHome(t, "some four minutes")
 	a, url, tokenFile := h.ssoAgent(t)
 
 	keys := map[string]bool{}
@@ -375,17 +389,8 @@ print(SSOTokenProvider(s).load_token().get_frozen_token().token[:4])
 // gets exactly one, opened by the agent on $BROWSER, however many
 // requests arrive meanwhile, and the slot serves again.
 func TestSSOAutoLogin(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes a minute or two of real time (60 s tokens)")
-	}
-	t.Parallel()
-	h := newSSOHome(t, ssofake.Config{
-		OIDC:   ssofake.OIDCConfig{AccessTokenLifetime: 60 * time.Second},
-		Portal: ssofake.PortalConfig{CredentialLifetime: 2 * time.Minute},
-	})
-	browser, browserLog := browserScript(t)
-	h.login(t, browser, "--sso-session", "corp")
-	h.env = e2e.MergeEnv(h.env, "BROWSER="+browser)
+	h, browser, browserLog := shortLivedSSOHome(t, "a minute or two")
+	h.vars = append(h.vars, "BROWSER="+browser)
 	a, url, tokenFile := h.ssoAgent(t, "--auto-login")
 	h.fake.OIDC.RevokeRefreshTokens()
 

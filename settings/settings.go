@@ -50,6 +50,7 @@ var Keys = []Key{
 	{Name: "log_format", Flag: "log-format", Usage: "log format of serve: text or json", check: oneOf("text", "json")},
 	{Name: "refresh_margin", Flag: "refresh-margin", Usage: "least lifetime a served credential keeps", check: duration},
 	{Name: "source_timeout", Flag: "source-timeout", Usage: "how long a credential source may run", check: duration},
+	{Name: "auto_login", Flag: "auto-login", Usage: "start an IAM Identity Center login when a session needs one", check: oneOf("true", "false")},
 }
 
 // Section is the one section the file may have. Keys before any section

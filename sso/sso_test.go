@@ -410,3 +410,55 @@ func TestDefaultEndpoint(t *testing.T) {
 		t.Errorf("oidc endpoint %s, want %s", got, want)
 	}
 }
+
+// TestEndpointErrors: an error answer from each OIDC operation ends the
+// login or refresh with an error naming the operation and the service's
+// exception, and leaves the cached token as it was. (Errors of 500 are
+// retried by the SDK, so a single one is not seen.)
+func TestEndpointErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		op        string
+		status    int
+		errorType string
+		device    bool
+		refresh   bool
+		wantInErr string
+		wantLogin bool // the error matches ErrLoginRequired
+	}{
+		{"register", ssofake.OpRegisterClient, 400, "InvalidClientMetadataException", false, false, "register client", false},
+		{"device authorization", ssofake.OpStartDeviceAuthorization, 401, "InvalidClientException", true, false, "start device authorization", false},
+		{"code exchange", ssofake.OpCreateToken, 400, "InvalidGrantException", false, false, "exchange the code", false},
+		{"device token", ssofake.OpCreateToken, 400, "AccessDeniedException", true, false, "AccessDeniedException", false},
+		{"refresh, bad request", ssofake.OpCreateToken, 400, "InvalidRequestException", false, true, "refresh", false},
+		{"refresh, refused", ssofake.OpCreateToken, 400, "InvalidGrantException", false, true, "InvalidGrantException", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, ssofake.Config{})
+			c := f.client(t)
+			good, err := c.Login(context.Background(), LoginOptions{Browser: &followBrowser{}, Prompt: &recordPrompt{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A fresh registration, so the register call is made.
+			os.Remove(c.registrationPath([]string{grantAuthorizationCode, grantRefreshToken}))
+			f.fake.OIDC.Fail(tc.op, tc.status, tc.errorType, "")
+			switch {
+			case tc.refresh:
+				_, err = c.Refresh(context.Background())
+			case tc.device:
+				p := &recordPrompt{onDevice: func(_, code string) { f.fake.OIDC.ApproveDevice(code) }}
+				_, err = c.Login(context.Background(), LoginOptions{DeviceCode: true, Prompt: p})
+			default:
+				_, err = c.Login(context.Background(), LoginOptions{Browser: &followBrowser{}, Prompt: &recordPrompt{}})
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantInErr) {
+				t.Fatalf("error %v, want one naming %q", err, tc.wantInErr)
+			}
+			if got := errors.Is(err, ErrLoginRequired); got != tc.wantLogin {
+				t.Errorf("errors.Is(ErrLoginRequired) = %v, want %v", got, tc.wantLogin)
+			}
+			assertCache(t, c.CachePath(), good)
+		})
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/spf13/pflag"
+
 	"github.com/aws-sso-agent/aws-sso-agent/agent"
 	"github.com/aws-sso-agent/aws-sso-agent/sso"
 )
@@ -17,17 +19,9 @@ import (
 // cache every SDK reads (docs/sso.md).
 func (c *cli) login(args []string) error {
 	fs := c.flags("login")
-	session := fs.String("sso-session", "", "the [sso-session NAME] of the AWS config to log in to")
-	profile := fs.String("profile", "", "log in to the session of this profile (default: AWS_PROFILE, else default)")
 	device := fs.Bool("device-code", false, "use a device code, approved in a browser anywhere (for machines without one)")
 	noBrowser := fs.Bool("no-browser", false, "print the URL instead of opening a browser")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	client, err := c.ssoClient(*session, *profile)
+	client, err := c.ssoCommand(fs, "log in to", args)
 	if err != nil {
 		return err
 	}
@@ -51,16 +45,7 @@ func (c *cli) login(args []string) error {
 
 // logout ends a session at the portal and removes its cached token.
 func (c *cli) logout(args []string) error {
-	fs := c.flags("logout")
-	session := fs.String("sso-session", "", "the [sso-session NAME] to log out of")
-	profile := fs.String("profile", "", "log out of the session of this profile (default: AWS_PROFILE, else default)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	client, err := c.ssoClient(*session, *profile)
+	client, err := c.ssoCommand(c.flags("logout"), "log out of", args)
 	if err != nil {
 		return err
 	}
@@ -69,6 +54,20 @@ func (c *cli) logout(args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "logged out of %s\n", client.Session())
 	return nil
+}
+
+// ssoCommand adds the flags that name a session to fs, parses args and
+// returns the client of the session they name.
+func (c *cli) ssoCommand(fs *pflag.FlagSet, verb string, args []string) (*sso.Client, error) {
+	session := fs.String("sso-session", "", "the [sso-session NAME] of the AWS config to "+verb)
+	profile := fs.String("profile", "", verb+" the session of this profile (default: AWS_PROFILE, else default)")
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if err := noArgs(fs); err != nil {
+		return nil, err
+	}
+	return c.ssoClient(*session, *profile)
 }
 
 // ssoClient finds the session the flags name in the user's config.

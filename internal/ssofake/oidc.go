@@ -65,6 +65,13 @@ type OIDC struct {
 	access   map[string]time.Time   // access token -> expiry
 	refresh  map[string]string      // refresh token -> client id
 	slowDown int
+	faults   map[string]oidcFault // operation -> error for its next call
+}
+
+type oidcFault struct {
+	status    int
+	errorType string
+	oauth     string
 }
 
 type oidcClient struct {
@@ -116,7 +123,29 @@ func NewOIDC(cfg OIDCConfig) *OIDC {
 		codes:   map[string]*oidcCode{},
 		access:  map[string]time.Time{},
 		refresh: map[string]string{},
+		faults:  map[string]oidcFault{},
 	}
+}
+
+// Fail makes the next call of op answer status with the exception
+// errorType (and OAuth error code oauthError), as the service sends its
+// errors: InternalServerException 500, InvalidClientException 401...
+func (o *OIDC) Fail(op string, status int, errorType, oauthError string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.faults[op] = oidcFault{status, errorType, oauthError}
+}
+
+// fault answers op's injected error, if there is one.
+func (o *OIDC) fault(w http.ResponseWriter, op string) bool {
+	o.mu.Lock()
+	f, ok := o.faults[op]
+	delete(o.faults, op)
+	o.mu.Unlock()
+	if ok {
+		writeOIDCError(w, f.status, f.errorType, f.oauth, "")
+	}
+	return ok
 }
 
 // requestBase is the URL the client reached us at.
@@ -192,14 +221,17 @@ func (o *OIDC) ApproveDevice(userCode string) bool {
 func (o *OIDC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/client/register":
-		o.count(OpRegisterClient)
-		o.register(w, r)
+		if o.served(w, OpRegisterClient) {
+			o.register(w, r)
+		}
 	case r.Method == http.MethodPost && r.URL.Path == "/device_authorization":
-		o.count(OpStartDeviceAuthorization)
-		o.startDevice(w, r)
+		if o.served(w, OpStartDeviceAuthorization) {
+			o.startDevice(w, r)
+		}
 	case r.Method == http.MethodPost && r.URL.Path == "/token":
-		o.count(OpCreateToken)
-		o.token(w, r)
+		if o.served(w, OpCreateToken) {
+			o.token(w, r)
+		}
 	case r.Method == http.MethodGet && r.URL.Path == "/authorize":
 		o.count(OpAuthorize)
 		o.authorize(w, r)
@@ -218,6 +250,13 @@ func (o *OIDC) count(op string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.calls[op]++
+}
+
+// served counts a call of op and answers its injected error if any; it
+// reports whether the call is still to be answered.
+func (o *OIDC) served(w http.ResponseWriter, op string) bool {
+	o.count(op)
+	return !o.fault(w, op)
 }
 
 // maxOIDCBody bounds a request body; the largest real one, a

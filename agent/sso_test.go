@@ -1,0 +1,76 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws-sso-agent/aws-sso-agent/sso"
+)
+
+// stubLogins is an SSOLogins that records what it is told.
+type stubLogins struct {
+	mu     sync.Mutex
+	kept   []sso.SessionRef
+	needed string
+}
+
+func (s *stubLogins) Keep(ref sso.SessionRef) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kept = append(s.kept, ref)
+	return true, nil
+}
+
+func (s *stubLogins) LoginNeeded(sso.SessionRef) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.needed, s.needed != ""
+}
+
+func (s *stubLogins) Status() []sso.SessionStatus { return nil }
+
+// TestSlotsSayLoginNeeded: a slot whose SSO session needs a login is
+// refused with a reason and a hint that say so; the keeper was told of
+// the slot's source when it was loaded.
+func TestSlotsSayLoginNeeded(t *testing.T) {
+	clock := newSlotClock()
+	timers := &slotTimers{clock: clock}
+	logins := &stubLogins{}
+	s := NewSlots(SlotsConfig{Now: clock.Now, Jitter: func(time.Duration) time.Duration { return 0 }, AfterFunc: timers.AfterFunc, SSO: logins})
+	t.Cleanup(func() { s.Close() })
+	p := newSlotProvider(clock, time.Hour)
+	spec := SourceSpec{Profile: "dev", ConfigFile: "/home/u/.aws/config"}
+	if _, err := s.Load(context.Background(), "", spec, p, testSlotInfo); err != nil {
+		t.Fatal(err)
+	}
+	if want := (sso.SessionRef{ConfigFile: "/home/u/.aws/config", Profile: "dev"}); len(logins.kept) != 1 || logins.kept[0] != want {
+		t.Fatalf("keeper told %v, want %v", logins.kept, want)
+	}
+
+	p.setFail(func(int64) error { return errors.New("the SSO session associated with this profile has expired") })
+	clock.Advance(time.Hour - time.Minute) // inside the margin: a refresh is needed
+	_, err := s.Credentials(context.Background(), "")
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || strings.Contains(ue.Reason, "login needed") {
+		t.Fatalf("without the keeper's word: %v, want an UnavailableError that does not claim a login is needed", err)
+	}
+
+	logins.mu.Lock()
+	logins.needed = "the service refused the refresh token (InvalidGrantException)"
+	logins.mu.Unlock()
+	clock.Advance(slotSyncHoldoff)
+	_, err = s.Credentials(context.Background(), "")
+	if !errors.As(err, &ue) {
+		t.Fatalf("Credentials: %v, want an UnavailableError", err)
+	}
+	if !strings.Contains(ue.Reason, "IAM Identity Center login needed: the service refused the refresh token") {
+		t.Errorf("reason %q does not say a login is needed and why", ue.Reason)
+	}
+	if got, want := ue.Hint, "run on the workstation: aws-sso-agent login --profile dev"; got != want {
+		t.Errorf("hint %q, want %q", got, want)
+	}
+}
