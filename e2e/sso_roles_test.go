@@ -79,9 +79,7 @@ func rolesAgent(t *testing.T, h *ssoHome) *agentUnderTest {
 	if err := os.MkdirAll(filepath.Join(h.home, "agent"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	// All of h's environment, its HOME included: the agent reads the
-	// config and the token cache there.
-	a := startAgent(t, agentOptions{home: filepath.Join(h.home, "agent"), extra: h.env})
+	a := startAgent(t, agentOptions{home: filepath.Join(h.home, "agent"), extra: h.vars})
 	return a
 }
 

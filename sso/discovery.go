@@ -172,6 +172,9 @@ func (d *Discoverer) accounts(ctx context.Context, token string) ([]types.Accoun
 		if aws.ToString(out.NextToken) == "" {
 			return all, nil
 		}
+		if aws.ToString(out.NextToken) == aws.ToString(in.NextToken) {
+			return nil, errors.New("sso: list accounts: the portal answered the same page token again")
+		}
 		in.NextToken = out.NextToken
 	}
 }
@@ -210,6 +213,9 @@ func (d *Discoverer) roles(ctx context.Context, token string, a types.AccountInf
 		}
 		if aws.ToString(out.NextToken) == "" {
 			return roles, nil
+		}
+		if aws.ToString(out.NextToken) == aws.ToString(in.NextToken) {
+			return nil, fmt.Errorf("sso: list roles of account %s: the portal answered the same page token again", id)
 		}
 		in.NextToken = out.NextToken
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sso"
 	"github.com/aws/aws-sdk-go-v2/service/sso/types"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/ssofake"
@@ -258,5 +260,29 @@ func writeFile(t testing.TB, path, data string) {
 	}
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDiscoverStopsARepeatedPageToken(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		accounts, roles string
+		want            string
+	}{
+		{"accounts", `{"accountList":[{"accountId":"111122223333","accountName":"prod"}],"nextToken":"again"}`, `{"roleList":[]}`, "list accounts: the portal answered the same page token again"},
+		{"roles", `{"accountList":[{"accountId":"111122223333","accountName":"prod"}]}`, `{"roleList":[{"roleName":"Admin"}],"nextToken":"again"}`, "list roles of account 111122223333: the portal answered the same page token again"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := sso.New(sso.Options{
+				Region:           "eu-west-1",
+				BaseEndpoint:     aws.String("http://portal.invalid"),
+				HTTPClient:       portalAnswers{[]byte(tc.accounts), []byte(tc.roles)},
+				RetryMaxAttempts: 1,
+			})
+			_, err := (&Discoverer{Portal: client}).Discover(context.Background(), "tok")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -18,6 +18,10 @@
 //     grant and PKCE through a loopback redirect (login_pkce.go) or with
 //     the device code grant (login_device.go), refreshes, and logs out at
 //     the portal.
+//   - Discoverer (discovery.go) lists every account and role a login
+//     reaches through the portal, paged, a few accounts at a time, with
+//     backoff when throttled; RoleCache (discovery_cache.go) keeps the
+//     listing, 0600, for a refresh interval.
 //   - Keeper (keeper.go) refreshes the access tokens of the sessions the
 //     agent serves ahead of their expiry, and says when a person must log
 //     in again.
@@ -34,6 +38,9 @@
 //   - Losing a valid login: a refresh re-reads the cache first (the SDKs
 //     rotate refresh tokens behind our back) and a failed refresh or login
 //     never overwrites a token that still works.
+//   - A hostile portal answer or role cache: account IDs and role names are
+//     checked (ValidRole) before they reach a config file or a command
+//     line, and account names are made safe before they reach a terminal.
 //
 // Tokens never appear in an error message or a log line.
 package sso

@@ -76,7 +76,7 @@ func (c *cli) roleChoices() []pickChoice {
 	var choices []pickChoice
 	for _, name := range sessions {
 		ctx, cancel := context.WithTimeout(context.Background(), pickerDiscoveryTimeout)
-		l, err := c.discoverSession(ctx, cache, name, false)
+		l, err := c.discoverSession(ctx, cache, name, false, c.stderr)
 		cancel()
 		if err != nil {
 			fmt.Fprintf(c.stderr, "aws-sso-agent: note: no roles of sso-session %s: %v\n", name, err)

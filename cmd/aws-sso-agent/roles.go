@@ -46,7 +46,7 @@ func (c *cli) roles(args []string) error {
 	var listings []sso.Listing
 	for _, name := range sessions {
 		ctx, cancel := context.WithTimeout(context.Background(), discoveryTimeout)
-		l, err := c.discoverSession(ctx, cache, name, *refresh)
+		l, err := c.discoverSession(ctx, cache, name, *refresh, nil)
 		cancel()
 		if err != nil {
 			if len(l.Roles) == 0 {
@@ -77,14 +77,18 @@ func (c *cli) roleCache() (*sso.RoleCache, error) {
 
 // discoverSession returns the session's listing, from the cache while it
 // is fresh. Its errors carry the hint for what the user can do. With an
-// error it may still return an older listing.
-func (c *cli) discoverSession(ctx context.Context, cache *sso.RoleCache, name string, refresh bool) (sso.Listing, error) {
+// error it may still return an older listing. When the portal is asked,
+// progress (if not nil) is told first: that can take seconds.
+func (c *cli) discoverSession(ctx context.Context, cache *sso.RoleCache, name string, refresh bool, progress io.Writer) (sso.Listing, error) {
 	client, err := c.ssoClient(name, "")
 	if err != nil {
 		return sso.Listing{}, err
 	}
 	s := client.Session()
 	l, err := cache.Roles(ctx, s.Name, s.StartURL, refresh, func(ctx context.Context) ([]sso.Role, error) {
+		if progress != nil {
+			fmt.Fprintf(progress, "aws-sso-agent: finding the accounts and roles of %s...\n", s)
+		}
 		token, err := client.AccessToken(ctx)
 		if err != nil {
 			return nil, err

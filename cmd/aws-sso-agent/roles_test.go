@@ -173,6 +173,14 @@ func TestPickerShowsDiscoveredRoles(t *testing.T) {
 	if len(choices) != 1+6 {
 		t.Fatalf("choices = %d (%v), want the profile and 6 roles; notes: %s", len(choices), choices, notes.String())
 	}
+	if !strings.Contains(notes.String(), "finding the accounts and roles of sso-session corp...") {
+		t.Errorf("notes = %q, want the discovery announced", notes.String())
+	}
+	// From the cache the second time: nothing to announce.
+	notes.Reset()
+	if again := c.roleChoices(); len(again) != 6 || notes.Len() != 0 {
+		t.Errorf("warm roleChoices = %d choices, notes %q; want 6 and silence", len(again), notes.String())
+	}
 	for _, tt := range []struct {
 		name    string
 		keys    []string

@@ -1,0 +1,67 @@
+package sso
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sso"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
+)
+
+// portalAnswers is a portal that answers every ListAccounts with accounts
+// and every ListAccountRoles with roles, whatever was asked.
+type portalAnswers struct{ accounts, roles []byte }
+
+func (p portalAnswers) Do(r *http.Request) (*http.Response, error) {
+	body := p.roles
+	if strings.HasSuffix(r.URL.Path, "/accounts") {
+		body = p.accounts
+	}
+	return &http.Response{
+		StatusCode: 200,
+		Header:     http.Header{"Content-Type": {"application/json"}},
+		Body:       io.NopCloser(bytes.NewReader(body)),
+		Request:    r,
+	}, nil
+}
+
+// FuzzDiscoverPortalAnswers feeds arbitrary portal answers through the
+// SDK's deserializers into Discover: it must not panic, must end, and may
+// return only roles that ValidRole accepts, labelled safely for a
+// terminal.
+func FuzzDiscoverPortalAnswers(f *testing.F) {
+	fuzztest.Start(f)
+	f.Add([]byte(`{"accountList":[{"accountId":"111122223333","accountName":"prod","emailAddress":"p@example.com"}],"nextToken":null}`),
+		[]byte(`{"roleList":[{"accountId":"111122223333","roleName":"Admin"}],"nextToken":null}`))
+	f.Add([]byte(`{"accountList":[{"accountId":"111122223333","accountName":"\u001b[2J"}],"nextToken":"a"}`),
+		[]byte(`{"roleList":[{"roleName":"x y"},{"roleName":"ReadOnly"}],"nextToken":"b"}`))
+	f.Add([]byte(`{"accountList":null}`), []byte(`[]`))
+	f.Fuzz(func(t *testing.T, accounts, roles []byte) {
+		client := sso.New(sso.Options{
+			Region:           "eu-west-1",
+			BaseEndpoint:     aws.String("http://portal.invalid"),
+			HTTPClient:       portalAnswers{accounts, roles},
+			RetryMaxAttempts: 1,
+		})
+		got, err := (&Discoverer{Portal: client, Attempts: 1}).Discover(context.Background(), "tok")
+		if err != nil {
+			return
+		}
+		for _, r := range got {
+			if !ValidRole(r) {
+				t.Fatalf("Discover returned %+v", r)
+			}
+			for _, c := range r.Label() {
+				if c < 0x20 || c == 0x7f || c >= 0x80 && c < 0xa0 {
+					t.Fatalf("Label %q holds control character %U", r.Label(), c)
+				}
+			}
+		}
+	})
+}
