@@ -138,6 +138,10 @@ type AgentStatus struct {
 	LeafExpires   time.Time  `json:"leaf_expires"`
 	Store         string     `json:"store"`
 	Slots         []SlotInfo `json:"slots"`
+	// SlotsFileError says why the slots of the last run were not
+	// restored when the agent started (the slots file did not parse, and
+	// was moved aside); "" when they were, or there were none.
+	SlotsFileError string `json:"slots_file_error,omitempty"`
 
 	// The public certificate (docs/tls.md), when a public name is configured.
 	// PublicURL is https://FQDN:PORT/ while the public certificate is
@@ -204,6 +208,13 @@ func (r *ControlRequest) Validate() error {
 			return errors.New("--sso-session, --account and --role go together")
 		case !bySession && l.Profile == "":
 			return errors.New("no profile given")
+		}
+		for _, f := range []string{l.ConfigFile, l.CredentialsFile} {
+			// The agent runs in another directory than the caller, and
+			// records the paths in its slots file for its next start.
+			if f != "" && !slotStatePath(f) {
+				return fmt.Errorf("AWS config file %q: want an absolute path", f)
+			}
 		}
 		if l.Slot != "" {
 			return wire.ValidateSlotName(l.Slot)

@@ -158,7 +158,7 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 		return nil, err
 	}
 
-	s.slots = NewSlots(SlotsConfig{Margin: cfg.RefreshMargin, SourceTimeout: cfg.SourceTimeout, Logger: s.log})
+	s.slots = NewSlots(SlotsConfig{Margin: cfg.RefreshMargin, SourceTimeout: cfg.SourceTimeout, Logger: s.log, StateFile: d.SlotsFile()})
 	s.sessions = NewSessions(s.tokens, s.ca.RootPEM(), s.log)
 	getCert := s.rotator.GetCertificate
 	var hostAllowed func(string) bool
@@ -248,6 +248,7 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); errc <- f() }()
 	}
+	s.restoreSlots()
 	serve(func() error { return ignoreClosed(s.endpoint.Serve(s.tcpL)) })
 	serve(func() error { return s.control.Serve(s.controlL) })
 	serve(func() error { return ignoreCanceled(s.rotator.Run(ctx)) })
@@ -277,6 +278,29 @@ func (s *Server) Run(ctx context.Context) error {
 	s.endpoint.Shutdown(shutdownCtx)
 	wg.Wait()
 	return serveErr
+}
+
+// restoreSlots loads the slots of the last run again (Slots.Restore). A
+// slots file that does not parse stops nothing: it is moved aside, so
+// that the next load does not overwrite what a person may want to read,
+// and status says so.
+func (s *Server) restoreSlots() {
+	saved, err := s.slots.Restore()
+	if err == nil {
+		if len(saved) > 0 {
+			s.log.Info("restoring the slots of the last run", "slots", len(saved), "file", s.cfg.Dirs.SlotsFile())
+		}
+		return
+	}
+	msg := err.Error()
+	if errors.Is(err, ErrSlotState) {
+		aside := s.cfg.Dirs.SlotsFile() + ".invalid"
+		if rerr := os.Rename(s.cfg.Dirs.SlotsFile(), aside); rerr == nil {
+			msg += "; moved to " + aside
+		}
+	}
+	s.log.Warn("slots of the last run not restored", "err", msg)
+	s.control.Info.SlotsFileError = msg
 }
 
 // Close releases what NewServer acquired: the listeners, the slots and
