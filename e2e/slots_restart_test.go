@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -161,5 +162,30 @@ func TestSlotsFileInvalid(t *testing.T) {
 	}
 	if _, err := os.Stat(state + ".invalid"); err != nil {
 		t.Errorf("the invalid slots file was not moved aside: %v", err)
+	}
+}
+
+// TestRoleSessionName: a profile without role_session_name, loaded into
+// a running agent, gives credentials whose identity, as the AWS CLI's
+// get-caller-identity reads it from moto, is the session
+// aws-sso-agent-USER: what CloudTrail shows.
+func TestRoleSessionName(t *testing.T) {
+	moto := e2e.StartMoto(t)
+	p := e2e.RoleProfile{Name: "unnamed", Role: "unnamed-role"}
+	cfg := e2e.WriteAWSConfig(t, t.TempDir(), moto, p)
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, agentOptions{})
+	a.mustCLI(cfg.Env(), "load", "--profile", p.Name)
+	vars := exports(t, a.mustCLI(nil, "env"))
+	cli := e2e.Clients()[0]
+	got, err := cli.Run(t, clientEnv(t, moto, vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := e2e.AssumedRoleARN(p.Role, "aws-sso-agent-"+u.Username); got != want {
+		t.Errorf("%s: got %q, want %q", cli.Name, got, want)
 	}
 }
