@@ -61,6 +61,7 @@ type ControlRequest struct {
 	Load    *LoadRequest    `json:"load,omitempty"`
 	Unload  *UnloadRequest  `json:"unload,omitempty"`
 	Session *SessionRequest `json:"session,omitempty"`
+	Certs   *CertsRequest   `json:"certs,omitempty"`
 }
 
 // SessionRequest carries the session operations' parameters: Host and
@@ -110,6 +111,8 @@ type ControlResponse struct {
 	Sessions []SessionInfo `json:"sessions,omitempty"`
 	// Unloaded names the slots an unload dropped ("" is the default slot).
 	Unloaded []string `json:"unloaded,omitempty"`
+	// Certs is what an OpCerts action made.
+	Certs *CertsResult `json:"certs,omitempty"`
 }
 
 // SlotInfo describes a loaded slot. It never holds a secret.
@@ -175,6 +178,8 @@ func (r *ControlRequest) Validate() error {
 	switch r.Op {
 	case OpStatus, OpSessions, OpReloadCerts:
 		return nil
+	case OpCerts:
+		return r.Certs.validate()
 	case OpSessionOpen:
 		if r.Session == nil || r.Session.Host == "" {
 			return errors.New("session-open needs the host")
@@ -289,6 +294,9 @@ type ControlServer struct {
 	// Public, if not nil, serves the public certificate: status shows it
 	// and reload-certs reloads it. Nil refuses reload-certs.
 	Public *certs.Supervisor
+	// Certs, if not nil, is the public certificate's files and keys on
+	// the agent's secure store, which OpCerts changes. Nil refuses it.
+	Certs *public.Public
 	Logger *slog.Logger
 	// PeerUID returns the uid of the process at the other end of conn. Nil
 	// means the operating system's peer credentials.
@@ -515,6 +523,8 @@ func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) Control
 		log.Info("control: certificates reloaded")
 		st := s.Status()
 		return ControlResponse{Status: &st}
+	case OpCerts:
+		return s.certs(ctx, req.Certs)
 	case OpSessions:
 		if s.Sessions == nil {
 			return ControlResponse{}

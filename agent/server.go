@@ -220,6 +220,7 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 		Slots:    s.slots,
 		Leaf:     s.rotator,
 		Public:   s.public,
+		Certs:    cfg.Public,
 		Logger:   s.log,
 		Sessions: s.sessions,
 		Endpoint: s.endpoint,

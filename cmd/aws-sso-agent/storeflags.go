@@ -70,6 +70,9 @@ type storeFlags struct {
 	// scryptLogN is a test hook (hidden flag): a cheaper scrypt for the
 	// file store, so tests that open it many times stay fast under -race.
 	scryptLogN int
+	// explicit says --store or --store-file was on the command line,
+	// not from the settings file or the defaults.
+	explicit bool
 }
 
 func (s *storeFlags) register(fs *pflag.FlagSet) {
