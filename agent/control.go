@@ -130,16 +130,20 @@ type SlotInfo struct {
 
 // AgentStatus is what `status` shows.
 type AgentStatus struct {
-	Version       string     `json:"version"`
-	PID           int        `json:"pid"`
-	Started       time.Time  `json:"started"`
-	Addr          string     `json:"addr"`
-	URL           string     `json:"url"`
-	TLSURL        string     `json:"tls_url"`
-	TokenFile     string     `json:"token_file"`
-	CAFingerprint string     `json:"ca_fingerprint"`
-	LeafExpires   time.Time  `json:"leaf_expires"`
-	Store         string     `json:"store"`
+	Version       string    `json:"version"`
+	PID           int       `json:"pid"`
+	Started       time.Time `json:"started"`
+	Addr          string    `json:"addr"`
+	URL           string    `json:"url"`
+	TLSURL        string    `json:"tls_url"`
+	TokenFile     string    `json:"token_file"`
+	CAFingerprint string    `json:"ca_fingerprint"`
+	LeafExpires   time.Time `json:"leaf_expires"`
+	Store         string    `json:"store"`
+	// RefreshMargin and SourceTimeout are the settings the slots run
+	// with, as Go prints durations ("15m0s").
+	RefreshMargin string     `json:"refresh_margin"`
+	SourceTimeout string     `json:"source_timeout"`
 	Slots         []SlotInfo `json:"slots"`
 	// SlotsFileError says why the slots of the last run were not
 	// restored when the agent started (the slots file did not parse, and
@@ -296,7 +300,7 @@ type ControlServer struct {
 	Public *certs.Supervisor
 	// Certs, if not nil, is the public certificate's files and keys on
 	// the agent's secure store, which OpCerts changes. Nil refuses it.
-	Certs *public.Public
+	Certs  *public.Public
 	Logger *slog.Logger
 	// PeerUID returns the uid of the process at the other end of conn. Nil
 	// means the operating system's peer credentials.

@@ -216,6 +216,8 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 			TokenFile:     d.TokenFile(),
 			CAFingerprint: s.ca.Fingerprint(),
 			Store:         cfg.StoreDescription,
+			RefreshMargin: s.slots.margin.String(),
+			SourceTimeout: s.slots.sourceTimeout.String(),
 		},
 		Slots:    s.slots,
 		Leaf:     s.rotator,

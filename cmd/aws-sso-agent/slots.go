@@ -244,6 +244,9 @@ func (c *cli) writeStatus(st *agent.AgentStatus) {
 		}
 	}
 	fmt.Fprintf(c.stdout, "store:       %s\n", st.Store)
+	if st.RefreshMargin != "" {
+		fmt.Fprintf(c.stdout, "refresh:     margin %s, source timeout %s\n", st.RefreshMargin, st.SourceTimeout)
+	}
 	if st.SlotsFileError != "" {
 		fmt.Fprintf(c.stdout, "slots file:  not restored: %s\n", st.SlotsFileError)
 	}
