@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -227,4 +228,73 @@ func FuzzParseSlotState(f *testing.F) {
 			t.Fatalf("round trip: %d slots, then %d", len(saved), len(back))
 		}
 	})
+}
+
+// TestSlotsRecordFollowsLastChange: however loads and unloads race, the
+// slots file ends as the slots are; unload by profile and unload of all
+// rewrite it too.
+func TestSlotsRecordFollowsLastChange(t *testing.T) {
+	sourceIsolate(t)
+	spec := sourceFiles(t, "dev", "[profile dev]\nregion = eu-west-1\n",
+		"[dev]\naws_access_key_id = AKIASTATICDEV\naws_secret_access_key = static-secret\n")
+	state := filepath.Join(t.TempDir(), "slots.json")
+	s := NewSlots(SlotsConfig{StateFile: state})
+	defer s.Close()
+	ctx := context.Background()
+	recorded := func() []string {
+		t.Helper()
+		saved, err := ReadSlotState(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, sv := range saved {
+			names = append(names, sv.Slot)
+		}
+		return names
+	}
+	loaded := func() []string {
+		var names []string
+		for _, st := range s.List() {
+			names = append(names, st.Name)
+		}
+		return names
+	}
+
+	done := make(chan struct{})
+	for i := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			name := fmt.Sprintf("s%d", i%4)
+			for range 5 {
+				s.LoadSource(ctx, name, spec)
+				if i%2 == 0 {
+					s.Unload(name)
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	if got, want := recorded(), loaded(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after racing loads and unloads the file records %v, the slots are %v", got, want)
+	}
+
+	for _, name := range []string{"", "a", "b"} {
+		if _, err := s.LoadSource(ctx, name, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.UnloadProfile("dev")
+	if got := recorded(); len(got) != 0 {
+		t.Errorf("after unload --profile dev the file records %v", got)
+	}
+	if _, err := s.LoadSource(ctx, "a", spec); err != nil {
+		t.Fatal(err)
+	}
+	s.UnloadAll()
+	if got := recorded(); len(got) != 0 {
+		t.Errorf("after unload --all the file records %v", got)
+	}
 }

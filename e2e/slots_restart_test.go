@@ -132,6 +132,13 @@ func TestSlotsSurviveRestart(t *testing.T) {
 	if got, err := cli.Run(t, clientEnv(t, moto, vars)); err != nil || got != dev.AssumedRoleARN() {
 		t.Errorf("default slot beside a broken one: %q, %v", got, err)
 	}
+	// A client of the broken slot gets a 503 that says why, and that it
+	// recovers by itself once the source is fixed.
+	vars = exports(t, a.mustCLI(nil, "env", "--slot", "operations"))
+	code, body := get(t, e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI"), e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), nil)
+	if code != 503 || !strings.Contains(body, "did not load when the agent started") || !strings.Contains(body, "no reload needed") {
+		t.Errorf("broken slot: %d %s", code, body)
+	}
 
 	a.mustCLI(nil, "unload", "--slot", "operations")
 	if err := a.proc.Stop(); err != nil {
