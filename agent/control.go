@@ -88,6 +88,18 @@ type LoadRequest struct {
 	CredentialsFile string `json:"credentials_file,omitempty"`
 }
 
+// spec is the source the request names.
+func (l LoadRequest) spec() SourceSpec {
+	return SourceSpec{
+		Profile:         l.Profile,
+		SSOSession:      l.SSOSession,
+		AccountID:       l.AccountID,
+		RoleName:        l.RoleName,
+		ConfigFile:      l.ConfigFile,
+		CredentialsFile: l.CredentialsFile,
+	}
+}
+
 // UnloadRequest asks the agent to drop one slot, every slot loaded from
 // Profile, or all of them. Asked to drop nothing that is loaded, the agent
 // fails with ErrNoSlot whichever was asked, as rm does without -f: a
@@ -556,15 +568,7 @@ func (s *ControlServer) load(ctx context.Context, req LoadRequest) (SlotInfo, er
 	if s.Slots == nil {
 		return SlotInfo{}, errNoSlots
 	}
-	spec := SourceSpec{
-		Profile:         req.Profile,
-		SSOSession:      req.SSOSession,
-		AccountID:       req.AccountID,
-		RoleName:        req.RoleName,
-		ConfigFile:      req.ConfigFile,
-		CredentialsFile: req.CredentialsFile,
-	}
-	st, err := s.Slots.LoadSource(ctx, req.Slot, spec)
+	st, err := s.Slots.LoadSource(ctx, req.Slot, req.spec())
 	if err != nil {
 		return SlotInfo{}, err
 	}

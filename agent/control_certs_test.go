@@ -6,56 +6,18 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/testca"
 	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
-
-// controlCertsCA is a root that a test Public trusts, signing leaves for
-// CSRs.
-type controlCertsCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newControlCertsCA(t *testing.T) *controlCertsCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Control Test Root"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &controlCertsCA{cert: cert, key: key}
-}
-
-func (ca *controlCertsCA) sign(t *testing.T, pub any, name string) string {
-	t.Helper()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
 
 // TestControlCerts: the certs actions change the agent's own store (the
 // CSR's key is made there and never sent), each refusal comes back as
@@ -63,9 +25,13 @@ func (ca *controlCertsCA) sign(t *testing.T, pub any, name string) string {
 func TestControlCerts(t *testing.T) {
 	const fqdn = "agent.example.test"
 	st := store.NewMemory()
-	ca := newControlCertsCA(t)
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // a key the agent does not hold
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := testca.New(t, "Control Test Root")
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Cert)
 	pub := &public.Public{Store: st, Dir: filepath.Join(t.TempDir(), "public"), ExtraRoots: roots}
 	srv := &ControlServer{Certs: pub}
 	c := ControlClient{Path: startControl(t, srv)}
@@ -75,7 +41,7 @@ func TestControlCerts(t *testing.T) {
 	}
 
 	// load before any export: the pending key is missing.
-	if _, err := do(CertsRequest{Action: CertsLoad, Chain: ca.sign(t, &ca.key.PublicKey, fqdn)}); !errors.Is(err, public.ErrNoPendingKey) {
+	if _, err := do(CertsRequest{Action: CertsLoad, Chain: string(ca.Sign(t, &other.PublicKey, fqdn))}); !errors.Is(err, public.ErrNoPendingKey) {
 		t.Errorf("load before export-csr: %v, want public.ErrNoPendingKey", err)
 	}
 	if _, err := do(CertsRequest{Action: CertsExportCSR, FQDN: "not a name"}); !errors.Is(err, public.ErrInvalidFQDN) {
@@ -102,14 +68,14 @@ func TestControlCerts(t *testing.T) {
 	}
 
 	// A chain for another key is refused with the error it is.
-	if _, err := do(CertsRequest{Action: CertsLoad, Chain: ca.sign(t, &ca.key.PublicKey, fqdn)}); !errors.Is(err, public.ErrKeyMismatch) {
+	if _, err := do(CertsRequest{Action: CertsLoad, Chain: string(ca.Sign(t, &other.PublicKey, fqdn))}); !errors.Is(err, public.ErrKeyMismatch) {
 		t.Errorf("load of a chain for another key: %v, want public.ErrKeyMismatch", err)
 	}
 	if _, err := do(CertsRequest{Action: CertsLoad, Chain: "no pem here"}); !errors.Is(err, public.ErrMalformedPEM) {
 		t.Errorf("load of no PEM: %v, want public.ErrMalformedPEM", err)
 	}
 
-	resp, err = do(CertsRequest{Action: CertsLoad, Chain: ca.sign(t, csr.PublicKey, fqdn)})
+	resp, err = do(CertsRequest{Action: CertsLoad, Chain: string(ca.Sign(t, csr.PublicKey, fqdn))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,20 +58,11 @@ type SavedSlot struct {
 
 // slotStateFile is the file's JSON form.
 type slotStateFile struct {
-	Version int              `json:"version"`
-	Slots   []slotStateEntry `json:"slots"`
-}
-
-type slotStateEntry struct {
-	// Slot is the slot's name as people see it: "default" for the
-	// default slot, a name no named slot can have (wire.ValidateSlotName).
-	Slot            string `json:"slot"`
-	Profile         string `json:"profile,omitempty"`
-	SSOSession      string `json:"sso_session,omitempty"`
-	AccountID       string `json:"account_id,omitempty"`
-	RoleName        string `json:"role_name,omitempty"`
-	ConfigFile      string `json:"config_file,omitempty"`
-	CredentialsFile string `json:"credentials_file,omitempty"`
+	Version int `json:"version"`
+	// Slots are what load was asked, with the slot named as people see
+	// it: "default" for the default slot, a name no named slot can have
+	// (wire.ValidateSlotName).
+	Slots []LoadRequest `json:"slots"`
 }
 
 // MarshalSlotState is the slots file holding saved, default slot first,
@@ -79,9 +70,9 @@ type slotStateEntry struct {
 func MarshalSlotState(saved []SavedSlot) ([]byte, error) {
 	saved = append([]SavedSlot(nil), saved...)
 	sort.Slice(saved, func(i, j int) bool { return saved[i].Slot < saved[j].Slot })
-	f := slotStateFile{Version: slotStateVersion, Slots: make([]slotStateEntry, 0, len(saved))}
+	f := slotStateFile{Version: slotStateVersion, Slots: make([]LoadRequest, 0, len(saved))}
 	for _, s := range saved {
-		f.Slots = append(f.Slots, slotStateEntry{
+		f.Slots = append(f.Slots, LoadRequest{
 			Slot:            wire.SlotName(s.Slot),
 			Profile:         s.Spec.Profile,
 			SSOSession:      s.Spec.SSOSession,
@@ -140,14 +131,7 @@ func ParseSlotState(data []byte) ([]SavedSlot, error) {
 			return fail("entry %d: slot %s is given twice", i+1, wire.QuotedSlotName(name))
 		}
 		seen[name] = true
-		spec := SourceSpec{
-			Profile:         e.Profile,
-			SSOSession:      e.SSOSession,
-			AccountID:       e.AccountID,
-			RoleName:        e.RoleName,
-			ConfigFile:      e.ConfigFile,
-			CredentialsFile: e.CredentialsFile,
-		}
+		spec := e.spec()
 		if err := spec.Validate(); err != nil {
 			return fail("entry %d: %v", i+1, err)
 		}

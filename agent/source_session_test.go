@@ -8,10 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 func TestRoleSessionNameSanitized(t *testing.T) {
@@ -96,16 +92,7 @@ sts =
 			if err != nil {
 				t.Fatal(err)
 			}
-			client := sts.New(sts.Options{
-				Region:       "us-east-1",
-				BaseEndpoint: aws.String(motoURL),
-				Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-			})
-			out, err := client.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := aws.ToString(out.Arn); got != tc.want {
+			if got := sourceCallerARN(t, motoURL, c); got != tc.want {
 				t.Errorf("caller identity: got %q, want %q", got, tc.want)
 			}
 		})

@@ -2,85 +2,15 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
+	"github.com/aws-sso-agent/aws-sso-agent/internal/testca"
 )
-
-// storeTestCA is a root standing in for the CA a user sends the CSR to.
-type storeTestCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newStoreTestCA(t *testing.T) *storeTestCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "Store Test Root"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &storeTestCA{cert: cert, key: key}
-}
-
-func (ca *storeTestCA) rootPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
-}
-
-// sign issues a leaf for the CSR's key and names, as a CA would.
-func (ca *storeTestCA) sign(t *testing.T, csrPEM []byte) []byte {
-	t.Helper()
-	b, _ := pem.Decode(csrPEM)
-	if b == nil {
-		t.Fatalf("not a CSR: %q", csrPEM)
-	}
-	csr, err := x509.ParseCertificateRequest(b.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: csr.DNSNames[0]},
-		DNSNames:     csr.DNSNames,
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(12 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, csr.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
 
 // withoutBus is env with no session bus: a command run with it cannot
 // reach the Secret Service itself.
@@ -112,10 +42,10 @@ func TestCertsUseAgentStore(t *testing.T) {
 			if store == "keyring" {
 				t.Cleanup(func() { exec.Command("secret-tool", "clear", "service", "aws-sso-agent").Run() })
 			}
-			ca := newStoreTestCA(t)
+			ca := testca.New(t, "Store Test Root")
 			home := t.TempDir()
 			roots := filepath.Join(home, "roots.pem")
-			if err := os.WriteFile(roots, ca.rootPEM(), 0o644); err != nil {
+			if err := os.WriteFile(roots, ca.RootPEM(), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			a := startAgent(t, agentOptions{store: store, home: home, extra: []string{"AWS_SSO_AGENT_EXTRA_ROOTS=" + roots}})
@@ -142,7 +72,7 @@ func TestCertsUseAgentStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			chainFile := filepath.Join(home, "chain.pem")
-			if err := os.WriteFile(chainFile, ca.sign(t, csr), 0o644); err != nil {
+			if err := os.WriteFile(chainFile, ca.SignCSR(t, csr), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			// load finds the pending key in the agent's store: it was made
