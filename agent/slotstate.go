@@ -160,6 +160,9 @@ func slotStatePath(p string) bool {
 }
 
 // ReadSlotState reads the slots file at path; a missing file is no slots.
+// A file that is not this user's, or that others may write, is refused:
+// it says which profiles the agent loads, and so which credential_process
+// commands it runs.
 func ReadSlotState(path string) ([]SavedSlot, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -169,6 +172,13 @@ func ReadSlotState(path string) ([]SavedSlot, error) {
 		return nil, fmt.Errorf("agent: read slots file: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("agent: read slots file: %w", err)
+	}
+	if err := checkPrivateFile(path, fi); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxSlotState+1))
 	if err != nil {
 		return nil, fmt.Errorf("agent: read slots file: %w", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -296,5 +297,27 @@ func TestSlotsRecordFollowsLastChange(t *testing.T) {
 	s.UnloadAll()
 	if got := recorded(); len(got) != 0 {
 		t.Errorf("after unload --all the file records %v", got)
+	}
+}
+
+func TestReadSlotStateRefusesWritableByOthers(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows: access is the profile directory's ACL, not mode bits")
+	}
+	path := filepath.Join(t.TempDir(), "slots.json")
+	if err := WriteSlotState(path, []SavedSlot{{Slot: "a", Spec: SourceSpec{Profile: "p"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSlotState(path); err == nil || !strings.Contains(err.Error(), "others may write it") {
+		t.Errorf("a slots file others may write: %v, want a refusal", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if saved, err := ReadSlotState(path); err != nil || len(saved) != 1 {
+		t.Errorf("after chmod 600: %v, %v", saved, err)
 	}
 }
