@@ -2,15 +2,31 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/localca"
+	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/testca"
+	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
+
+// clearAgentKeyring removes every key the agent keeps in the OS keyring
+// (service aws-sso-agent) of this session.
+func clearAgentKeyring(t *testing.T) {
+	t.Helper()
+	k := store.NewKeyring("aws-sso-agent")
+	for _, name := range []string{localca.IntermediateKeyName, public.KeyName, public.PendingKeyName, acme.AccountKeyName, acme.TSIGSecretName} {
+		if err := k.Delete(name); err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("clear the keyring: %v", err)
+		}
+	}
+}
 
 // withoutBus is env with no session bus: a command run with it cannot
 // reach the Secret Service itself.
@@ -40,7 +56,10 @@ func TestCertsUseAgentStore(t *testing.T) {
 				e2e.PeerMissing(t, "no Secret Service: run under scripts/with-secret-service")
 			}
 			if store == "keyring" {
-				t.Cleanup(func() { exec.Command("secret-tool", "clear", "service", "aws-sso-agent").Run() })
+				// The session's keyring is shared by the tests: start
+				// from none of the agent's keys, and leave none.
+				clearAgentKeyring(t)
+				t.Cleanup(func() { clearAgentKeyring(t) })
 			}
 			ca := testca.New(t, "Store Test Root")
 			home := t.TempDir()
