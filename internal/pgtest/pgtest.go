@@ -8,6 +8,7 @@ package pgtest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -24,67 +25,85 @@ import (
 
 // Cluster is one running PostgreSQL server.
 type Cluster struct {
-	dir  string
-	port int
-	n    atomic.Int64
+	dir, data, bin string
+	port           int
+	asOwner        func(*exec.Cmd)
+	n              atomic.Int64
 }
 
-// Start starts a cluster that stops, and is removed, when t ends.
+// ErrNotInstalled is what New returns where PostgreSQL's server is not
+// installed; a test skips then, saying so.
+var ErrNotInstalled = errors.New("pgtest: PostgreSQL is not installed; apt-get install postgresql")
+
+// Start starts a cluster that stops, and is removed, when t ends. It
+// skips t where PostgreSQL is not installed.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
+	c, err := New()
+	if errors.Is(err, ErrNotInstalled) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
+// New starts a cluster; Stop stops and removes it. For a TestMain that
+// shares one cluster among a package's tests.
+func New() (*Cluster, error) {
 	bin, err := binDir()
 	if err != nil {
-		t.Skipf("pgtest: PostgreSQL is not installed (%v); apt-get install postgresql", err)
+		return nil, fmt.Errorf("%w (%v)", ErrNotInstalled, err)
 	}
 	// Not t.TempDir: PostgreSQL refuses to run as root, so the cluster
 	// belongs to the postgres user, which must reach its directory.
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		return nil, fmt.Errorf("pgtest: %w", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	asOwner, err := prepareOwner(dir)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+	c := &Cluster{dir: dir, data: filepath.Join(dir, "data"), bin: bin}
+	if c.asOwner, err = prepareOwner(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pgtest: %w", err)
 	}
-	data := filepath.Join(dir, "data")
-	run := func(name string, args ...string) error {
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		asOwner(cmd)
-		cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %w\n%s", name, err, out)
-		}
-		return nil
+	if err := c.run("initdb", "-D", c.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pgtest: %w", err)
 	}
-	if err := run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	c := &Cluster{dir: dir}
 	// A free port can be taken between the probe and the server's bind;
 	// then try another.
 	var startErr error
 	for try := 0; try < 5; try++ {
-		c.port, err = freePort()
-		if err != nil {
-			t.Fatalf("pgtest: %v", err)
+		if c.port, err = freePort(); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("pgtest: %w", err)
 		}
 		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.port, dir)
-		startErr = run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
-		if startErr == nil {
-			break
+		if startErr = c.run("pg_ctl", "-D", c.data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); startErr == nil {
+			return c, nil
 		}
 	}
-	if startErr != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		t.Fatalf("pgtest: %v\n%s", startErr, log)
+	log, _ := os.ReadFile(filepath.Join(dir, "log"))
+	os.RemoveAll(dir)
+	return nil, fmt.Errorf("pgtest: %w\n%s", startErr, log)
+}
+
+// Stop stops the server at once and removes its files.
+func (c *Cluster) Stop() {
+	c.run("pg_ctl", "-D", c.data, "-m", "immediate", "-w", "stop")
+	os.RemoveAll(c.dir)
+}
+
+func (c *Cluster) run(name string, args ...string) error {
+	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	c.asOwner(cmd)
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w\n%s", name, err, out)
 	}
-	t.Cleanup(func() {
-		if err := run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"); err != nil {
-			t.Logf("pgtest: %v", err)
-		}
-	})
-	return c
+	return nil
 }
 
 // URL is the connection URL of the cluster's database name.
