@@ -63,6 +63,10 @@ const (
 	stIssued  = "issued"
 	stFailed  = "failed"  // the order failed for another reason; nothing was issued
 	stInvalid = "invalid" // the CA refused the validation
+	// stExternal is a TXT record published for an ACME client of the
+	// user's own (the acme-dns endpoint): the service cannot see that
+	// order, so it counts one as if it issued.
+	stExternal = "external"
 )
 
 // BeginIssuance checks b for label and reserves one unit of it, in one
@@ -71,6 +75,24 @@ const (
 // label has at most one order under way. It returns the reservation's
 // id for CompleteIssuance or FailIssuance.
 func (d *DB) BeginIssuance(ctx context.Context, label string, accountID int64, b Budget) (int64, error) {
+	id, err := d.reserve(ctx, label, accountID, b, stPending)
+	if err != nil {
+		return 0, fmt.Errorf("store: begin issuance for %q: %w", label, err)
+	}
+	return id, nil
+}
+
+// ReserveExternal checks b for label as BeginIssuance does, except that
+// orders under way do not block, and spends one unit of it for an order
+// the user's own ACME client is making (an acme-dns update).
+func (d *DB) ReserveExternal(ctx context.Context, label string, accountID int64, b Budget) error {
+	if _, err := d.reserve(ctx, label, accountID, b, stExternal); err != nil {
+		return fmt.Errorf("store: reserve for %q: %w", label, err)
+	}
+	return nil
+}
+
+func (d *DB) reserve(ctx context.Context, label string, accountID int64, b Budget, state string) (int64, error) {
 	now := d.unix()
 	var id int64
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
@@ -82,7 +104,7 @@ func (d *DB) BeginIssuance(ctx context.Context, label string, accountID int64, b
 			label, stPending, now-secs(b.Pending)).Scan(&pending); err != nil {
 			return err
 		}
-		if pending > 0 {
+		if pending > 0 && state == stPending {
 			return ErrInProgress
 		}
 		if err := budgetRoom(ctx, tx, "failures", now, b.FailureWindow, b.MaxFailures,
@@ -91,22 +113,19 @@ func (d *DB) BeginIssuance(ctx context.Context, label string, accountID int64, b
 			return err
 		}
 		if err := budgetRoom(ctx, tx, "hostname", now, b.Window, b.PerHostname,
-			`SELECT started_at FROM issuances WHERE label = $1 AND state IN ($2, $3) AND started_at > $4 ORDER BY started_at`,
-			label, stPending, stIssued, now-secs(b.Window)); err != nil {
+			`SELECT started_at FROM issuances WHERE label = $1 AND state IN ($2, $3, $4) AND started_at > $5 ORDER BY started_at`,
+			label, stPending, stIssued, stExternal, now-secs(b.Window)); err != nil {
 			return err
 		}
 		if err := budgetRoom(ctx, tx, "zone", now, b.Window, b.Global,
-			`SELECT started_at FROM issuances WHERE state IN ($1, $2) AND started_at > $3 ORDER BY started_at`,
-			stPending, stIssued, now-secs(b.Window)); err != nil {
+			`SELECT started_at FROM issuances WHERE state IN ($1, $2, $3) AND started_at > $4 ORDER BY started_at`,
+			stPending, stIssued, stExternal, now-secs(b.Window)); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `INSERT INTO issuances (label, account_id, started_at, state) VALUES ($1, $2, $3, $4) RETURNING id`,
-			label, accountID, now, stPending).Scan(&id)
+			label, accountID, now, state).Scan(&id)
 	})
-	if err != nil {
-		return 0, fmt.Errorf("store: begin issuance for %q: %w", label, err)
-	}
-	return id, nil
+	return id, err
 }
 
 // budgetRoom fails with a *BudgetError if query, listing the start

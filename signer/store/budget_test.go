@@ -16,7 +16,7 @@ func TestBudget(t *testing.T) {
 		ctx := context.Background()
 		db := open()
 		a := mustAccount(t, db, "alice")
-		b := store.Budget{PerHostname: 2, Global: 3, Window: 7 * 24 * time.Hour, MaxFailures: 2, FailureWindow: time.Hour, Pending: 10 * time.Minute}
+		b := store.Budget{PerHostname: 2, Global: 4, Window: 7 * 24 * time.Hour, MaxFailures: 2, FailureWindow: time.Hour, Pending: 10 * time.Minute}
 		begin := func(label string) (int64, error) {
 			t.Helper()
 			return db.BeginIssuance(ctx, label, a.ID, b)
@@ -64,10 +64,17 @@ func TestBudget(t *testing.T) {
 		_, err = begin("alpha")
 		wantBudget(err, "hostname", 7*24*time.Hour-2*time.Hour)
 
-		// Failed orders (not validations) count for nothing.
+		// Failed orders (not validations) count for nothing; an order by
+		// the user's own client (acme-dns update) counts, and is not
+		// blocked by one under way.
 		id, _ = begin("beta")
 		db.FailIssuance(ctx, id, false)
-		issue("beta")
+		id, _ = begin("beta")
+		if err := db.ReserveExternal(ctx, "beta", a.ID, b); err != nil {
+			t.Fatalf("external order beside one under way: %v", err)
+		}
+		db.FailIssuance(ctx, id, false)
+		issue("delta")
 		_, err = begin("gamma")
 		wantBudget(err, "zone", 7*24*time.Hour-2*time.Hour)
 
@@ -85,9 +92,9 @@ func TestBudget(t *testing.T) {
 			t.Fatalf("after Pending, the stale order no longer blocks: %v", err)
 		}
 
-		certs, err := db.Certificates(ctx, []string{"alpha", "beta", "nothing"}, 10)
-		if err != nil || len(certs) != 3 || certs[0].Label != "beta" || certs[0].ChainPEM != "chain" {
-			t.Fatalf("Certificates = %+v, %v; want 3, beta's newest first", certs, err)
+		certs, err := db.Certificates(ctx, []string{"alpha", "delta", "nothing"}, 10)
+		if err != nil || len(certs) != 3 || certs[0].Label != "delta" || certs[0].ChainPEM != "chain" {
+			t.Fatalf("Certificates = %+v, %v; want 3, delta's newest first", certs, err)
 		}
 		if err := db.SetCertificateRevoked(ctx, certs[1].Serial); err != nil {
 			t.Fatal(err)
