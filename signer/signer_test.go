@@ -29,9 +29,9 @@ func TestCheckLabel(t *testing.T) {
 		{"alice", "alice", ""},
 		{"Alice-Dev2", "alice-dev2", ""},
 		{"a1b", "a1b", ""},
-		{"laws", "laws", ""},           // contains "aws", but is not it
-		{"my-app", "my-app", ""},       // a reserved word as a part is fine
-		{"ab", "", "characters long"},  // too short
+		{"laws", "laws", ""},          // contains "aws", but is not it
+		{"my-app", "my-app", ""},      // a reserved word as a part is fine
+		{"ab", "", "characters long"}, // too short
 		{strings.Repeat("a", 33), "", "characters long"},
 		{"-abc", "", "start and end"},
 		{"abc-", "", "start and end"},
