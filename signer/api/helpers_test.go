@@ -116,7 +116,8 @@ func (s *syncBuffer) String() string {
 // alice and alice2, key aliceKey for both) and bob (hostname bob, key
 // bobKey).
 type fixture struct {
-	t                *testing.T
+	t                testing.TB
+	handler          http.Handler
 	db               *store.DB
 	ca               *testCA
 	srv              *httptest.Server
@@ -124,7 +125,7 @@ type fixture struct {
 	aliceKey, bobKey string
 }
 
-func newFixture(t *testing.T, tweak func(*api.Config)) *fixture {
+func newFixture(t testing.TB, tweak func(*api.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, "sqlite:"+t.TempDir()+"/signer.db", store.Options{})
@@ -161,6 +162,7 @@ func newFixture(t *testing.T, tweak func(*api.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.handler = s
 	f.srv = httptest.NewServer(s)
 	t.Cleanup(f.srv.Close)
 	return f
