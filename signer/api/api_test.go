@@ -46,8 +46,8 @@ func TestSignListRevoke(t *testing.T) {
 		t.Fatalf("list: %d %s; want alice's one certificate, without its chain", resp.StatusCode, body)
 	}
 	resp, body = f.do("GET", protocol.PathCertificates, f.bobKey, nil)
-	if err := json.Unmarshal(body, &list); err != nil || len(list.Certificates) != 0 {
-		t.Fatalf("bob's list: %s; want none of alice's", body)
+	if err := json.Unmarshal(body, &list); err != nil || resp.StatusCode != 200 || len(list.Certificates) != 0 {
+		t.Fatalf("bob's list: %d %s; want none of alice's", resp.StatusCode, body)
 	}
 
 	resp, body = f.do("POST", protocol.PathRevoke, f.bobKey, protocol.RevokeRequest{Serial: c.Serial})
