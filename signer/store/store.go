@@ -83,6 +83,11 @@ func openSQLite(path string) (*sql.DB, error) {
 		return nil, errors.New("no path")
 	}
 	memory := path == ":memory:"
+	if !memory {
+		if err := ensurePrivate(path); err != nil {
+			return nil, err
+		}
+	}
 	// Every transaction takes the write lock when it begins
 	// (_txlock=immediate): a transaction that reads and then writes would
 	// otherwise fail with SQLITE_BUSY when another wrote meanwhile,
