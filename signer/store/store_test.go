@@ -62,7 +62,7 @@ var engines = []engine{
 	{"postgres", func(t *testing.T) string {
 		if cluster == nil {
 			if errors.Is(pgErr, pgtest.ErrNotInstalled) {
-				t.Skip(pgErr)
+				pgtest.Missing(t, pgErr)
 			}
 			t.Fatal(pgErr)
 		}
