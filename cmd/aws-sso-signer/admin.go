@@ -153,6 +153,9 @@ func (c *cli) hostname(ctx context.Context, args []string) error {
 		if errors.Is(err, store.ErrExists) {
 			return withHint(fmt.Errorf("hostname %s is taken", label), "choose another label")
 		}
+		if errors.Is(err, store.ErrQuarantined) {
+			return withHint(err, "certificates its previous owner got may still be valid; choose another label")
+		}
 		if err != nil {
 			return err
 		}
