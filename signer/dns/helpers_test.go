@@ -1,0 +1,80 @@
+package dns
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
+
+const testZone = "signer.example.test."
+
+func testConfig() Config {
+	return Config{
+		Zone:        "Signer.Example.Test",
+		Nameservers: []string{"ns1.signer.example.test", "ns.other.example"},
+		Hosts: map[string][]netip.Addr{
+			"ns1.signer.example.test": {netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("2001:db8::53")},
+			"api.signer.example.test": {netip.MustParseAddr("192.0.2.80")},
+		},
+		Now: func() time.Time { return time.Unix(1_800_000_000, 0) },
+	}
+}
+
+func newTestZone(t testing.TB) *Zone {
+	t.Helper()
+	z, err := New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Update(Records{
+		Hostnames:  []string{"alice.signer.example.test", "Bob.Signer.Example.Test.", "deep.team.signer.example.test"},
+		Challenges: map[string][]string{"alice.signer.example.test": {"chal-value-1"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return z
+}
+
+// serve starts z on fresh loopback UDP and TCP sockets and returns their
+// address (the same port for both).
+func serve(t testing.TB, z *Zone) string {
+	t.Helper()
+	var pc net.PacketConn
+	var ln net.Listener
+	for range 20 {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			break
+		}
+		pc.Close()
+		pc = nil
+	}
+	if pc == nil {
+		t.Fatal("no port free for both UDP and TCP")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- z.Serve(ctx, pc, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return pc.LocalAddr().String()
+}
+
+func query(name string, qtype uint16) *mdns.Msg {
+	m := new(mdns.Msg)
+	m.SetQuestion(name, qtype)
+	return m
+}
