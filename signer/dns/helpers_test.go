@@ -8,6 +8,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/aws-sso-agent/aws-sso-agent/signer"
 )
 
 const testZone = "signer.example.test."
@@ -30,9 +32,12 @@ func newTestZone(t testing.TB) *Zone {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := z.Update(Records{
-		Hostnames:  []string{"alice.signer.example.test", "Bob.Signer.Example.Test.", "deep.team.signer.example.test"},
-		Challenges: map[string][]string{"alice.signer.example.test": {"chal-value-1"}},
+	if err := z.Update(signer.Zone{
+		Hostnames: []string{"alice", "Bob"},
+		TXT: map[string][]string{
+			"_acme-challenge.alice.signer.example.test.":     {"chal-value-1"},
+			"_acme-challenge.deep.team.signer.example.test.": {"chal-value-2"},
+		},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/aws-sso-agent/aws-sso-agent/signer"
 )
 
 // Timeouts of the DNS transports. Two seconds is miekg/dns's default read
@@ -70,23 +72,24 @@ func (z *Zone) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) er
 	return nil
 }
 
-// Source gives the zone's records from the service's store.
-type Source interface {
-	ZoneRecords(ctx context.Context) (Records, error)
-}
-
-// Follow loads the zone from src now and again every interval until ctx
-// is done, so that a change another instance made to a shared store
-// (a registration, a challenge) is served within interval. A load that
-// fails keeps the last snapshot in service and is passed to report, as is
-// an Update's error about left-out rows; report may be nil.
+// Follow loads the zone from src now, then asks src every interval for
+// its version and loads it again when the version moved, until ctx is
+// done. A change another instance made to a shared store (a registration,
+// a challenge) is so served within interval, at the cost of one cheap
+// query per interval, never one per packet.
 //
-// The first load's error is returned before anything is served from a
-// half-known zone; later ones go to report.
-func (z *Zone) Follow(ctx context.Context, src Source, interval time.Duration, report func(error)) error {
-	if err := z.Refresh(ctx, src); err != nil && !isLeftOut(err) {
+// The first load's failure is returned before anything is served from a
+// half-known zone. Later failures keep the last snapshot in service and
+// go to report, as does an Update's error about rows it left out; report
+// may be nil.
+func (z *Zone) Follow(ctx context.Context, src signer.ZoneSource, interval time.Duration, report func(error)) error {
+	if report == nil {
+		report = func(error) {}
+	}
+	version, err := z.Refresh(ctx, src)
+	if err != nil && !isLeftOut(err) {
 		return err
-	} else if err != nil && report != nil {
+	} else if err != nil {
 		report(err)
 	}
 	go func() {
@@ -98,24 +101,39 @@ func (z *Zone) Follow(ctx context.Context, src Source, interval time.Duration, r
 				return
 			case <-t.C:
 			}
-			if err := z.Refresh(ctx, src); err != nil && report != nil && ctx.Err() == nil {
+			v, err := src.ZoneVersion(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					report(fmt.Errorf("signer: dns: zone %s version: %w", z.apex, err))
+				}
+				continue
+			}
+			if v == version {
+				continue
+			}
+			loaded, err := z.Refresh(ctx, src)
+			if err != nil && ctx.Err() == nil {
 				report(err)
+			}
+			if err == nil || isLeftOut(err) {
+				version = loaded
 			}
 		}
 	}()
 	return nil
 }
 
-// Refresh loads the zone from src once and serves it.
-func (z *Zone) Refresh(ctx context.Context, src Source) error {
-	r, err := src.ZoneRecords(ctx)
+// Refresh loads the zone from src once, serves it and returns the
+// version loaded.
+func (z *Zone) Refresh(ctx context.Context, src signer.ZoneSource) (int64, error) {
+	v, err := src.LoadZone(ctx)
 	if err != nil {
-		return fmt.Errorf("signer: dns: load zone %s: %w", z.apex, err)
+		return 0, fmt.Errorf("signer: dns: load zone %s: %w", z.apex, err)
 	}
-	if err := z.Update(r); err != nil {
-		return &leftOutError{err}
+	if err := z.Update(v); err != nil {
+		return v.Version, &leftOutError{err}
 	}
-	return nil
+	return v.Version, nil
 }
 
 // leftOutError is an Update's report of rows it could not serve: the rest

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/aws-sso-agent/aws-sso-agent/signer"
 )
 
 // TTLs of the zone's records, unless Config says otherwise.
@@ -67,16 +69,6 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Records is the part of the zone the store holds.
-type Records struct {
-	// Hostnames are the registered names, inside the zone:
-	// "alice.signer.example.org". Each resolves to loopback.
-	Hostnames []string
-	// Challenges maps a name being validated ("alice.signer.example.org")
-	// to the values of its _acme-challenge TXT records.
-	Challenges map[string][]string
-}
-
 // Zone answers queries for one zone from a snapshot in memory. Its
 // methods are safe for concurrent use; Answer takes no lock.
 type Zone struct {
@@ -105,7 +97,8 @@ type snapshot struct {
 // non-terminal: the name exists (NOERROR) but has no records.
 type node map[uint16][]mdns.RR
 
-// New makes the zone from cfg, with no registered names yet.
+// New makes the zone from cfg, with no registered names yet: Update or
+// Follow fills them in.
 func New(cfg Config) (*Zone, error) {
 	apex, err := canonical(cfg.Zone)
 	if err != nil || apex == "." {
@@ -128,7 +121,7 @@ func New(cfg Config) (*Zone, error) {
 	if err := z.buildFixed(); err != nil {
 		return nil, err
 	}
-	if err := z.Update(Records{}); err != nil {
+	if err := z.Update(signer.Zone{}); err != nil {
 		return nil, err
 	}
 	return z, nil
@@ -243,26 +236,31 @@ func (n *node) put(owner string, ttl uint32, rr mdns.RR) {
 	(*n)[h.Rrtype] = append((*n)[h.Rrtype], rr)
 }
 
-// Update replaces the registered names and challenge records with r. An
-// entry that cannot be in the zone (outside it, not a hostname, a TXT value
-// DNS cannot carry) is left out and named in the returned error; the rest
-// is served, so one bad row in the store does not stop every update.
-func (z *Zone) Update(r Records) error {
+// Update replaces the registered names and challenge records with those
+// of v. An entry that cannot be in the zone (not a label, a TXT record
+// other than a challenge's, a value DNS cannot carry) is left out and
+// named in the returned error; the rest is served, so one bad row in the
+// store does not stop every update.
+func (z *Zone) Update(v signer.Zone) error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	var errs []error
-	names := make(map[string]*node, len(z.fixed)+2*len(r.Hostnames)+len(r.Challenges))
+	names := make(map[string]*node, len(z.fixed)+2*len(v.Hostnames)+len(v.TXT))
 	for name, n := range z.fixed {
 		names[name] = n
 	}
-	for _, h := range r.Hostnames {
-		cn, err := z.inZone(h)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("hostname %q: %w", h, err))
+	for _, label := range v.Hostnames {
+		if strings.Contains(label, ".") || !isHostname(label) {
+			errs = append(errs, fmt.Errorf("hostname %q: not one label of letters, digits and hyphens", label))
+			continue
+		}
+		cn := strings.ToLower(label) + "." + z.apex
+		if len(cn) > 254 {
+			errs = append(errs, fmt.Errorf("hostname %q: name too long", label))
 			continue
 		}
 		if _, ok := z.fixed[cn]; ok {
-			errs = append(errs, fmt.Errorf("hostname %q: one of the service's own names", h))
+			errs = append(errs, fmt.Errorf("hostname %q: one of the service's own names", label))
 			continue
 		}
 		n := &node{}
@@ -273,34 +271,26 @@ func (z *Zone) Update(r Records) error {
 		}
 		names[cn] = n
 	}
-	for domain, values := range r.Challenges {
-		cn, err := canonical(domain)
-		if err == nil && !mdns.IsSubDomain(z.apex, cn) {
-			err = errors.New("not in the zone")
-		}
+	for owner, values := range v.TXT {
+		cn, err := z.challengeName(owner)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("challenge for %q: %w", domain, err))
-			continue
-		}
-		owner := "_acme-challenge." + cn
-		if _, ok := mdns.IsDomainName(owner); !ok || len(owner) > 254 {
-			errs = append(errs, fmt.Errorf("challenge for %q: name too long", domain))
+			errs = append(errs, fmt.Errorf("TXT %q: %w", owner, err))
 			continue
 		}
 		n := &node{}
-		for _, v := range values {
-			if len(*n) > 0 && len((*n)[mdns.TypeTXT]) >= maxChallengeValues {
-				errs = append(errs, fmt.Errorf("challenge for %q: more than %d values", domain, maxChallengeValues))
+		for _, val := range values {
+			if len((*n)[mdns.TypeTXT]) >= maxChallengeValues {
+				errs = append(errs, fmt.Errorf("TXT %q: more than %d values", owner, maxChallengeValues))
 				break
 			}
-			if !validTXT(v) {
-				errs = append(errs, fmt.Errorf("challenge for %q: value %q: not printable ASCII of at most 255 bytes", domain, v))
+			if !validTXT(val) {
+				errs = append(errs, fmt.Errorf("TXT %q: value %q: not printable ASCII of at most 255 bytes", owner, val))
 				continue
 			}
-			n.put(owner, z.chalTTL, &mdns.TXT{Txt: []string{v}})
+			n.put(cn, z.chalTTL, &mdns.TXT{Txt: []string{val}})
 		}
 		if len(*n) > 0 {
-			names[owner] = n
+			names[cn] = n
 		}
 	}
 	// Every name between a record's owner and the apex exists (it is an
@@ -328,18 +318,22 @@ func (z *Zone) Update(r Records) error {
 	return nil
 }
 
-// inZone checks that name is a hostname strictly inside the zone and
-// returns it canonical.
-func (z *Zone) inZone(name string) (string, error) {
-	cn, err := canonical(name)
+// challengePrefix is the first label of every TXT record the store may
+// publish (RFC 8555 section 8.4). Nothing else is served from the store,
+// so a bug or a breach of the API cannot publish a domain-verification or
+// _psl record for the zone.
+const challengePrefix = "_acme-challenge."
+
+// challengeName checks that owner is _acme-challenge.NAME with NAME in the
+// zone (the apex included) and returns it canonical.
+func (z *Zone) challengeName(owner string) (string, error) {
+	cn, err := canonical(owner)
 	if err != nil {
 		return "", err
 	}
-	if cn == z.apex || !mdns.IsSubDomain(z.apex, cn) {
-		return "", errors.New("not a name inside the zone")
-	}
-	if !isHostname(strings.TrimSuffix(cn, ".")) {
-		return "", errors.New("not a hostname (letters, digits and hyphens)")
+	rest, ok := strings.CutPrefix(cn, challengePrefix)
+	if !ok || !mdns.IsSubDomain(z.apex, rest) || len(cn) > 254 {
+		return "", fmt.Errorf("not %sNAME with NAME in the zone", challengePrefix)
 	}
 	return cn, nil
 }

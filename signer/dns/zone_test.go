@@ -6,10 +6,13 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/aws-sso-agent/aws-sso-agent/signer"
 )
 
 func TestAnswer(t *testing.T) {
@@ -36,8 +39,9 @@ func TestAnswer(t *testing.T) {
 		{"registered SPF", "alice." + testZone, mdns.TypeTXT, mdns.RcodeSuccess, []string{`"v=spf1 -all"`}, true, false},
 		{"registered CAA is the apex's", "alice." + testZone, mdns.TypeCAA, mdns.RcodeSuccess, nil, true, true},
 		{"registered name in mixed case", "BoB.sIgNeR.example.TEST.", mdns.TypeA, mdns.RcodeSuccess, []string{"127.0.0.1"}, true, false},
-		{"deeper registered name", "deep.team." + testZone, mdns.TypeA, mdns.RcodeSuccess, []string{"127.0.0.1"}, true, false},
+		{"challenge below a deeper name", "_acme-challenge.deep.team." + testZone, mdns.TypeTXT, mdns.RcodeSuccess, []string{`"chal-value-2"`}, true, false},
 		{"empty non-terminal", "team." + testZone, mdns.TypeA, mdns.RcodeSuccess, nil, true, true},
+		{"empty non-terminal, deeper", "deep.team." + testZone, mdns.TypeTXT, mdns.RcodeSuccess, nil, true, true},
 		{"challenge TXT", "_acme-challenge.alice." + testZone, mdns.TypeTXT, mdns.RcodeSuccess, []string{`"chal-value-1"`}, true, false},
 		{"no challenge for bob", "_acme-challenge.bob." + testZone, mdns.TypeTXT, mdns.RcodeNameError, nil, true, true},
 		{"service host", "api." + testZone, mdns.TypeA, mdns.RcodeSuccess, []string{"192.0.2.80"}, true, false},
@@ -156,7 +160,7 @@ func TestAnswerMalformed(t *testing.T) {
 func TestUpdateReplacesAndBumpsSerial(t *testing.T) {
 	z := newTestZone(t)
 	before := z.Serial()
-	if err := z.Update(Records{Hostnames: []string{"carol." + testZone}}); err != nil {
+	if err := z.Update(signer.Zone{Hostnames: []string{"carol"}}); err != nil {
 		t.Fatal(err)
 	}
 	if z.Serial() <= before {
@@ -178,24 +182,32 @@ func TestUpdateReplacesAndBumpsSerial(t *testing.T) {
 
 func TestUpdateLeavesOutBadRows(t *testing.T) {
 	z := newTestZone(t)
-	err := z.Update(Records{
-		Hostnames: []string{"good." + testZone, "outside.example.com", testZone, "under_score." + testZone, "api." + testZone, "a..b." + testZone},
-		Challenges: map[string][]string{
-			"good." + testZone:  {"ok", "bad\"\nvalue", strings.Repeat("x", 256)},
-			"elsewhere.example": {"v"},
-			"many." + testZone:  {"1", "2", "3", "4", "5"},
+	err := z.Update(signer.Zone{
+		Hostnames: []string{"good", "two.labels", "", "under_score", "api", "-dash", strings.Repeat("x", 64)},
+		TXT: map[string][]string{
+			"_acme-challenge.good." + testZone:   {"ok", "bad\"\nvalue", strings.Repeat("x", 256)},
+			"_acme-challenge.elsewhere.example.": {"v"},
+			"_acme-challenge.many." + testZone:   {"1", "2", "3", "4", "5"},
+			"_psl." + testZone:                   {"https://github.com/publicsuffix/list/pull/1"},
+			"good." + testZone:                   {"google-site-verification=x"},
 		},
 	})
 	if err == nil {
 		t.Fatal("Update took bad rows without a word")
 	}
-	for _, want := range []string{"outside.example.com", "under_score", `"api.`, "a..b", "bad", "elsewhere.example", "more than 4"} {
+	for _, want := range []string{`"two.labels"`, `""`, "under_score", `"api"`, "-dash", "xxxxxxxx", "bad", "elsewhere.example", "more than 4", "_psl", `"good.signer`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %q: %v", want, err)
 		}
 	}
 	if got := z.Answer(query("good."+testZone, mdns.TypeA)); len(got.Answer) != 1 {
 		t.Errorf("good row not served: %v", got)
+	}
+	if got := z.Answer(query("good."+testZone, mdns.TypeTXT)); len(got.Answer) != 1 || got.Answer[0].(*mdns.TXT).Txt[0] != spfNone {
+		t.Errorf("TXT at a hostname: %v, want only its SPF", got.Answer)
+	}
+	if got := z.Answer(query("_psl."+testZone, mdns.TypeTXT)); got.Rcode != mdns.RcodeNameError {
+		t.Errorf("_psl TXT from the store served: %v", got)
 	}
 	if got := z.Answer(query("_acme-challenge.good."+testZone, mdns.TypeTXT)); len(got.Answer) != 1 {
 		t.Errorf("good challenge value: %v, want only it", got.Answer)
@@ -294,7 +306,7 @@ func TestServeUDPAndTCP(t *testing.T) {
 func TestServeTruncatesUDP(t *testing.T) {
 	z := newTestZone(t)
 	values := []string{strings.Repeat("a", 200), strings.Repeat("b", 200), strings.Repeat("c", 200), strings.Repeat("d", 200)}
-	if err := z.Update(Records{Challenges: map[string][]string{"big." + testZone: values}}); err != nil {
+	if err := z.Update(signer.Zone{TXT: map[string][]string{"_acme-challenge.big." + testZone: values}}); err != nil {
 		t.Fatal(err)
 	}
 	addr := serve(t, z)
@@ -315,42 +327,76 @@ func TestServeTruncatesUDP(t *testing.T) {
 	}
 }
 
-type recordsFunc func(context.Context) (Records, error)
+// fakeSource is a ZoneSource in memory whose loads the test counts.
+type fakeSource struct {
+	mu    sync.Mutex
+	zone  signer.Zone
+	err   error
+	loads int
+}
 
-func (f recordsFunc) ZoneRecords(ctx context.Context) (Records, error) { return f(ctx) }
+func (s *fakeSource) set(z signer.Zone) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.zone = z
+}
+
+func (s *fakeSource) ZoneVersion(context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.zone.Version, s.err
+}
+
+func (s *fakeSource) LoadZone(context.Context) (signer.Zone, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loads++
+	return s.zone, s.err
+}
+
+func (s *fakeSource) loadCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loads
+}
 
 func TestFollow(t *testing.T) {
 	z := newTestZone(t)
-	loads := make(chan Records)
-	src := recordsFunc(func(ctx context.Context) (Records, error) {
-		select {
-		case r := <-loads:
-			return r, nil
-		case <-ctx.Done():
-			return Records{}, ctx.Err()
-		}
-	})
+	src := &fakeSource{zone: signer.Zone{Version: 1, Hostnames: []string{"first"}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { loads <- Records{Hostnames: []string{"first." + testZone}} }()
-	reports := make(chan error, 10)
-	if err := z.Follow(ctx, src, time.Millisecond, func(err error) { reports <- err }); err != nil {
+	if err := z.Follow(ctx, src, time.Millisecond, func(err error) { t.Errorf("report: %v", err) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := z.Answer(query("first."+testZone, mdns.TypeA)); len(got.Answer) != 1 {
 		t.Fatalf("first load not served when Follow returned: %v", got)
 	}
-	loads <- Records{Hostnames: []string{"second." + testZone}}
-	loads <- Records{Hostnames: []string{"second." + testZone}} // the first is applied once the second is taken
-	if got := z.Answer(query("second."+testZone, mdns.TypeA)); len(got.Answer) != 1 {
-		t.Errorf("later load not served: %v", got)
+	// The version stays: the zone is not loaded again, however many
+	// ticks pass.
+	time.Sleep(20 * time.Millisecond)
+	if n := src.loadCount(); n != 1 {
+		t.Errorf("%d loads with an unchanged version, want 1", n)
 	}
+	src.set(signer.Zone{Version: 2, Hostnames: []string{"second"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(z.Answer(query("second."+testZone, mdns.TypeA)).Answer) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("version 2 never served")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := z.Answer(query("first."+testZone, mdns.TypeA)); got.Rcode != mdns.RcodeNameError {
+		t.Errorf("released name still served: %v", got)
+	}
+}
 
-	failing := recordsFunc(func(context.Context) (Records, error) { return Records{}, errors.New("db down") })
-	if err := z.Follow(ctx, failing, time.Hour, nil); err == nil || !strings.Contains(err.Error(), "db down") {
+func TestFollowFailingFirstLoad(t *testing.T) {
+	z := newTestZone(t)
+	src := &fakeSource{err: errors.New("db down")}
+	if err := z.Follow(t.Context(), src, time.Hour, nil); err == nil || !strings.Contains(err.Error(), "db down") {
 		t.Errorf("Follow with a failing first load: %v, want its error", err)
 	}
-	if got := z.Answer(query("second."+testZone, mdns.TypeA)); len(got.Answer) != 1 {
+	if got := z.Answer(query("alice."+testZone, mdns.TypeA)); len(got.Answer) != 1 {
 		t.Errorf("a failed load dropped the zone: %v", got)
 	}
 }
