@@ -147,3 +147,31 @@ func isLeftOut(err error) bool {
 	var lo *leftOutError
 	return errors.As(err, &lo)
 }
+
+// Listen opens UDP and TCP sockets on addr, the same port for both as DNS
+// wants. With port 0 it picks a port free for both, trying a few.
+func Listen(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signer: dns: listen address %q: %w", addr, err)
+	}
+	tries := 1
+	if port == "0" {
+		tries = 20
+	}
+	for range tries {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, port))
+		if err != nil {
+			return nil, nil, fmt.Errorf("signer: dns: listen on udp %s: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		if tries == 1 {
+			return nil, nil, fmt.Errorf("signer: dns: listen on tcp %s: %w", addr, err)
+		}
+	}
+	return nil, nil, fmt.Errorf("signer: dns: no port on %s free for both udp and tcp", host)
+}
