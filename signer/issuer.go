@@ -67,6 +67,10 @@ type Zone struct {
 	// TXT maps absolute lowercase names ("_acme-challenge.name.zone.") to
 	// their current values.
 	TXT map[string][]string
+	// Expires is when the first TXT record above expires (zero if there
+	// is none): the DNS server loads the Zone again then, even if the
+	// version has not moved.
+	Expires time.Time
 }
 
 // ZoneSource is where the DNS server loads its view from. It polls
