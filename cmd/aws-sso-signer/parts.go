@@ -88,14 +88,18 @@ func buildParts(ctx context.Context, o serveOptions, db *store.DB, log *slog.Log
 		closeSockets()
 		return serveParts{}, err
 	}
+	checkDNS := o.CheckDNS
+	if len(checkDNS) == 0 {
+		checkDNS = []string{ownDNS(pc.LocalAddr())}
+	}
 	is, err := issuer.New(issuer.Config{
 		Directory: o.ACMEDirectory, HTTPClient: client, Email: o.ACMEEmail,
 		State: db, NotFound: store.ErrNotFound,
 		Challenges: &zoneChallenges{db: db, zone: zone, log: log},
-		// The instance's own DNS server answers from the same store as
-		// every other instance's; it is asked before the CA is told to
-		// look.
-		Nameservers: []string{ownDNS(pc.LocalAddr())},
+		// Every instance's DNS server answers from the same store, each
+		// within zoneFollow of a change; they are asked (by default this
+		// instance's own) before the CA is told to look.
+		Nameservers: checkDNS,
 		History:     &history{db: db, zone: o.Zone},
 		Logger:      log,
 	})

@@ -38,6 +38,9 @@ type serveOptions struct {
 	PublicIPs     []string
 	CAAIssuer     string
 	CAAAccountURI string
+	// CheckDNS are the DNS servers (HOST:PORT) asked for a challenge
+	// record before the CA is; empty means this instance's own.
+	CheckDNS []string
 }
 
 // serveParts are what serve runs beside the API: the ACME issuer, the
@@ -75,6 +78,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	publicIPs := fs.StringArray("public-ip", nil, "the public address of the API and of the nameservers inside the zone (repeatable)")
 	caaIssuer := fs.String("caa-issuer", "letsencrypt.org", "the CA the zone's CAA record allows (Pebble: pebble.letsencrypt.org)")
 	caaAccount := fs.String("caa-account-uri", "", "limit the CAA record to this ACME account (RFC 8657), the service's own")
+	checkDNS := fs.StringArray("check-dns", nil, "wait until this DNS server (HOST:PORT; repeatable: every instance's) serves a challenge record before the CA looks (default: this instance's own)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -83,7 +87,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return usagef("serve takes no arguments, only flags")
 	}
 	o := serveOptions{DNSListen: *dnsListen, ACMEDirectory: *directory, ACMECAFile: *caFile, ACMEEmail: *email, OwnTLS: *tlsCert != "",
-		APIName: *apiName, Nameservers: *nameservers, PublicIPs: *publicIPs, CAAIssuer: *caaIssuer, CAAAccountURI: *caaAccount}
+		APIName: *apiName, Nameservers: *nameservers, PublicIPs: *publicIPs, CAAIssuer: *caaIssuer, CAAAccountURI: *caaAccount, CheckDNS: *checkDNS}
 	switch {
 	case *zone == "" || *listen == "" || *dnsListen == "" || *directory == "":
 		return usagef("serve needs --zone, --listen, --dns-listen and --acme-directory")
