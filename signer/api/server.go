@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -396,7 +397,7 @@ func checkChain(chainPEM []byte, csr *x509.CertificateRequest) (*x509.Certificat
 	if err != nil {
 		return nil, fmt.Errorf("api: the issuer's certificate: %w", err)
 	}
-	if pub, ok := leaf.PublicKey.(interface{ Equal(any) bool }); !ok || !pub.Equal(csr.PublicKey) {
+	if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(csr.PublicKey) {
 		return nil, errors.New("api: the issuer's certificate is for another key")
 	}
 	if err := leaf.VerifyHostname(csr.DNSNames[0]); err != nil || len(leaf.DNSNames) != 1 {
