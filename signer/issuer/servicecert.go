@@ -27,6 +27,10 @@ const ServiceCertBlob = "service/certificate"
 // (Let's Encrypt allows 5 duplicate certificates a week).
 const serviceCertLease = "service-certificate"
 
+// ErrPending is Ensure's answer when there is no certificate yet and
+// another instance is ordering it: try again in a few seconds.
+var ErrPending = errors.New("signer: service certificate: another instance is ordering it")
+
 // Leases coordinates instances through the store: a lease is held by one
 // holder until it is released or its ttl passes. The service's store
 // implements it.
@@ -100,7 +104,10 @@ func (s *ServiceCert) Ensure(ctx context.Context) error {
 			return fmt.Errorf("signer: service certificate: %w", err)
 		}
 		if !ok {
-			return nil // another instance is ordering it; a later Ensure loads it
+			if s.cur.Load() == nil {
+				return ErrPending
+			}
+			return nil // another instance is renewing it; a later Ensure loads it
 		}
 		defer func() {
 			_ = s.leases.ReleaseLease(context.WithoutCancel(ctx), serviceCertLease, s.holder) // it expires anyway
