@@ -107,7 +107,7 @@ func (c *cli) account(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "account %s %sd\n", user, strings.TrimSuffix(args[0], "e"))
+		fmt.Fprintf(c.stdout, "account %s %s\n", user, map[string]string{"delete": "deleted", "disable": "disabled", "enable": "enabled"}[args[0]])
 		return nil
 	}
 	return usagef("account: unknown subcommand %q", args[0])
