@@ -277,3 +277,53 @@ func (s *signerService) servedLeaf(t testing.TB, i int) *x509.Certificate {
 	defer conn.Close()
 	return conn.ConnectionState().PeerCertificates[0]
 }
+
+// TestSignerRenewedByRunningAgent: with 60-second certificates from
+// Pebble, the running agent renews through the service when a third of
+// the lifetime is left (the service renews its own API certificate on the
+// same rule), and new connections get the new certificate.
+func TestSignerRenewedByRunningAgent(t *testing.T) {
+	s := startSigner(t, signerOptions{validity: 60 * time.Second,
+		args: []string{"--budget-hostname", "100"}}) // one renewal every 40 s
+	s.signCSR(t, s.api[0])
+	setHosts(t, signerFQDN, "127.0.0.1")
+	config := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(config, []byte("[profile static]\naws_access_key_id = AKIASTATICSTATIC0001\naws_secret_access_key = s\nregion = us-east-1\n"), 0o600)
+	a := startAgent(t, agentOptions{home: s.home, extra: []string{"AWS_SSO_AGENT_EXTRA_ROOTS=" + s.extraRoots},
+		args: []string{"--test-renew-check-interval", "1s"}})
+	a.mustCLI([]string{"AWS_CONFIG_FILE=" + config}, "load", "--profile", "static")
+	vars := exports(t, a.mustCLI(nil, "env", "--tls"))
+	url := e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+	if !strings.HasPrefix(url, "https://"+signerFQDN+":") {
+		t.Fatalf("env --tls URL %q, want https://%s:PORT/", url, signerFQDN)
+	}
+	token, _ := os.ReadFile(e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+	serial := func() string {
+		t.Helper()
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pebbleT}}}
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", string(token))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		return resp.TLS.PeerCertificates[0].SerialNumber.String()
+	}
+	before := serial()
+	a.proc.WaitForOutput(t, "public certificate renewed", 90*time.Second)
+	if after := serial(); after == before {
+		t.Errorf("a new connection still gets the old certificate (serial %s)", before)
+	}
+	// status shows the next renewal through the service, and no failure.
+	st := a.status()
+	if st["public_renew_at"] == nil || st["public_renew_error"] != nil {
+		t.Errorf("status: renew at %v, error %v; want a time and no error", st["public_renew_at"], st["public_renew_error"])
+	}
+	if !strings.Contains(s.procs[0].Output(), `"ari_replaces":true`) {
+		t.Errorf("the renewal's order did not name the certificate it replaces (ARI):\n%s", s.procs[0].Output())
+	}
+}
