@@ -134,18 +134,6 @@ func TestServe(t *testing.T) {
 	}
 }
 
-// TestServeWithoutParts: the build without a DNS server and an issuer
-// says so, instead of serving an API that cannot issue.
-func TestServeWithoutParts(t *testing.T) {
-	var errb bytes.Buffer
-	c := &cli{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &errb, getenv: func(string) string { return "" }, parts: buildParts}
-	code := c.run(context.Background(), []string{"serve", "--zone", "signer.test", "--db", "sqlite:" + t.TempDir() + "/s.db", "--listen", "127.0.0.1:0",
-		"--dns-listen", "127.0.0.1:0", "--acme-directory", "https://acme.invalid/dir"})
-	if code != 1 || !strings.Contains(errb.String(), "hint:") {
-		t.Errorf("exit %d\n%s", code, errb.String())
-	}
-}
-
 func waitFor(t *testing.T, buf *syncBuffer, re *regexp.Regexp, done chan int) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)

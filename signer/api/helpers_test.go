@@ -61,8 +61,14 @@ type fixture struct {
 
 func newFixture(t testing.TB, tweak func(*api.Config)) *fixture {
 	t.Helper()
+	return newFixtureOn(t, "sqlite:"+t.TempDir()+"/signer.db", tweak)
+}
+
+// newFixtureOn is newFixture on the empty database at dbURL.
+func newFixtureOn(t testing.TB, dbURL string, tweak func(*api.Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite:"+t.TempDir()+"/signer.db", store.Options{})
+	db, err := store.Open(ctx, dbURL, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,15 @@ CREATE TABLE blobs (
 	updated_at BIGINT NOT NULL
 );
 `,
+	// A released label stays out of others' reach while certificates
+	// its previous owner holds for it may still be valid (Quarantine).
+	2: `
+CREATE TABLE released_hostnames (
+	label TEXT PRIMARY KEY,
+	account_id BIGINT NOT NULL,
+	released_at BIGINT NOT NULL
+);
+`,
 }
 
 // expand writes a migration in d's dialect.
