@@ -18,7 +18,8 @@ type Hostname struct {
 
 // AddHostname registers label (checked by the caller with
 // signer.CheckLabel) to username, unless the account already has max
-// hostnames (ErrCap) or the label is taken (ErrExists).
+// hostnames (ErrCap), the label is taken (ErrExists) or it is held after
+// its account's deletion (ErrHeld).
 func (d *DB) AddHostname(ctx context.Context, username, label string, max int) (Hostname, error) {
 	h := Hostname{Label: label, Username: username, CreatedAt: fromUnix(d.unix())}
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
@@ -36,6 +37,9 @@ func (d *DB) AddHostname(ctx context.Context, username, label string, max int) (
 		}
 		if n >= max {
 			return fmt.Errorf("%w: %q has %d of %d", ErrCap, username, n, max)
+		}
+		if err := checkHold(ctx, tx, label, h.CreatedAt.Unix()); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO hostnames (label, account_id, created_at) VALUES ($1, $2, $3)`, label, id, h.CreatedAt.Unix()); err != nil {
 			if isUnique(err) {
