@@ -104,6 +104,7 @@ func (s *Server) verifyPassword(ctx context.Context, encoded, pw string) bool {
 		return false
 	}
 	defer func() { <-s.hashing }()
+	s.verifications.Add(1)
 	ok, err := signer.VerifyPassword(encoded, pw)
 	return ok && err == nil
 }

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/signer"
@@ -99,6 +100,9 @@ type Server struct {
 	pages     map[string]*template.Template
 	dummyHash string
 	hashing   chan struct{}
+	// verifications counts argon2id verifications, so a test can see that
+	// an unknown user costs one as a wrong password does.
+	verifications atomic.Int64
 }
 
 //go:embed templates/*.html
