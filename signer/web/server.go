@@ -253,7 +253,7 @@ type page struct {
 	Section string // the nav entry to mark current
 	// Anonymous renders the page as for a visitor who is not logged in.
 	Anonymous bool
-	Data    any
+	Data      any
 }
 
 var funcs = template.FuncMap{
