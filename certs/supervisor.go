@@ -273,6 +273,8 @@ func (s *Supervisor) restartRenewer() {
 				OnRenew:       s.server.Renewed,
 				CheckInterval: s.cfg.RenewCheckInterval,
 			})
+		} else if errors.Is(err, os.ErrNotExist) {
+			r, err = s.signerRenewer()
 		}
 	}
 	switch {
@@ -304,7 +306,7 @@ func acmeRenewer(ctx context.Context, s *acme.Settings, pub *public.Public, cfg 
 func (s *Supervisor) renewerKey() (string, error) {
 	settings, err := acme.LoadSettings(s.cfg.Public.Dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
+		return s.signerRenewerKey()
 	}
 	if err != nil {
 		return "", err

@@ -70,8 +70,15 @@ func (a *agentUnderTest) cli(extraEnv []string, args ...string) (string, string,
 
 func runCLI(t testing.TB, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return runCLIInput(t, env, "", args...)
+}
+
+// runCLIInput is runCLI with stdin (a secret piped in).
+func runCLIInput(t testing.TB, env []string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(agentBin, args...)
 	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

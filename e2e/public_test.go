@@ -99,6 +99,19 @@ func startPublicPeers(t *testing.T, validity time.Duration) *publicPeers {
 	p := &publicPeers{home: t.TempDir()}
 	p.knot = acmetest.StartKnot(t)
 	p.pebble = acmetest.StartPebbleValidity(t, p.knot.Addr, validity)
+	p.trustPebble(t)
+
+	p.secret = filepath.Join(p.home, "tsig.secret")
+	os.WriteFile(p.secret, []byte(p.knot.TSIGSecret), 0o600)
+	p.pass = filepath.Join(p.home, "passphrase")
+	os.WriteFile(p.pass, []byte("correct horse battery staple"), 0o600)
+	return p
+}
+
+// trustPebble prepares each client's trust in p.pebble's root, and the
+// CLI's (extraRoots).
+func (p *publicPeers) trustPebble(t *testing.T) {
+	t.Helper()
 	shared := e2e.SharedDir(t)
 	p.rootPEM = p.pebble.RootPEM(t)
 	p.extraRoots = filepath.Join(p.home, "extra-roots.pem")
@@ -109,12 +122,6 @@ func startPublicPeers(t *testing.T, validity time.Duration) *publicPeers {
 	p.nodeRoot = filepath.Join(shared, "pebble-root.pem")
 	os.WriteFile(p.nodeRoot, p.rootPEM, 0o644)
 	p.pyPath = patchedCertifi(t, shared, p.rootPEM)
-
-	p.secret = filepath.Join(p.home, "tsig.secret")
-	os.WriteFile(p.secret, []byte(p.knot.TSIGSecret), 0o600)
-	p.pass = filepath.Join(p.home, "passphrase")
-	os.WriteFile(p.pass, []byte("correct horse battery staple"), 0o600)
-	return p
 }
 
 // acme runs `certs acme` for acmetest.FQDN and returns its stderr.

@@ -42,6 +42,11 @@ with a certificate every SDK trusts:
                                 get a certificate from an ACME CA (Let's Encrypt)
   delete [--yes]                remove the public certificate, its keys and the name
 
+A name under an aws-sso-signer service's zone (docs/signer.md):
+  api-key --service URL         keep the service's API key (read from stdin or asked for)
+  sign-csr [--fqdn NAME]        get a certificate for NAME through the service
+  revoke [--serial HEX]         revoke a certificate from the service
+
 Commands that use keys take --store, --store-file and --passphrase-file, as serve does.
 `
 
@@ -73,6 +78,12 @@ func (c *cli) certs(args []string) error {
 		return c.certsTrust(rest)
 	case "acme":
 		return c.certsACME(rest)
+	case "api-key":
+		return c.certsAPIKey(rest)
+	case "sign-csr":
+		return c.certsSignCSR(rest)
+	case "revoke":
+		return c.certsRevoke(rest)
 	default:
 		fmt.Fprint(c.stderr, certsUsage)
 		return usageError{fmt.Errorf("unknown certs subcommand %q", sub)}

@@ -30,6 +30,17 @@ type serveOptions struct {
 	// OwnTLS is set when --tls-cert and --tls-key are given: the API's
 	// certificate is the operator's, and the issuer need not get one.
 	OwnTLS bool
+	// The zone's own names (parts.go): the API's name, the nameservers
+	// of the NS records, the public addresses of both, and the CA the
+	// CAA records allow.
+	APIName       string
+	Nameservers   []string
+	PublicIPs     []string
+	CAAIssuer     string
+	CAAAccountURI string
+	// CheckDNS are the DNS servers (HOST:PORT) asked for a challenge
+	// record before the CA is; empty means this instance's own.
+	CheckDNS []string
 }
 
 // serveParts are what serve runs beside the API: the ACME issuer, the
@@ -62,6 +73,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	proxies := fs.StringArray("trusted-proxy", nil, "a proxy's address or CIDR whose X-Forwarded-For is believed (repeatable)")
 	perHost := fs.Int("budget-hostname", store.DefaultBudget().PerHostname, "certificates per hostname per 7 days (Let's Encrypt: 5 duplicates)")
 	global := fs.Int("budget-zone", store.DefaultBudget().Global, "certificates per 7 days for the whole zone (Let's Encrypt: 50 per registered domain, more with an override)")
+	apiName := fs.String("api-name", "", "the API's own name, in the zone (default api.ZONE); its certificate comes from the ACME CA unless --tls-cert")
+	nameservers := fs.StringArray("nameserver", nil, "a name of the zone's NS records (repeatable; default ns1.ZONE)")
+	publicIPs := fs.StringArray("public-ip", nil, "the public address of the API and of the nameservers inside the zone (repeatable)")
+	caaIssuer := fs.String("caa-issuer", "letsencrypt.org", "the CA the zone's CAA record allows (Pebble: pebble.letsencrypt.org)")
+	caaAccount := fs.String("caa-account-uri", "", "limit the CAA record to this ACME account (RFC 8657), the service's own")
+	checkDNS := fs.StringArray("check-dns", nil, "wait until this DNS server (HOST:PORT; repeatable: every instance's) serves a challenge record before the CA looks (default: this instance's own)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -69,7 +86,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if fs.NArg() != 0 {
 		return usagef("serve takes no arguments, only flags")
 	}
-	o := serveOptions{DNSListen: *dnsListen, ACMEDirectory: *directory, ACMECAFile: *caFile, ACMEEmail: *email, OwnTLS: *tlsCert != ""}
+	o := serveOptions{DNSListen: *dnsListen, ACMEDirectory: *directory, ACMECAFile: *caFile, ACMEEmail: *email, OwnTLS: *tlsCert != "",
+		APIName: *apiName, Nameservers: *nameservers, PublicIPs: *publicIPs, CAAIssuer: *caaIssuer, CAAAccountURI: *caaAccount, CheckDNS: *checkDNS}
 	switch {
 	case *zone == "" || *listen == "" || *dnsListen == "" || *directory == "":
 		return usagef("serve needs --zone, --listen, --dns-listen and --acme-directory")

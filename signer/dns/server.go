@@ -86,7 +86,7 @@ func (z *Zone) Follow(ctx context.Context, src signer.ZoneSource, interval time.
 	if report == nil {
 		report = func(error) {}
 	}
-	version, err := z.Refresh(ctx, src)
+	loaded, err := z.Refresh(ctx, src)
 	if err != nil && !isLeftOut(err) {
 		return err
 	} else if err != nil {
@@ -108,32 +108,42 @@ func (z *Zone) Follow(ctx context.Context, src signer.ZoneSource, interval time.
 				}
 				continue
 			}
-			if v == version {
+			// A challenge record that expired (its order died before
+			// cleaning up) goes without moving the version.
+			expired := !loaded.Expires.IsZero() && !time.Now().Before(loaded.Expires)
+			if v == loaded.Version && !expired {
 				continue
 			}
-			loaded, err := z.Refresh(ctx, src)
+			next, err := z.Refresh(ctx, src)
 			if err != nil && ctx.Err() == nil {
 				report(err)
 			}
 			if err == nil || isLeftOut(err) {
-				version = loaded
+				loaded = next
 			}
 		}
 	}()
 	return nil
 }
 
-// Refresh loads the zone from src once, serves it and returns the
-// version loaded.
-func (z *Zone) Refresh(ctx context.Context, src signer.ZoneSource) (int64, error) {
+// Refresh loads the zone from src once, serves it and returns its
+// version and expiry.
+func (z *Zone) Refresh(ctx context.Context, src signer.ZoneSource) (Loaded, error) {
 	v, err := src.LoadZone(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("signer: dns: load zone %s: %w", z.apex, err)
+		return Loaded{}, fmt.Errorf("signer: dns: load zone %s: %w", z.apex, err)
 	}
+	l := Loaded{Version: v.Version, Expires: v.Expires}
 	if err := z.Update(v); err != nil {
-		return v.Version, &leftOutError{err}
+		return l, &leftOutError{err}
 	}
-	return v.Version, nil
+	return l, nil
+}
+
+// Loaded says which state of the store a Refresh served.
+type Loaded struct {
+	Version int64
+	Expires time.Time
 }
 
 // leftOutError is an Update's report of rows it could not serve: the rest

@@ -390,6 +390,28 @@ func TestFollow(t *testing.T) {
 	}
 }
 
+// TestFollowReloadsAtExpiry: a challenge record that expires goes at
+// its expiry although the version stays.
+func TestFollowReloadsAtExpiry(t *testing.T) {
+	z := newTestZone(t)
+	src := &fakeSource{zone: signer.Zone{
+		Version: 7,
+		TXT:     map[string][]string{"_acme-challenge.alice." + testZone: {"v"}},
+		Expires: time.Now().Add(50 * time.Millisecond),
+	}}
+	if err := z.Follow(t.Context(), src, time.Millisecond, nil); err != nil {
+		t.Fatal(err)
+	}
+	src.set(signer.Zone{Version: 7}) // what the store reads once the record expired
+	deadline := time.Now().Add(10 * time.Second)
+	for z.Answer(query("_acme-challenge.alice."+testZone, mdns.TypeTXT)).Rcode != mdns.RcodeNameError {
+		if time.Now().After(deadline) {
+			t.Fatal("expired challenge record still served")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestFollowFailingFirstLoad(t *testing.T) {
 	z := newTestZone(t)
 	src := &fakeSource{err: errors.New("db down")}

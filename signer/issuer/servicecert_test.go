@@ -93,7 +93,9 @@ func TestServiceCert(t *testing.T) {
 	}
 
 	// Two thirds of its lifetime later it is renewed with a new key.
-	later := func() time.Time { return c1.Leaf.NotAfter.Add(-(c1.Leaf.NotAfter.Sub(c1.Leaf.NotBefore))/3 + time.Minute) }
+	later := func() time.Time {
+		return c1.Leaf.NotAfter.Add(-(c1.Leaf.NotAfter.Sub(c1.Leaf.NotBefore))/3 + time.Minute)
+	}
 	sc3, err := NewServiceCert(is, "api."+testZone, leases, later)
 	if err != nil {
 		t.Fatal(err)
