@@ -21,6 +21,12 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 
 type signupData struct{ Username, Email string }
 
+// usernameRule is signer.CheckUsername's rule, for the pages.
+const usernameRule = "A user name has 3 to 32 letters, digits, '-', '_' or '.', and starts with a letter or digit."
+
+// maxUsernameLen bounds the name a failed login is counted under.
+const maxUsernameLen = 32
+
 func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "signup.html", &page{Title: "Sign up", Data: signupData{}})
 }
@@ -30,14 +36,14 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	refuse := func(status int, msg string) {
 		s.render(w, r, status, "signup.html", &page{Title: "Sign up", Error: msg, Data: d})
 	}
-	name, err := checkUsername(d.Username)
+	name, err := signer.CheckUsername(d.Username)
 	if err != nil {
-		refuse(http.StatusBadRequest, err.Error())
+		refuse(http.StatusBadRequest, usernameRule)
 		return
 	}
-	email, err := checkEmail(d.Email)
+	email, err := signer.CheckEmail(d.Email)
 	if err != nil {
-		refuse(http.StatusBadRequest, err.Error())
+		refuse(http.StatusBadRequest, "Enter one email address, like name@example.com.")
 		return
 	}
 	pw := r.PostFormValue("password")
@@ -170,7 +176,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostFormValue("password")
 	d := loginData{Username: submitted}
 	name := submitted
-	if n, err := checkUsername(submitted); err == nil {
+	if n, err := signer.CheckUsername(submitted); err == nil {
 		name = n
 	} else if len(name) > maxUsernameLen {
 		name = name[:maxUsernameLen]
@@ -267,9 +273,9 @@ func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
 // resetRequest always answers the same, so it tells nobody which user
 // names exist; at most signupLimits mails go to one account.
 func (s *Server) resetRequest(w http.ResponseWriter, r *http.Request) {
-	name, err := checkUsername(r.PostFormValue("username"))
+	name, err := signer.CheckUsername(r.PostFormValue("username"))
 	if err != nil {
-		s.render(w, r, http.StatusBadRequest, "reset.html", &page{Title: "Set a new password", Error: err.Error()})
+		s.render(w, r, http.StatusBadRequest, "reset.html", &page{Title: "Set a new password", Error: usernameRule})
 		return
 	}
 	ctx := r.Context()

@@ -46,7 +46,8 @@ type Config struct {
 	// Resolver answers the hostnames page's lookups; nil means
 	// net.DefaultResolver (the machine's, which is the public DNS).
 	Resolver Resolver
-	// MaxHostnames is each account's cap; DefaultMaxHostnames if 0.
+	// MaxHostnames is each account's cap; signer.MaxHostnamesPerAccount
+	// if 0.
 	MaxHostnames int
 	// HoldFor is how long a deleted account's hostnames stay held:
 	// the longest lifetime of a certificate the CA issues; DefaultHoldFor
@@ -67,7 +68,6 @@ type Config struct {
 
 // Defaults for Config's zero values.
 const (
-	DefaultMaxHostnames = 5
 	// DefaultHoldFor is Let's Encrypt's longest certificate lifetime, 90
 	// days (its profiles: "classic" 90 days, "tlsserver" 45 and
 	// "shortlived" 6 days).
@@ -136,7 +136,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Resolver = net.DefaultResolver
 	}
 	if cfg.MaxHostnames == 0 {
-		cfg.MaxHostnames = DefaultMaxHostnames
+		cfg.MaxHostnames = signer.MaxHostnamesPerAccount
 	}
 	if cfg.HoldFor == 0 {
 		cfg.HoldFor = DefaultHoldFor
