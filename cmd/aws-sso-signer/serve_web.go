@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -23,7 +25,7 @@ import (
 type webFlags struct {
 	smtpAddr, smtpFrom, smtpUser, smtpPasswordFile string
 	smtpImplicitTLS                                bool
-	url                                            string
+	url, resolver                                  string
 	holdFor                                        time.Duration
 	maxHostnames                                   int
 }
@@ -36,6 +38,7 @@ func addWebFlags(fs *pflag.FlagSet) *webFlags {
 	fs.StringVar(&w.smtpPasswordFile, "smtp-password-file", "", "a file (0600) holding the relay's password")
 	fs.BoolVar(&w.smtpImplicitTLS, "smtp-implicit-tls", false, "connect to the relay with TLS from the start (port 465), not STARTTLS")
 	fs.StringVar(&w.url, "web-url", "", "the pages' public https:// URL, for the links in mails (default https://API-NAME)")
+	fs.StringVar(&w.resolver, "public-resolver", "", "the DNS resolver (HOST:PORT) the hostnames page asks what the public DNS answers (default the system's)")
 	fs.DurationVar(&w.holdFor, "hostname-hold", web.DefaultHoldFor, "how long a deleted account's hostnames stay held from everyone: the CA's longest certificate lifetime")
 	fs.IntVar(&w.maxHostnames, "max-hostnames", signer.MaxHostnamesPerAccount, "hostnames an account may claim on the web pages")
 	return w
@@ -68,10 +71,17 @@ func (w *webFlags) handler(apiSrv *api.Server, db *store.DB, iss signer.Issuer, 
 			base = "https://api." + zone // buildParts' default
 		}
 	}
-	pages, err := web.New(web.Config{
+	cfg := web.Config{
 		Store: db, Zone: zone, BaseURL: base, Mailer: m, Issuer: iss,
 		MaxHostnames: w.maxHostnames, HoldFor: w.holdFor, ClientIP: apiSrv.ClientIP, Log: log,
-	})
+	}
+	if w.resolver != "" {
+		addr := w.resolver
+		cfg.Resolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}
+	}
+	pages, err := web.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
