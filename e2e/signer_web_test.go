@@ -79,6 +79,10 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.Flag("host-resolver-rules", "MAP *."+signerZone+" 127.0.0.1"),
 		chromedp.WindowSize(1024, 900),
+		// Every frame in the page's process, so the page's frame tree
+		// shows what became of a cross-origin frame.
+		chromedp.Flag("disable-site-isolation-trials", true),
+		chromedp.Flag("disable-features", "IsolateOrigins,site-per-process"),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
@@ -307,9 +311,11 @@ func TestSignerWebBrowserRefusesAttacks(t *testing.T) {
 	// A user who is logged in.
 	run(t, ctx, "sign up", chromedp.Navigate(base+"/signup"))
 	submit(t, ctx, "sign up", [][2]string{{"#username", "victim"}, {"#email", "victim@example.org"}, {"#password", "correct horse battery staple"}}, "main button[type=submit]")
+	waitText(t, ctx, "Check your mail")
 	m := sink.Next(t, 30*time.Second)
 	link := regexp.MustCompile(regexp.QuoteMeta(base) + `/verify\?token=[A-Za-z0-9_-]+`).FindString(m.Body)
 	run(t, ctx, "verify", chromedp.Navigate(link))
+	waitText(t, ctx, "Your email address is verified")
 	submit(t, ctx, "log in", [][2]string{{"#username", "victim"}, {"#password", "correct horse battery staple"}}, "main button[type=submit]")
 	waitText(t, ctx, "Your hostnames")
 
@@ -328,6 +334,7 @@ func TestSignerWebBrowserRefusesAttacks(t *testing.T) {
 	// X-Frame-Options DENY) and shows its error page in its place.
 	run(t, ctx, "open the framing page", chromedp.Navigate(evil.URL+"/frame"), chromedp.WaitReady(chromedp.CSS("#f")))
 	framed := ""
+	var last any
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		res, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
@@ -336,6 +343,7 @@ func TestSignerWebBrowserRefusesAttacks(t *testing.T) {
 		}
 		tree := res.FrameTree
 		if len(tree.ChildFrames) == 1 {
+			last = tree.ChildFrames[0].Frame
 			framed = tree.ChildFrames[0].Frame.URL
 			if framed != "about:blank" && framed != "" {
 				break
@@ -347,7 +355,7 @@ func TestSignerWebBrowserRefusesAttacks(t *testing.T) {
 		t.Errorf("the login page loaded in another site's frame (%s)", framed)
 	}
 	if !strings.HasPrefix(framed, "chrome-error://") {
-		t.Errorf("the framed login page is %q, want chromium's error page", framed)
+		t.Errorf("the framed login page is %q, want chromium's error page; %+v", framed, last)
 	}
 
 	// The cross-origin POST, sent by the user's own click.
