@@ -88,7 +88,7 @@ func (fixedResolver) LookupHost(_ context.Context, host string) ([]string, error
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	clk    *clock
 	db     *store.DB
 	web    *Server
@@ -97,7 +97,7 @@ type harness struct {
 	issuer *revoker
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, clk: &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}, issuer: &revoker{}, sink: smtpsink.Start(t)}
 	var err error
@@ -235,4 +235,13 @@ func (h *harness) issue(username, label string, lifetime time.Duration) store.Ce
 		h.t.Fatal(err)
 	}
 	return c
+}
+
+func mustURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
