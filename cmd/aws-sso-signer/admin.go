@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,6 +23,7 @@ func (c *cli) account(ctx context.Context, args []string) error {
 		return usagef("account: want add, list, disable, enable or delete")
 	}
 	fs, dbURL := c.flags("account " + args[0])
+	audit := c.auditFlag(fs)
 	email := fs.String("email", "", "the account's e-mail address")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -56,7 +58,7 @@ func (c *cli) account(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "account %s added\n", user)
-		return nil
+		return c.record(audit, "account add", user, slog.String("email", *email))
 	case "list":
 		if len(rest) != 0 {
 			return usagef("account list takes no arguments")
@@ -108,7 +110,7 @@ func (c *cli) account(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "account %s %s\n", user, map[string]string{"delete": "deleted", "disable": "disabled", "enable": "enabled"}[args[0]])
-		return nil
+		return c.record(audit, "account "+args[0], user)
 	}
 	return usagef("account: unknown subcommand %q", args[0])
 }
@@ -118,6 +120,7 @@ func (c *cli) hostname(ctx context.Context, args []string) error {
 		return usagef("hostname: want add, release or list")
 	}
 	fs, dbURL := c.flags("hostname " + args[0])
+	audit := c.auditFlag(fs)
 	capN := fs.Int("cap", signer.MaxHostnamesPerAccount, "the most hostnames the account may hold")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -150,18 +153,21 @@ func (c *cli) hostname(ctx context.Context, args []string) error {
 		if errors.Is(err, store.ErrExists) {
 			return withHint(fmt.Errorf("hostname %s is taken", label), "choose another label")
 		}
+		if errors.Is(err, store.ErrQuarantined) {
+			return withHint(err, "certificates its previous owner got may still be valid; choose another label")
+		}
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "hostname %s registered to %s\n", c.fqdn(ctx, db, h.Label), h.Username)
-		return nil
+		return c.record(audit, "hostname add", h.Label, slog.String("account", h.Username))
 	case "release":
 		label := strings.ToLower(strings.SplitN(rest[0], ".", 2)[0])
 		if err := db.ReleaseHostname(ctx, label); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "hostname %s released\n", label)
-		return nil
+		return c.record(audit, "hostname release", label)
 	default:
 		user := ""
 		if len(rest) == 1 {
@@ -204,6 +210,7 @@ func (c *cli) key(ctx context.Context, args []string) error {
 		return usagef("key: want create, list or revoke")
 	}
 	fs, dbURL := c.flags("key " + args[0])
+	audit := c.auditFlag(fs)
 	hostnames := fs.StringArray("hostname", nil, "a hostname the key may sign for (repeatable)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -246,7 +253,7 @@ func (c *cli) key(ctx context.Context, args []string) error {
 		// 'aws-sso-agent certs api-key'; the rest to stderr.
 		fmt.Fprintln(c.stdout, key)
 		fmt.Fprintf(c.stderr, "key %d for %s, scoped to %s; it is shown only this once\n", k.ID, k.Username, strings.Join(k.Labels, ", "))
-		return nil
+		return c.record(audit, "key create", strconv.FormatInt(k.ID, 10), slog.String("account", k.Username), slog.String("hostnames", strings.Join(k.Labels, ",")))
 	case "list":
 		user := ""
 		if len(rest) == 1 {
@@ -279,7 +286,7 @@ func (c *cli) key(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "key %d revoked\n", id)
-		return nil
+		return c.record(audit, "key revoke", rest[0])
 	}
 }
 

@@ -45,6 +45,9 @@ The database: --db URL on every command, else $AWS_SSO_SIGNER_DB.
   sqlite:PATH                    one instance (the default engine)
   postgres://USER@HOST/DB        several instances; the password goes in
                                  PGPASSWORD or ~/.pgpass, never in argv
+
+Audit: every change appends one JSON line to --audit-log FILE (0600), else
+$AWS_SSO_SIGNER_AUDIT_LOG; serve writes its API's lines there or to stdout.
 `
 
 // cli is the command line, with everything it touches injected so tests

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -26,7 +25,6 @@ type webFlags struct {
 	smtpAddr, smtpFrom, smtpUser, smtpPasswordFile string
 	smtpImplicitTLS                                bool
 	url, resolver                                  string
-	holdFor                                        time.Duration
 	maxHostnames                                   int
 }
 
@@ -39,7 +37,6 @@ func addWebFlags(fs *pflag.FlagSet) *webFlags {
 	fs.BoolVar(&w.smtpImplicitTLS, "smtp-implicit-tls", false, "connect to the relay with TLS from the start (port 465), not STARTTLS")
 	fs.StringVar(&w.url, "web-url", "", "the pages' public https:// URL, for the links in mails (default https://API-NAME)")
 	fs.StringVar(&w.resolver, "public-resolver", "", "the DNS resolver (HOST:PORT) the hostnames page asks what the public DNS answers (default the system's)")
-	fs.DurationVar(&w.holdFor, "hostname-hold", web.DefaultHoldFor, "how long a deleted account's hostnames stay held from everyone: the CA's longest certificate lifetime")
 	fs.IntVar(&w.maxHostnames, "max-hostnames", signer.MaxHostnamesPerAccount, "hostnames an account may claim on the web pages")
 	return w
 }
@@ -73,7 +70,7 @@ func (w *webFlags) handler(apiSrv *api.Server, db *store.DB, iss signer.Issuer, 
 	}
 	cfg := web.Config{
 		Store: db, Zone: zone, BaseURL: base, Mailer: m, Issuer: iss,
-		MaxHostnames: w.maxHostnames, HoldFor: w.holdFor, ClientIP: apiSrv.ClientIP, Log: log,
+		MaxHostnames: w.maxHostnames, ClientIP: apiSrv.ClientIP, Log: log,
 	}
 	if w.resolver != "" {
 		addr := w.resolver

@@ -2,7 +2,8 @@
 // the server Debian's postgresql package installs: initdb and pg_ctl in
 // a temporary directory, on a free loopback port, with trust
 // authentication and fsync off. A test that needs PostgreSQL skips, and
-// says why, where the package is not installed.
+// says why, where the package is not installed, or fails under
+// AWS_SSO_AGENT_REQUIRE_PEERS=1 (e2e.PeerMissing).
 package pgtest
 
 import (
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+
+	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 )
 
 // Cluster is one running PostgreSQL server.
@@ -36,18 +39,25 @@ type Cluster struct {
 var ErrNotInstalled = errors.New("pgtest: PostgreSQL is not installed; apt-get install postgresql")
 
 // Start starts a cluster that stops, and is removed, when t ends. It
-// skips t where PostgreSQL is not installed.
+// skips t where PostgreSQL is not installed (Missing).
 func Start(t testing.TB) *Cluster {
 	t.Helper()
 	c, err := New()
 	if errors.Is(err, ErrNotInstalled) {
-		t.Skip(err)
+		Missing(t, err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Stop)
 	return c
+}
+
+// Missing ends t for err, New's ErrNotInstalled: a skip, or a failure
+// where peers are required.
+func Missing(t testing.TB, err error) {
+	t.Helper()
+	e2e.PeerMissing(t, "%v", err)
 }
 
 // New starts a cluster; Stop stops and removes it. For a TestMain that

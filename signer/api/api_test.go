@@ -46,8 +46,8 @@ func TestSignListRevoke(t *testing.T) {
 		t.Fatalf("list: %d %s; want alice's one certificate, without its chain", resp.StatusCode, body)
 	}
 	resp, body = f.do("GET", protocol.PathCertificates, f.bobKey, nil)
-	if err := json.Unmarshal(body, &list); err != nil || len(list.Certificates) != 0 {
-		t.Fatalf("bob's list: %s; want none of alice's", body)
+	if err := json.Unmarshal(body, &list); err != nil || resp.StatusCode != 200 || len(list.Certificates) != 0 {
+		t.Fatalf("bob's list: %d %s; want none of alice's", resp.StatusCode, body)
 	}
 
 	resp, body = f.do("POST", protocol.PathRevoke, f.bobKey, protocol.RevokeRequest{Serial: c.Serial})
@@ -56,12 +56,12 @@ func TestSignListRevoke(t *testing.T) {
 	if err := json.Unmarshal(body, &c); err != nil || resp.StatusCode != 200 || c.RevokedAt == nil {
 		t.Fatalf("revoke: %d %s", resp.StatusCode, body)
 	}
-	if _, revoked := f.ca.counts(); revoked != 1 || string(f.ca.revoked[0]) != string(leaf.Raw) {
+	if _, revoked := f.ca.Counts(); revoked != 1 || string(f.ca.Revoked()[0]) != string(leaf.Raw) {
 		t.Errorf("the CA revoked %d certificates, want alice's one", revoked)
 	}
 	// Revoking again changes nothing and asks the CA nothing.
 	resp, _ = f.do("POST", protocol.PathRevoke, f.aliceKey, protocol.RevokeRequest{Serial: c.Serial})
-	if _, revoked := f.ca.counts(); resp.StatusCode != 200 || revoked != 1 {
+	if _, revoked := f.ca.Counts(); resp.StatusCode != 200 || revoked != 1 {
 		t.Errorf("second revoke: %d, CA revocations %d; want 200 and still 1", resp.StatusCode, revoked)
 	}
 
@@ -157,7 +157,7 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if issued, revoked := f.ca.counts(); issued != 0 || revoked != 0 {
+	if issued, revoked := f.ca.Counts(); issued != 0 || revoked != 0 {
 		t.Errorf("the CA issued %d and revoked %d; want nothing", issued, revoked)
 	}
 	certs, _ := f.db.Certificates(ctx, []string{"alice", "alice2", "bob", "carol"}, 100)
@@ -197,7 +197,7 @@ func TestBudgetsAndLimits(t *testing.T) {
 		f := newFixture(t, func(c *api.Config) {
 			c.Budget = store.Budget{PerHostname: 5, Global: 10, Window: 7 * 24 * time.Hour, MaxFailures: 2, FailureWindow: time.Hour, Pending: time.Minute}
 		})
-		f.ca.fail = fmt.Errorf("order: %w", signer.ErrValidationFailed)
+		f.ca.Fail(fmt.Errorf("order: %w", signer.ErrValidationFailed))
 		for i := 0; i < 2; i++ {
 			resp, body := f.sign(f.aliceKey, "alice."+zone)
 			wantError(t, resp, body, 502, protocol.CodeIssuerFailed)
@@ -210,7 +210,7 @@ func TestBudgetsAndLimits(t *testing.T) {
 	})
 	t.Run("the CA's rate limit", func(t *testing.T) {
 		f := newFixture(t, nil)
-		f.ca.fail = &signer.RateLimitError{RetryAfter: 90 * time.Second}
+		f.ca.Fail(&signer.RateLimitError{RetryAfter: 90 * time.Second})
 		resp, body := f.sign(f.aliceKey, "alice."+zone)
 		wantError(t, resp, body, 429, protocol.CodeRateLimited)
 		if got := resp.Header.Get("Retry-After"); got != "90" {
@@ -219,7 +219,7 @@ func TestBudgetsAndLimits(t *testing.T) {
 	})
 	t.Run("a chain for another key", func(t *testing.T) {
 		f := newFixture(t, nil)
-		f.ca.wrongKey = true
+		f.ca.CertifyWrongKey()
 		resp, body := f.sign(f.aliceKey, "alice."+zone)
 		wantError(t, resp, body, 502, protocol.CodeIssuerFailed)
 		if certs, _ := f.db.Certificates(context.Background(), []string{"alice"}, 10); len(certs) != 0 {

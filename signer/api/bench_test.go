@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/internal/pgtest"
 	"github.com/aws-sso-agent/aws-sso-agent/signer/api"
 	"github.com/aws-sso-agent/aws-sso-agent/signer/protocol"
 	"github.com/aws-sso-agent/aws-sso-agent/signer/store"
@@ -24,21 +25,25 @@ import (
 func BenchmarkAuthenticatedList(b *testing.B) {
 	// Limits out of the way: the benchmark's one key would meet its
 	// per-key limit at once. The audit line is still written.
-	unlimited := newFixture(b, func(c *api.Config) {
-		c.Limits = api.Limits{PerIP: 1e9, IPBurst: 1e9, PerKey: 1e9, KeyBurst: 1e9}
-		c.Budget = store.Budget{PerHostname: 100, Global: 100, Window: time.Hour, MaxFailures: 3, FailureWindow: time.Hour, Pending: time.Minute}
-	})
-	for i := 0; i < 4; i++ {
-		label := []string{"alice", "alice2"}[i%2]
-		if resp, body := unlimited.sign(unlimited.aliceKey, label+"."+zone); resp.StatusCode != 201 {
-			b.Fatalf("seed certificate: %d %s", resp.StatusCode, body)
+	seeded := func(dbURL string) (*fixture, []byte) {
+		f := newFixtureOn(b, dbURL, func(c *api.Config) {
+			c.Limits = api.Limits{PerIP: 1e9, IPBurst: 1e9, PerKey: 1e9, KeyBurst: 1e9}
+			c.Budget = store.Budget{PerHostname: 100, Global: 100, Window: time.Hour, MaxFailures: 3, FailureWindow: time.Hour, Pending: time.Minute}
+		})
+		for i := 0; i < 4; i++ {
+			label := []string{"alice", "alice2"}[i%2]
+			if resp, body := f.sign(f.aliceKey, label+"."+zone); resp.StatusCode != 201 {
+				b.Fatalf("seed certificate: %d %s", resp.StatusCode, body)
+			}
 		}
+		resp, listBody := f.do("GET", protocol.PathCertificates, f.aliceKey, nil)
+		var list protocol.CertificateList
+		if err := json.Unmarshal(listBody, &list); err != nil || resp.StatusCode != 200 || len(list.Certificates) != 4 {
+			b.Fatalf("list: %d %s", resp.StatusCode, listBody)
+		}
+		return f, listBody
 	}
-	resp, listBody := unlimited.do("GET", protocol.PathCertificates, unlimited.aliceKey, nil)
-	var list protocol.CertificateList
-	if err := json.Unmarshal(listBody, &list); err != nil || resp.StatusCode != 200 || len(list.Certificates) != 4 {
-		b.Fatalf("list: %d %s", resp.StatusCode, listBody)
-	}
+	unlimited, listBody := seeded("sqlite:" + b.TempDir() + "/signer.db")
 	static := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(listBody)
@@ -72,4 +77,14 @@ func BenchmarkAuthenticatedList(b *testing.B) {
 	}
 	b.Run("baseline=static-json", func(b *testing.B) { run(b, static.URL, unlimited.aliceKey) })
 	b.Run("api=sqlite", func(b *testing.B) { run(b, unlimited.srv.URL, unlimited.aliceKey) })
+	// PostgreSQL, for comparison: several instances scale past one
+	// machine, not one instance past SQLite.
+	cluster, err := pgtest.New()
+	if err != nil {
+		b.Logf("api=postgres not measured: %v", err)
+		return
+	}
+	b.Cleanup(cluster.Stop)
+	pg, _ := seeded(cluster.NewDatabase(b))
+	b.Run("api=postgres", func(b *testing.B) { run(b, pg.srv.URL, pg.aliceKey) })
 }

@@ -8,20 +8,18 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/internal/signertest"
 	"github.com/aws-sso-agent/aws-sso-agent/signer"
 	"github.com/aws-sso-agent/aws-sso-agent/signer/api"
 	"github.com/aws-sso-agent/aws-sso-agent/signer/protocol"
@@ -29,70 +27,6 @@ import (
 )
 
 const zone = "signer.test"
-
-// testCA is a unit test's Issuer: it signs what it is given with a CA
-// of its own, or fails as told. The end-to-end tests use Pebble instead.
-type testCA struct {
-	key  crypto.Signer
-	cert *x509.Certificate
-
-	mu      sync.Mutex
-	issued  int
-	revoked [][]byte
-	fail    error // Issue returns it when set
-	// wrongKey makes Issue certify another key than the CSR's.
-	wrongKey bool
-}
-
-func newTestCA(t testing.TB) *testCA {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{key: key, cert: cert}
-}
-
-func (ca *testCA) Issue(ctx context.Context, csr *x509.CertificateRequest) ([]byte, error) {
-	ca.mu.Lock()
-	defer ca.mu.Unlock()
-	if ca.fail != nil {
-		return nil, ca.fail
-	}
-	ca.issued++
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	pub := csr.PublicKey
-	if ca.wrongKey {
-		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		pub = k.Public()
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: serial, DNSNames: csr.DNSNames,
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(90 * 24 * time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca.cert, pub, ca.key)
-	if err != nil {
-		return nil, err
-	}
-	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})...), nil
-}
-
-func (ca *testCA) Revoke(ctx context.Context, der []byte) error {
-	ca.mu.Lock()
-	defer ca.mu.Unlock()
-	ca.revoked = append(ca.revoked, der)
-	return nil
-}
-
-func (ca *testCA) counts() (issued, revoked int) {
-	ca.mu.Lock()
-	defer ca.mu.Unlock()
-	return ca.issued, len(ca.revoked)
-}
 
 // syncBuffer collects the audit log.
 type syncBuffer struct {
@@ -119,7 +53,7 @@ type fixture struct {
 	t                testing.TB
 	handler          http.Handler
 	db               *store.DB
-	ca               *testCA
+	ca               *signertest.CA
 	srv              *httptest.Server
 	audit            *syncBuffer
 	aliceKey, bobKey string
@@ -127,13 +61,19 @@ type fixture struct {
 
 func newFixture(t testing.TB, tweak func(*api.Config)) *fixture {
 	t.Helper()
+	return newFixtureOn(t, "sqlite:"+t.TempDir()+"/signer.db", tweak)
+}
+
+// newFixtureOn is newFixture on the empty database at dbURL.
+func newFixtureOn(t testing.TB, dbURL string, tweak func(*api.Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite:"+t.TempDir()+"/signer.db", store.Options{})
+	db, err := store.Open(ctx, dbURL, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &fixture{t: t, db: db, ca: newTestCA(t), audit: &syncBuffer{}}
+	f := &fixture{t: t, db: db, ca: signertest.NewCA(t), audit: &syncBuffer{}}
 	for _, a := range []struct {
 		user   string
 		labels []string

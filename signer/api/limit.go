@@ -42,6 +42,10 @@ type entry struct {
 // for any limit above 1 per idle/burst, so forgetting it changes nothing.
 const idle = 10 * time.Minute
 
+// maxBuckets bounds the memory of one set (about 100 bytes a bucket): a
+// flood from many addresses sweeps the idle ones early.
+const maxBuckets = 100_000
+
 func newLimiters(limit rate.Limit, burst int) *limiters {
 	return &limiters{limit: limit, burst: burst, m: map[string]*entry{}}
 }
@@ -54,13 +58,19 @@ func (l *limiters) allow(key string, now time.Time) (bool, time.Duration) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.swept) > idle {
+	if now.Sub(l.swept) > idle || len(l.m) >= maxBuckets {
 		for k, e := range l.m {
 			if now.Sub(e.seen) > idle {
 				delete(l.m, k)
 			}
 		}
 		l.swept = now
+		if len(l.m) >= maxBuckets {
+			// Nothing idle to forget: a flood from as many addresses.
+			// Start over rather than grow; each of them had its burst
+			// already.
+			clear(l.m)
+		}
 	}
 	e := l.m[key]
 	if e == nil {

@@ -39,6 +39,8 @@ type Config struct {
 	// IssueTimeout bounds one order; zero means 3 minutes (a DNS-01
 	// validation against Let's Encrypt takes seconds; Pebble 0.2 to 7 s).
 	IssueTimeout time.Duration
+	// RequestTimeout bounds a request's database work; zero means 15 s.
+	RequestTimeout time.Duration
 	// TXTTTL is how long an acme-dns update's record stays; zero means an
 	// hour, past any validation's retries.
 	TXTTTL time.Duration
@@ -76,6 +78,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.IssueTimeout == 0 {
 		cfg.IssueTimeout = 3 * time.Minute
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 15 * time.Second
 	}
 	if cfg.TXTTTL == 0 {
 		cfg.TXTTTL = time.Hour
@@ -115,11 +120,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	req := &request{ip: s.clientIP(r), start: s.cfg.Now()}
-	if ok, wait := s.ipLim.allow(req.ip, req.start); !ok {
+	if ok, wait := s.ipLim.allow(limitKey(req.ip), req.start); !ok {
 		s.refuse(w, r, req, tooMany(wait, "too many requests from %s", req.ip))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, protocol.MaxBodyBytes)
+	// Database work is bounded too; an order has its own deadline.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	_, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		code, status := protocol.CodeNotFound, http.StatusNotFound
@@ -142,6 +151,18 @@ type request struct {
 type requestKey struct{}
 
 func reqOf(r *http.Request) *request { return r.Context().Value(requestKey{}).(*request) }
+
+// limitKey is what the per-IP limit counts by: the address, or for IPv6
+// its /64, which one host or home usually has whole; counting single
+// IPv6 addresses would give each of them 2^64 buckets.
+func limitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
 
 // clientIP is the connection's peer, or, behind a trusted proxy, the
 // last X-Forwarded-For address that is not one.

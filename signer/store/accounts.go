@@ -91,10 +91,14 @@ func (d *DB) SetAccountDisabled(ctx context.Context, username string, disabled b
 }
 
 // DeleteAccount deletes an account with its hostnames, keys and
-// certificate records. The hostnames become free. Issuance records stay,
-// because the CA's limits still count those certificates.
+// certificate records. The hostnames are released (ReleaseHostname).
+// Issuance records stay, because the CA's limits still count those
+// certificates.
 func (d *DB) DeleteAccount(ctx context.Context, username string) error {
 	return d.inTx(ctx, func(tx *sql.Tx) error {
+		if err := d.quarantine(ctx, tx, `SELECT h.label, h.account_id FROM hostnames h JOIN accounts a ON a.id = h.account_id WHERE a.username = $1`, username); err != nil {
+			return fmt.Errorf("store: delete account %q: %w", username, err)
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE username = $1`, username)
 		if err := oneRow(res, err); err != nil {
 			return fmt.Errorf("store: delete account %q: %w", username, err)

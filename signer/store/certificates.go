@@ -40,8 +40,12 @@ func (d *DB) Certificates(ctx context.Context, labels []string, limit int) ([]Ce
 	var out []Certificate
 	// One query per label keeps every query a fixed, parameterized text;
 	// a key is scoped to a handful of hostnames.
+	st, err := d.prepared(ctx, `SELECT `+certColumns+` FROM certificates WHERE label = $1 ORDER BY issued_at DESC, id DESC LIMIT $2`)
+	if err != nil {
+		return nil, fmt.Errorf("store: certificates: %w", err)
+	}
 	for _, l := range sortedUnique(labels) {
-		rows, err := d.db.QueryContext(ctx, `SELECT `+certColumns+` FROM certificates WHERE label = $1 ORDER BY issued_at DESC, id DESC LIMIT $2`, l, limit)
+		rows, err := st.QueryContext(ctx, l, limit)
 		if err != nil {
 			return nil, fmt.Errorf("store: certificates: %w", err)
 		}

@@ -16,10 +16,19 @@ type Hostname struct {
 	CreatedAt time.Time
 }
 
+// Quarantine is how long a released label cannot be registered by
+// another account: the longest a certificate its previous owner got for
+// it may still be valid (Let's Encrypt's default profile, 90 days). A
+// new owner never shares the name with a stranger's valid certificate.
+const Quarantine = 90 * 24 * time.Hour
+
+// ErrQuarantined: the label was released recently by another account.
+var ErrQuarantined = errors.New("store: hostname recently released by another account")
+
 // AddHostname registers label (checked by the caller with
 // signer.CheckLabel) to username, unless the account already has max
-// hostnames (ErrCap), the label is taken (ErrExists) or it is held after
-// its account's deletion (ErrHeld).
+// hostnames (ErrCap), the label is taken (ErrExists), or another account
+// released it less than Quarantine ago (ErrQuarantined).
 func (d *DB) AddHostname(ctx context.Context, username, label string, max int) (Hostname, error) {
 	h := Hostname{Label: label, Username: username, CreatedAt: fromUnix(d.unix())}
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
@@ -38,7 +47,12 @@ func (d *DB) AddHostname(ctx context.Context, username, label string, max int) (
 		if n >= max {
 			return fmt.Errorf("%w: %q has %d of %d", ErrCap, username, n, max)
 		}
-		if err := checkHold(ctx, tx, label, h.CreatedAt.Unix()); err != nil {
+		var prev, releasedAt int64
+		err = tx.QueryRowContext(ctx, `SELECT account_id, released_at FROM released_hostnames WHERE label = $1`, label).Scan(&prev, &releasedAt)
+		switch {
+		case err == nil && prev != id && releasedAt > h.CreatedAt.Unix()-secs(Quarantine):
+			return fmt.Errorf("%w: free again on %s", ErrQuarantined, fromUnix(releasedAt+secs(Quarantine)).Format(time.DateOnly))
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO hostnames (label, account_id, created_at) VALUES ($1, $2, $3)`, label, id, h.CreatedAt.Unix()); err != nil {
@@ -55,16 +69,53 @@ func (d *DB) AddHostname(ctx context.Context, username, label string, max int) (
 	return h, nil
 }
 
-// ReleaseHostname frees label: it stops resolving, and the keys scoped
-// to it lose it.
+// ReleaseHostname frees label: it stops resolving, the keys scoped to it
+// lose it, and only its previous owner may take it again before
+// Quarantine has passed.
 func (d *DB) ReleaseHostname(ctx context.Context, label string) error {
 	return d.inTx(ctx, func(tx *sql.Tx) error {
+		if err := d.quarantine(ctx, tx, `SELECT label, account_id FROM hostnames WHERE label = $1`, label); err != nil {
+			return fmt.Errorf("store: release hostname %q: %w", label, err)
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM hostnames WHERE label = $1`, label)
 		if err := oneRow(res, err); err != nil {
 			return fmt.Errorf("store: release hostname %q: %w", label, err)
 		}
 		return bumpZone(ctx, tx)
 	})
+}
+
+// quarantine records the hostnames query lists (label, account_id) as
+// released now.
+func (d *DB) quarantine(ctx context.Context, tx *sql.Tx, query string, arg any) error {
+	rows, err := tx.QueryContext(ctx, query, arg)
+	if err != nil {
+		return err
+	}
+	type rel struct {
+		label string
+		id    int64
+	}
+	var rels []rel
+	for rows.Next() {
+		var r rel
+		if err := rows.Scan(&r.label, &r.id); err != nil {
+			rows.Close()
+			return err
+		}
+		rels = append(rels, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range rels {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO released_hostnames (label, account_id, released_at) VALUES ($1, $2, $3)
+			ON CONFLICT (label) DO UPDATE SET account_id = excluded.account_id, released_at = excluded.released_at`, r.label, r.id, d.unix()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Hostname returns the registration of label.

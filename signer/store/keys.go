@@ -138,11 +138,14 @@ func (d *DB) Authenticate(ctx context.Context, hash []byte, ip string) (Principa
 	var p Principal
 	var used sql.NullInt64
 	var labels string
-	err := d.db.QueryRowContext(ctx, `SELECT k.id, a.id, a.username, k.last_used_at,
+	st, err := d.prepared(ctx, `SELECT k.id, a.id, a.username, k.last_used_at,
 		COALESCE((SELECT `+d.groupConcat("kh.label")+` FROM api_key_hostnames kh WHERE kh.key_id = k.id), '')
 		FROM api_keys k JOIN accounts a ON a.id = k.account_id
-		WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND a.disabled = 0`, hash).
-		Scan(&p.KeyID, &p.AccountID, &p.Username, &used, &labels)
+		WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND a.disabled = 0`)
+	if err != nil {
+		return Principal{}, fmt.Errorf("store: authenticate: %w", err)
+	}
+	err = st.QueryRowContext(ctx, hash).Scan(&p.KeyID, &p.AccountID, &p.Username, &used, &labels)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, ErrUnauthorized
 	}

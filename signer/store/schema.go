@@ -81,13 +81,20 @@ CREATE TABLE blobs (
 	updated_at BIGINT NOT NULL
 );
 `,
-	// 2: the web interface (signer/web): accounts that signed up wait for
-	// their email's verification (email_pending); sessions and one-time
-	// tokens (email verification, password reset) kept as hashes; failed
-	// logins counted per submitted name, known or not; and the holds that
-	// keep a deleted account's hostnames from anyone while its
-	// certificates could still be in use.
+	// A released label stays out of others' reach while certificates
+	// its previous owner holds for it may still be valid (Quarantine).
 	2: `
+CREATE TABLE released_hostnames (
+	label TEXT PRIMARY KEY,
+	account_id BIGINT NOT NULL,
+	released_at BIGINT NOT NULL
+);
+`,
+	// 3: the web interface (signer/web): accounts that signed up wait for
+	// their email's verification (email_pending); sessions and one-time
+	// tokens (email verification, password reset) kept as hashes; and
+	// failed logins counted per submitted name, known or not.
+	3: `
 ALTER TABLE accounts ADD COLUMN email_pending INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE web_sessions (
 	token_hash {{blob}} PRIMARY KEY,
@@ -108,10 +115,6 @@ CREATE TABLE login_failures (
 	failures INTEGER NOT NULL,
 	window_start BIGINT NOT NULL,
 	locked_until BIGINT NOT NULL
-);
-CREATE TABLE hostname_holds (
-	label TEXT PRIMARY KEY,
-	held_until BIGINT NOT NULL
 );
 `,
 }

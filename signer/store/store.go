@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,6 +40,7 @@ type DB struct {
 	db      *sql.DB
 	dialect dialect
 	now     func() time.Time
+	stmts   sync.Map // query text -> *sql.Stmt, for the hot path
 }
 
 // Options are Open's knobs; the zero value is the production setting.
@@ -83,6 +85,11 @@ func openSQLite(path string) (*sql.DB, error) {
 		return nil, errors.New("no path")
 	}
 	memory := path == ":memory:"
+	if !memory {
+		if err := ensurePrivate(path); err != nil {
+			return nil, err
+		}
+	}
 	// Every transaction takes the write lock when it begins
 	// (_txlock=immediate): a transaction that reads and then writes would
 	// otherwise fail with SQLITE_BUSY when another wrote meanwhile,
@@ -122,7 +129,32 @@ func redact(dbURL string) string {
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return d.db.Close()
+}
+
+// prepared returns query prepared once, for the queries every request
+// runs: parsing the SQL was most of their cost on SQLite
+// (BenchmarkAuthenticatedList). database/sql prepares it again on each
+// connection as needed.
+func (d *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := d.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := d.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := d.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
 
 // Engine is "sqlite" or "postgres".
 func (d *DB) Engine() string {

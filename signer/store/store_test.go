@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,7 +64,7 @@ var engines = []engine{
 	{"postgres", func(t *testing.T) string {
 		if cluster == nil {
 			if errors.Is(pgErr, pgtest.ErrNotInstalled) {
-				t.Skip(pgErr)
+				pgtest.Missing(t, pgErr)
 			}
 			t.Fatal(pgErr)
 		}
@@ -129,15 +131,47 @@ func TestMigrations(t *testing.T) {
 			defer dbs[i].Close()
 		}
 		v, err := dbs[0].SchemaVersion(ctx)
-		if err != nil || v != 1 {
-			t.Fatalf("SchemaVersion = %d, %v; want 1", v, err)
+		if err != nil || v != latestSchema {
+			t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, latestSchema)
 		}
 		again := open()
-		if v, _ := again.SchemaVersion(ctx); v != 1 {
-			t.Errorf("after reopening, SchemaVersion = %d, want 1", v)
+		if v, _ := again.SchemaVersion(ctx); v != latestSchema {
+			t.Errorf("after reopening, SchemaVersion = %d, want %d", v, latestSchema)
 		}
 		if _, err := dbs[1].AddAccount(ctx, "alice", "a@example.com", "h"); err != nil {
 			t.Fatalf("the migrated schema takes an account: %v", err)
+		}
+		// A database at version 1, as the first release left it, is
+		// upgraded with its data.
+		raw, err := sql.Open(map[bool]string{true: "pgx", false: "sqlite"}[again.Engine() == "postgres"], strings.TrimPrefix(url, "sqlite:"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		undoWebMigration(t, raw)
+		if _, err := raw.ExecContext(ctx, `DROP TABLE released_hostnames`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
+			t.Fatal(err)
+		}
+		upgraded := open()
+		if v, _ := upgraded.SchemaVersion(ctx); v != latestSchema {
+			t.Errorf("after upgrading from 1, SchemaVersion = %d, want %d", v, latestSchema)
+		}
+		if _, err := upgraded.Account(ctx, "alice"); err != nil {
+			t.Errorf("the upgrade lost an account: %v", err)
+		}
+		upgraded.AddHostname(ctx, "alice", "alpha", 3)
+		if err := upgraded.ReleaseHostname(ctx, "alpha"); err != nil {
+			t.Errorf("version 2's table after the upgrade: %v", err)
+		}
+		// A database newer than the program is refused, not damaged.
+		if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Open(ctx, url, store.Options{}); err == nil || !strings.Contains(err.Error(), "newer than this program's") {
+			t.Errorf("opening a newer schema: %v; want it refused", err)
 		}
 	})
 }
@@ -270,11 +304,32 @@ func TestHostnames(t *testing.T) {
 		if v, _ := db.ZoneVersion(ctx); v <= z.Version {
 			t.Errorf("release did not move the zone version (%d, was %d)", v, z.Version)
 		}
+		if _, err := db.AddHostname(ctx, "bob", "one", 2); !errors.Is(err, store.ErrQuarantined) {
+			t.Errorf("bob takes alice's just released label: got %v, want ErrQuarantined", err)
+		}
+		clk.Advance(store.Quarantine - time.Second)
+		if _, err := db.AddHostname(ctx, "bob", "one", 2); !errors.Is(err, store.ErrQuarantined) {
+			t.Errorf("a second before the quarantine ends: got %v, want ErrQuarantined", err)
+		}
+		if _, err := db.AddHostname(ctx, "alice", "one", 2); err != nil {
+			t.Errorf("alice takes back her own released label: %v", err)
+		}
+		if err := db.ReleaseHostname(ctx, "one"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(store.Quarantine)
 		if _, err := db.AddHostname(ctx, "bob", "one", 2); err != nil {
-			t.Errorf("a released label is free again: %v", err)
+			t.Errorf("after the quarantine, a released label is free: %v", err)
 		}
 		if hs, _ := db.Hostnames(ctx, "alice"); len(hs) != 1 || hs[0].Label != "two" {
 			t.Errorf("alice's hostnames = %+v, want [two]", hs)
+		}
+		// Deleting an account releases its hostnames the same way.
+		if err := db.DeleteAccount(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.AddHostname(ctx, "bob", "two", 2); !errors.Is(err, store.ErrQuarantined) {
+			t.Errorf("bob takes a deleted account's hostname at once: got %v, want ErrQuarantined", err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"testing"
@@ -9,6 +10,21 @@ import (
 
 	"github.com/aws-sso-agent/aws-sso-agent/signer/store"
 )
+
+// latestSchema is the schema version Open migrates to.
+const latestSchema = 3
+
+// undoWebMigration takes a database back from version 3 (signer/web's
+// tables) to version 2, for the upgrade test.
+func undoWebMigration(t *testing.T, raw *sql.DB) {
+	t.Helper()
+	for _, q := range []string{`DROP TABLE web_sessions`, `DROP TABLE web_tokens`, `DROP TABLE login_failures`,
+		`ALTER TABLE accounts DROP COLUMN email_pending`, `DELETE FROM schema_migrations WHERE version = 3`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
 
 func TestWebSessionsAndTokens(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, _ string, clk *clock, open func() *store.DB) {
@@ -126,30 +142,29 @@ func TestLoginFailures(t *testing.T) {
 	})
 }
 
-func TestHostnameHolds(t *testing.T) {
+func TestQuarantinedUntil(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, _ string, clk *clock, open func() *store.DB) {
 		db := open()
 		ctx := context.Background()
+		mustAccount(t, db, "alice")
 		mustAccount(t, db, "bob")
-		later, sooner := clk.Now().Add(48*time.Hour), clk.Now().Add(24*time.Hour)
-		if err := db.HoldHostnames(ctx, map[string]time.Time{"laptop": later}); err != nil {
+		mustHostname(t, db, "alice", "laptop")
+		if until, err := db.QuarantinedUntil(ctx, "laptop"); err != nil || !until.IsZero() {
+			t.Errorf("a registered name: %v %v", until, err)
+		}
+		if err := db.ReleaseHostname(ctx, "laptop"); err != nil {
 			t.Fatal(err)
 		}
-		// A shorter hold never shortens a longer one.
-		if err := db.HoldHostnames(ctx, map[string]time.Time{"laptop": sooner}); err != nil {
-			t.Fatal(err)
+		want := clk.Now().Add(store.Quarantine)
+		if until, err := db.QuarantinedUntil(ctx, "laptop"); err != nil || !until.Equal(want) {
+			t.Errorf("quarantined until %v (%v), want %v", until, err, want)
 		}
-		if until, err := db.HostnameHold(ctx, "laptop"); err != nil || !until.Equal(later) {
-			t.Errorf("hold %v %v, want %v", until, err, later)
+		if _, err := db.AddHostname(ctx, "bob", "laptop", 5); !errors.Is(err, store.ErrQuarantined) {
+			t.Errorf("bob registers the quarantined name: %v", err)
 		}
-		_, err := db.AddHostname(ctx, "bob", "laptop", 5)
-		var held *store.HoldError
-		if !errors.As(err, &held) || !errors.Is(err, store.ErrHeld) || !held.Until.Equal(later) {
-			t.Errorf("register a held name: %v", err)
-		}
-		clk.Advance(48 * time.Hour)
-		if _, err := db.AddHostname(ctx, "bob", "laptop", 5); err != nil {
-			t.Errorf("register after the hold: %v", err)
+		clk.Advance(store.Quarantine)
+		if until, _ := db.QuarantinedUntil(ctx, "laptop"); !until.IsZero() {
+			t.Errorf("still quarantined: %v", until)
 		}
 	})
 }

@@ -25,7 +25,8 @@
 //     frame-ancestors 'none' and no inline script or style, X-Frame-Options
 //     DENY, HSTS, nosniff, and no Referer (a reset link's token never
 //     leaves in one);
-//   - hostname takeover: a deleted account's hostnames, and a released
-//     hostname with certificates, are held from everyone while a
-//     certificate for them could still be in use.
+//   - hostname takeover: deleting an account first revokes its
+//     certificates, and the store keeps a deleted account's or a
+//     released hostname from other accounts while a certificate for it
+//     could still be valid (store.Quarantine).
 package web

@@ -100,11 +100,15 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err = s.cfg.Store.AddHostname(r.Context(), a.Username, label, s.cfg.MaxHostnames)
-	var held *store.HoldError
 	switch {
-	case errors.As(err, &held):
-		s.renderHostnames(w, r, http.StatusConflict, fmt.Sprintf("%s is held until %s: it belonged to someone whose certificates for it may still be in use.",
-			s.fqdn(label), held.Until.Format("2006-01-02")), submitted)
+	case errors.Is(err, store.ErrQuarantined):
+		until, qerr := s.cfg.Store.QuarantinedUntil(r.Context(), label)
+		if qerr != nil {
+			s.internal(w, r, "claiming the hostname", qerr)
+			return
+		}
+		s.renderHostnames(w, r, http.StatusConflict, fmt.Sprintf("%s is held until %s: its previous owner released it, and certificates they got for it may still be in use.",
+			s.fqdn(label), until.Format("2006-01-02")), submitted)
 	case errors.Is(err, store.ErrExists):
 		s.renderHostnames(w, r, http.StatusConflict, s.fqdn(label)+" is taken. Choose another name.", submitted)
 	case errors.Is(err, store.ErrCap):
@@ -139,9 +143,9 @@ func (s *Server) owned(r *http.Request, label string) (string, bool, error) {
 	return l, h.Username == userOf(r).Username, nil
 }
 
-// release frees a hostname. If certificates were issued for it, it is
-// held until the last of them expires, from everyone: a new owner must
-// not get a name for which a valid certificate is in other hands.
+// release frees a hostname. The store keeps it from other accounts for
+// store.Quarantine, while a certificate its owner got for it may still
+// be valid.
 func (s *Server) release(w http.ResponseWriter, r *http.Request) {
 	a := userOf(r)
 	label, ok, err := s.owned(r, r.PostFormValue("label"))
@@ -153,33 +157,12 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request) {
 		s.renderHostnames(w, r, http.StatusNotFound, "You have no such hostname.", "")
 		return
 	}
-	certs, err := s.cfg.Store.AccountCertificates(r.Context(), a.ID, maxCertificates)
-	if err != nil {
-		s.internal(w, r, "releasing the hostname", err)
-		return
-	}
-	if until := lastExpiry(certs, label); until.After(s.cfg.Now()) {
-		if err := s.cfg.Store.HoldHostnames(r.Context(), map[string]time.Time{label: until}); err != nil {
-			s.internal(w, r, "releasing the hostname", err)
-			return
-		}
-	}
 	if err := s.cfg.Store.ReleaseHostname(r.Context(), label); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.internal(w, r, "releasing the hostname", err)
 		return
 	}
 	s.cfg.Log.Info("web: hostname released", "user", a.Username, "hostname", s.fqdn(label), "from", s.clientIP(r))
 	s.redirect(w, r, "/hostnames", "released")
-}
-
-func lastExpiry(certs []store.Certificate, label string) time.Time {
-	var t time.Time
-	for _, c := range certs {
-		if c.Label == label && c.NotAfter.After(t) {
-			t = c.NotAfter
-		}
-	}
-	return t
 }
 
 type keysData struct {
@@ -285,9 +268,9 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 	s.redirect(w, r, "/keys", "revoked")
 }
 
-// maxCertificates is how many certificates the pages list, and look at
-// for holds: far more than the per-hostname issuance caps let an
-// account have in a certificate's lifetime.
+// maxCertificates is how many certificates the pages list, and revoke
+// at an account's deletion: far more than the per-hostname issuance caps
+// let an account have in a certificate's lifetime.
 const maxCertificates = 1000
 
 type certView struct {
@@ -381,14 +364,14 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		notice = noticeOf(r)
 	}
 	s.render(w, r, status, "account.html", &page{Title: "Account", Section: "account", Error: errMsg, Notice: notice,
-		Data: accountData{HoldDays: int(s.cfg.HoldFor.Hours() / 24)}})
+		Data: accountData{HoldDays: int(store.Quarantine.Hours() / 24)}})
 }
 
-// deleteAccount revokes the account's live certificates, holds its
-// hostnames (and those it had certificates for) for HoldFor or until
-// the last certificate expires, whichever is later, and deletes it. If
-// a revocation fails, nothing is deleted: an account is never gone
-// while a certificate of it that it could revoke is not.
+// deleteAccount revokes the account's live certificates and deletes it;
+// the store keeps its hostnames from everyone for store.Quarantine, the
+// longest lifetime of a certificate for them. If a revocation fails,
+// nothing is deleted: an account is never gone while a certificate it
+// could revoke is not.
 func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	a := userOf(r)
 	ctx := r.Context()
@@ -402,19 +385,8 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.cfg.Now()
-	holds := map[string]time.Time{}
-	hs, err := s.cfg.Store.Hostnames(ctx, a.Username)
-	if err != nil {
-		s.internal(w, r, "deleting your account", err)
-		return
-	}
-	for _, h := range hs {
-		holds[h.Label] = now.Add(s.cfg.HoldFor)
-	}
+	revoked := 0
 	for _, c := range certs {
-		if c.NotAfter.After(holds[c.Label]) {
-			holds[c.Label] = c.NotAfter
-		}
 		if c.RevokedAt != nil || !now.Before(c.NotAfter) {
 			continue
 		}
@@ -423,16 +395,13 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 			s.renderAccount(w, r, http.StatusBadGateway, "The CA did not revoke certificate "+c.Serial+", so the account is not deleted. Try again in a few minutes.")
 			return
 		}
-	}
-	if err := s.cfg.Store.HoldHostnames(ctx, holds); err != nil {
-		s.internal(w, r, "deleting your account", err)
-		return
+		revoked++
 	}
 	if err := s.cfg.Store.DeleteAccount(ctx, a.Username); err != nil {
 		s.internal(w, r, "deleting your account", err)
 		return
 	}
-	s.cfg.Log.Info("web: account deleted", "user", a.Username, "certificates", len(certs), "hostnames held", len(holds), "from", s.clientIP(r))
+	s.cfg.Log.Info("web: account deleted", "user", a.Username, "certificates revoked", revoked, "from", s.clientIP(r))
 	clearSession(w)
 	s.render(w, r, http.StatusOK, "message.html", &page{Title: "Account deleted", Anonymous: true, Notice: notices["deleted"]})
 }

@@ -261,7 +261,7 @@ func TestDeletedAccountsHostnamesAreHeld(t *testing.T) {
 		}
 	}
 	live := h.issue("alice", "laptop", 90*24*time.Hour)
-	long := h.issue("alice", "laptop", 100*24*time.Hour)
+	other := h.issue("alice", "desktop", 45*24*time.Hour)
 	h.clk.Advance(time.Hour)
 
 	// A CA that does not revoke keeps the account.
@@ -282,35 +282,37 @@ func TestDeletedAccountsHostnamesAreHeld(t *testing.T) {
 	if _, err := h.db.Account(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the account survived: %v", err)
 	}
-	if got := h.issuer.serials(); len(got) != 2 || !(got[0] == live.Serial && got[1] == long.Serial || got[1] == live.Serial && got[0] == long.Serial) {
-		t.Errorf("revoked %v, want %s and %s", got, live.Serial, long.Serial)
+	if got := h.issuer.serials(); len(got) != 2 || !(got[0] == live.Serial && got[1] == other.Serial || got[1] == live.Serial && got[0] == other.Serial) {
+		t.Errorf("revoked %v, want %s and %s", got, live.Serial, other.Serial)
 	}
 
-	// desktop had no certificate: held for HoldFor. laptop: until its
-	// longest certificate expires.
-	for _, c := range []struct {
-		label string
-		free  time.Duration // from now
-	}{{"desktop", DefaultHoldFor}, {"laptop", 100*24*time.Hour - time.Hour}} {
-		until, err := h.db.HostnameHold(ctx, c.label)
-		if err != nil || !until.Equal(h.clk.Now().Add(c.free)) {
-			t.Errorf("hold on %s: until %v (%v), want %v", c.label, until, err, h.clk.Now().Add(c.free))
+	// Both names are held from everyone for store.Quarantine.
+	for _, label := range []string{"desktop", "laptop"} {
+		if until, err := h.db.QuarantinedUntil(ctx, label); err != nil || !until.Equal(h.clk.Now().Add(store.Quarantine)) {
+			t.Errorf("%s held until %v (%v), want %v", label, until, err, h.clk.Now().Add(store.Quarantine))
 		}
 	}
 	if a := h.post(bob, "/hostnames/claim", "label", "desktop"); a.status != http.StatusConflict || !strings.Contains(a.body, "held until") {
 		t.Errorf("bob claims the held name: %d\n%s", a.status, a.body)
 	}
-	if _, err := h.db.AddHostname(ctx, "bob", "laptop", 5); !errors.Is(err, store.ErrHeld) {
+	if _, err := h.db.AddHostname(ctx, "bob", "laptop", 5); !errors.Is(err, store.ErrQuarantined) {
 		t.Errorf("the store registers a held name: %v", err)
 	}
-	h.clk.Advance(DefaultHoldFor)
+	h.clk.Advance(store.Quarantine - time.Minute)
+	if a := h.post(bob, "/login", "username", "bob", "password", testPassword); a.status != http.StatusSeeOther {
+		t.Fatalf("bob logs in again: %d", a.status)
+	}
+	if a := h.post(bob, "/hostnames/claim", "label", "laptop"); a.status != http.StatusConflict {
+		t.Errorf("bob claims laptop a minute before its hold ends: %d", a.status)
+	}
+	h.clk.Advance(time.Minute)
 	if a := h.post(bob, "/login", "username", "bob", "password", testPassword); a.status != http.StatusSeeOther {
 		t.Fatalf("bob logs in again: %d", a.status)
 	}
 	if a := h.post(bob, "/hostnames/claim", "label", "desktop"); a.status != http.StatusSeeOther {
 		t.Errorf("bob claims desktop after its hold: %d", a.status)
 	}
-	if a := h.post(bob, "/hostnames/claim", "label", "laptop"); a.status != http.StatusConflict {
-		t.Errorf("bob claims laptop before its certificate expired: %d", a.status)
+	if a := h.post(bob, "/hostnames/claim", "label", "laptop"); a.status != http.StatusSeeOther {
+		t.Errorf("bob claims laptop after its hold: %d", a.status)
 	}
 }

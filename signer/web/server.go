@@ -49,10 +49,6 @@ type Config struct {
 	// MaxHostnames is each account's cap; signer.MaxHostnamesPerAccount
 	// if 0.
 	MaxHostnames int
-	// HoldFor is how long a deleted account's hostnames stay held:
-	// the longest lifetime of a certificate the CA issues; DefaultHoldFor
-	// if 0.
-	HoldFor time.Duration
 	// Login and LoginPerAddress bound failed logins per user name and
 	// per client address (an IPv6 address counts by its /64);
 	// DefaultLoginLimits and DefaultAddressLimits if zero.
@@ -68,14 +64,10 @@ type Config struct {
 
 // Defaults for Config's zero values.
 const (
-	// DefaultHoldFor is Let's Encrypt's longest certificate lifetime, 90
-	// days (its profiles: "classic" 90 days, "tlsserver" 45 and
-	// "shortlived" 6 days).
-	DefaultHoldFor = 90 * 24 * time.Hour
-	sessionTTL     = 12 * time.Hour
-	verifyTTL      = 24 * time.Hour
-	resetTTL       = time.Hour
-	maxFormBytes   = 16 << 10
+	sessionTTL   = 12 * time.Hour
+	verifyTTL    = 24 * time.Hour
+	resetTTL     = time.Hour
+	maxFormBytes = 16 << 10
 	// hashSlots bounds the argon2id hashes computed at once: each takes
 	// 64 MiB, so a login flood costs time, not memory.
 	hashSlots = 4
@@ -137,9 +129,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxHostnames == 0 {
 		cfg.MaxHostnames = signer.MaxHostnamesPerAccount
-	}
-	if cfg.HoldFor == 0 {
-		cfg.HoldFor = DefaultHoldFor
 	}
 	if cfg.Login == (store.LoginLimits{}) {
 		cfg.Login = DefaultLoginLimits
