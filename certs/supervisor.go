@@ -311,6 +311,12 @@ func (s *Supervisor) renewerKey() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return s.settingsKey(settings)
+}
+
+// settingsKey is renewerKey for settings: them and the installed
+// certificate; "" when there is no certificate.
+func (s *Supervisor) settingsKey(settings any) (string, error) {
 	_, chain, err := s.cfg.Public.CurrentChain()
 	if errors.Is(err, public.ErrNoCert) {
 		return "", nil

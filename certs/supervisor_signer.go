@@ -1,14 +1,10 @@
 package certs
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"os"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
-	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
 	"github.com/aws-sso-agent/aws-sso-agent/certs/signer"
 )
 
@@ -43,17 +39,9 @@ func (s *Supervisor) signerRenewerKey() (string, error) {
 	if settings.FQDN == "" {
 		return "", nil // only `certs api-key` so far
 	}
-	_, chain, err := s.cfg.Public.CurrentChain()
-	if errors.Is(err, public.ErrNoCert) {
-		return "", nil
+	key, err := s.settingsKey(settings)
+	if key == "" || err != nil {
+		return key, err
 	}
-	if err != nil {
-		return "", err
-	}
-	js, err := json.Marshal(settings)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(chain[0].Raw)
-	return "signer " + string(js) + " " + hex.EncodeToString(sum[:]), nil
+	return "signer " + key, nil
 }

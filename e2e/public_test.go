@@ -26,7 +26,7 @@ var hostsMu sync.Mutex
 
 // setHosts points name at addr in /etc/hosts until the test ends, then
 // restores the file byte for byte.
-func setHosts(t *testing.T, name, addr string) {
+func setHosts(t testing.TB, name, addr string) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		e2e.PeerMissing(t, "editing /etc/hosts needs root")
@@ -110,7 +110,7 @@ func startPublicPeers(t *testing.T, validity time.Duration) *publicPeers {
 
 // trustPebble prepares each client's trust in p.pebble's root, and the
 // CLI's (extraRoots).
-func (p *publicPeers) trustPebble(t *testing.T) {
+func (p *publicPeers) trustPebble(t testing.TB) {
 	t.Helper()
 	shared := e2e.SharedDir(t)
 	p.rootPEM = p.pebble.RootPEM(t)
@@ -141,7 +141,7 @@ func (p *publicPeers) acme(t *testing.T) string {
 // patchedCertifi copies certifi with Pebble's root appended to its bundle,
 // for PYTHONPATH: botocore's container provider verifies with certifi's
 // bundle and nothing else.
-func patchedCertifi(t *testing.T, dir string, root []byte) string {
+func patchedCertifi(t testing.TB, dir string, root []byte) string {
 	t.Helper()
 	out, err := exec.Command("python3", "-c", "import certifi, os; print(os.path.dirname(certifi.__file__))").Output()
 	if err != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -42,18 +43,32 @@ type signerService struct {
 	pebbleT *x509.CertPool
 }
 
-// startSigner runs Pebble and `instances` aws-sso-signer serve sharing
-// db (a new SQLite file when db is ""), registers signerUser with the
-// hostname signerFQDN, and waits until every instance serves the API with
-// its own certificate from Pebble. Pebble asks the first instance's DNS.
-func startSigner(t *testing.T, db string, instances int, validity time.Duration) *signerService {
+// signerOptions say how startSigner runs the service.
+type signerOptions struct {
+	db        string // --db; "" means a new SQLite file
+	instances int    // how many serve on db; 0 means 1
+	validity  time.Duration
+	// pebbleDNS, if set, returns the DNS server Pebble asks, given the
+	// first instance's; nil means that one.
+	pebbleDNS func(first string) string
+	args      []string // more serve flags
+}
+
+// startSigner runs Pebble and aws-sso-signer serve as o says, registers
+// signerUser with the hostname signerFQDN, and waits until every instance
+// serves the API with its own certificate from Pebble.
+func startSigner(t testing.TB, o signerOptions) *signerService {
 	t.Helper()
 	s := &signerService{bin: e2e.SharedBinary(t, signerPkg)}
-	for range instances {
+	for range max(o.instances, 1) {
 		s.dns = append(s.dns, fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t)))
 	}
 	s.publicPeers = &publicPeers{home: t.TempDir()}
-	s.pebble = acmetest.StartPebbleValidity(t, s.dns[0], validity)
+	pebbleDNS := s.dns[0]
+	if o.pebbleDNS != nil {
+		pebbleDNS = o.pebbleDNS(s.dns[0])
+	}
+	s.pebble = acmetest.StartPebbleValidity(t, pebbleDNS, cmp.Or(o.validity, 90*24*time.Hour))
 	s.trustPebble(t)
 	s.pass = filepath.Join(s.home, "passphrase")
 	os.WriteFile(s.pass, []byte("correct horse battery staple"), 0o600)
@@ -61,6 +76,7 @@ func startSigner(t *testing.T, db string, instances int, validity time.Duration)
 	s.pebbleT.AppendCertsFromPEM(s.rootPEM)
 
 	dir := t.TempDir()
+	db := o.db
 	if db == "" {
 		db = "sqlite:" + filepath.Join(dir, "signer.db")
 	}
@@ -73,7 +89,7 @@ func startSigner(t *testing.T, db string, instances int, validity time.Duration)
 	s.admin(t, "", "hostname", "add", signerUser, signerUser)
 	s.apiKey = strings.TrimSpace(s.admin(t, "", "key", "create", signerUser, "--hostname", signerFQDN))
 
-	for i := range instances {
+	for i := range s.dns {
 		port := e2e.FreePort(t)
 		args := []string{"serve", "--zone", signerZone, "--db", db,
 			"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--dns-listen", s.dns[i],
@@ -82,6 +98,7 @@ func startSigner(t *testing.T, db string, instances int, validity time.Duration)
 		for _, d := range s.dns {
 			args = append(args, "--check-dns", d)
 		}
+		args = append(args, o.args...)
 		p := e2e.StartProcess(t, e2e.CleanEnv(t), s.bin, args...)
 		s.procs = append(s.procs, p)
 		s.api = append(s.api, fmt.Sprintf("https://%s:%d", signerAPI, port))
@@ -95,7 +112,7 @@ func startSigner(t *testing.T, db string, instances int, validity time.Duration)
 
 // admin runs an admin command of aws-sso-signer on the service's database
 // and returns its stdout.
-func (s *signerService) admin(t *testing.T, stdin string, args ...string) string {
+func (s *signerService) admin(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(s.bin, append(args, "--db", s.db)...)
 	cmd.Env = e2e.CleanEnv(t)
@@ -111,7 +128,7 @@ func (s *signerService) admin(t *testing.T, stdin string, args ...string) string
 // waitAPI waits until instance i answers over TLS with a certificate for
 // signerAPI that chains to Pebble's root: the API's own, from the same
 // ACME machinery as the users'.
-func (s *signerService) waitAPI(t *testing.T, i int) {
+func (s *signerService) waitAPI(t testing.TB, i int) {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pebbleT}}}
 	deadline := time.Now().Add(60 * time.Second)
@@ -133,7 +150,7 @@ func (s *signerService) waitAPI(t *testing.T, i int) {
 
 // signCSR runs `certs api-key` for each service URL and `certs sign-csr`
 // in the agent's home.
-func (s *signerService) signCSR(t *testing.T, services ...string) string {
+func (s *signerService) signCSR(t testing.TB, services ...string) string {
 	t.Helper()
 	env := e2e.CleanEnv(t, "AWS_SSO_AGENT_HOME="+s.home, "AWS_SSO_AGENT_EXTRA_ROOTS="+s.extraRoots,
 		// The loopback check asks the signer's own DNS server: the zone
@@ -154,7 +171,7 @@ func (s *signerService) signCSR(t *testing.T, services ...string) string {
 }
 
 // checkZone asks the signer's DNS server as a resolver would.
-func checkZone(t *testing.T, addr string) {
+func checkZone(t testing.TB, addr string) {
 	t.Helper()
 	r := acmetest.ResolverAt(addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -205,7 +222,7 @@ func everyClientOverSigner(t *testing.T, s *signerService) {
 // DNS-01 against the service's DNS server; the agent keeps the API key,
 // signs a CSR through the service, and every SDK trusts its endpoint.
 func TestSignerEveryClient(t *testing.T) {
-	s := startSigner(t, "", 1, 90*24*time.Hour)
+	s := startSigner(t, signerOptions{})
 	checkZone(t, s.dns[0])
 	out := s.signCSR(t, s.api[0])
 	if !strings.Contains(out, "certificate for "+signerFQDN) {
@@ -236,7 +253,7 @@ func TestSignerTwoInstancesOnPostgres(t *testing.T) {
 	}
 	t.Cleanup(pg.Stop)
 	db := pg.NewDatabase(t)
-	s := startSigner(t, db, 2, 90*24*time.Hour)
+	s := startSigner(t, signerOptions{db: db, instances: 2})
 	for _, d := range s.dns {
 		checkZone(t, d)
 	}
@@ -249,7 +266,7 @@ func TestSignerTwoInstancesOnPostgres(t *testing.T) {
 }
 
 // servedLeaf is the certificate instance i's API serves.
-func (s *signerService) servedLeaf(t *testing.T, i int) *x509.Certificate {
+func (s *signerService) servedLeaf(t testing.TB, i int) *x509.Certificate {
 	t.Helper()
 	host := strings.TrimPrefix(s.api[i], "https://")
 	_, port, _ := net.SplitHostPort(host)
@@ -259,4 +276,54 @@ func (s *signerService) servedLeaf(t *testing.T, i int) *x509.Certificate {
 	}
 	defer conn.Close()
 	return conn.ConnectionState().PeerCertificates[0]
+}
+
+// TestSignerRenewedByRunningAgent: with 60-second certificates from
+// Pebble, the running agent renews through the service when a third of
+// the lifetime is left (the service renews its own API certificate on the
+// same rule), and new connections get the new certificate.
+func TestSignerRenewedByRunningAgent(t *testing.T) {
+	s := startSigner(t, signerOptions{validity: 60 * time.Second,
+		args: []string{"--budget-hostname", "100"}}) // one renewal every 40 s
+	s.signCSR(t, s.api[0])
+	setHosts(t, signerFQDN, "127.0.0.1")
+	config := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(config, []byte("[profile static]\naws_access_key_id = AKIASTATICSTATIC0001\naws_secret_access_key = s\nregion = us-east-1\n"), 0o600)
+	a := startAgent(t, agentOptions{home: s.home, extra: []string{"AWS_SSO_AGENT_EXTRA_ROOTS=" + s.extraRoots},
+		args: []string{"--test-renew-check-interval", "1s"}})
+	a.mustCLI([]string{"AWS_CONFIG_FILE=" + config}, "load", "--profile", "static")
+	vars := exports(t, a.mustCLI(nil, "env", "--tls"))
+	url := e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+	if !strings.HasPrefix(url, "https://"+signerFQDN+":") {
+		t.Fatalf("env --tls URL %q, want https://%s:PORT/", url, signerFQDN)
+	}
+	token, _ := os.ReadFile(e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+	serial := func() string {
+		t.Helper()
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pebbleT}}}
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", string(token))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		return resp.TLS.PeerCertificates[0].SerialNumber.String()
+	}
+	before := serial()
+	a.proc.WaitForOutput(t, "public certificate renewed", 90*time.Second)
+	if after := serial(); after == before {
+		t.Errorf("a new connection still gets the old certificate (serial %s)", before)
+	}
+	// status shows the next renewal through the service, and no failure.
+	st := a.status()
+	if st["public_renew_at"] == nil || st["public_renew_error"] != nil {
+		t.Errorf("status: renew at %v, error %v; want a time and no error", st["public_renew_at"], st["public_renew_error"])
+	}
+	if !strings.Contains(s.procs[0].Output(), `"ari_replaces":true`) {
+		t.Errorf("the renewal's order did not name the certificate it replaces (ARI):\n%s", s.procs[0].Output())
+	}
 }

@@ -130,7 +130,11 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 		e := &APIError{Service: c.Service, Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode)}
 		var er protocol.ErrorResponse
 		if json.Unmarshal(data, &er) == nil && er.Error.Code != "" {
-			e.Code, e.Message = sanitize(er.Error.Code, 64), sanitize(er.Error.Message, 300)
+			// A service that echoes the key must not put it on the
+			// screen or in a log.
+			redact := strings.NewReplacer(c.APIKey, "[api key]")
+			e.Code = sanitize(redact.Replace(er.Error.Code), 64)
+			e.Message = sanitize(redact.Replace(er.Error.Message), 300)
 		}
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 			e.RetryAfter = time.Duration(min(s, 7*24*3600)) * time.Second

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
@@ -55,6 +56,22 @@ then get a new one with certs sign-csr.
 Flags:
 `
 
+// parseSignerFlags parses the flags of `certs NAME`: define's, then the
+// store flags; it takes no arguments.
+func (c *cli) parseSignerFlags(name, usage string, args []string, sf *storeFlags, define func(*pflag.FlagSet)) error {
+	fs := c.flags("certs " + name)
+	fs.Usage = func() {
+		fmt.Fprint(c.stderr, usage)
+		fs.PrintDefaults()
+	}
+	define(fs)
+	sf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return noArgs(fs)
+}
+
 // maxAPIKey bounds what is read as an API key: the service's are 47
 // characters; a wrong file piped in is refused rather than stored.
 const maxAPIKey = 512
@@ -62,17 +79,9 @@ const maxAPIKey = 512
 func (c *cli) certsAPIKey(args []string) error {
 	var sf storeFlags
 	var service string
-	fs := c.flags("certs api-key")
-	fs.Usage = func() {
-		fmt.Fprint(c.stderr, certsAPIKeyUsage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&service, "service", "", "the service's URL, https://HOST[:PORT]")
-	sf.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := c.parseSignerFlags("api-key", certsAPIKeyUsage, args, &sf, func(fs *pflag.FlagSet) {
+		fs.StringVar(&service, "service", "", "the service's URL, https://HOST[:PORT]")
+	}); err != nil {
 		return err
 	}
 	if service == "" {
@@ -142,18 +151,10 @@ func (c *cli) certsSignCSR(args []string) error {
 	var sf storeFlags
 	var fqdn string
 	var debug bool
-	fs := c.flags("certs sign-csr")
-	fs.Usage = func() {
-		fmt.Fprint(c.stderr, certsSignCSRUsage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&fqdn, "fqdn", "", "the hostname to get a certificate for, NAME.ZONE (default: the one set with `certs fqdn`)")
-	fs.BoolVar(&debug, "debug", false, "log each step")
-	sf.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := c.parseSignerFlags("sign-csr", certsSignCSRUsage, args, &sf, func(fs *pflag.FlagSet) {
+		fs.StringVar(&fqdn, "fqdn", "", "the hostname to get a certificate for, NAME.ZONE (default: the one set with `certs fqdn`)")
+		fs.BoolVar(&debug, "debug", false, "log each step")
+	}); err != nil {
 		return err
 	}
 	d, err := c.dirs()
@@ -261,17 +262,9 @@ func signerHint(err error) error {
 func (c *cli) certsRevoke(args []string) error {
 	var sf storeFlags
 	var serial string
-	fs := c.flags("certs revoke")
-	fs.Usage = func() {
-		fmt.Fprint(c.stderr, certsRevokeUsage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&serial, "serial", "", "the certificate's serial number in hexadecimal (default: the installed certificate's)")
-	sf.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := c.parseSignerFlags("revoke", certsRevokeUsage, args, &sf, func(fs *pflag.FlagSet) {
+		fs.StringVar(&serial, "serial", "", "the certificate's serial number in hexadecimal (default: the installed certificate's)")
+	}); err != nil {
 		return err
 	}
 	pub, err := c.openPublic(&sf)

@@ -142,13 +142,18 @@ func keepServiceCert(ctx context.Context, sc *issuer.ServiceCert, log *slog.Logg
 		if err == nil {
 			break
 		}
-		report(err)
+		next := wait
+		if errors.Is(err, issuer.ErrPending) {
+			next = time.Second // it is in the store within seconds
+		} else {
+			report(err)
+			wait = min(2*wait, serviceCertRetry)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait + rand.N(wait/5)):
+		case <-time.After(next + rand.N(next/5)):
 		}
-		wait = min(2*wait, serviceCertRetry)
 	}
 	log.Info("serve: the API's certificate is in service")
 	sc.Run(ctx, serviceCertCheck, report)

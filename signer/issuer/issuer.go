@@ -12,26 +12,23 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/go-acme/lego/v4/acme"
+	legoacme "github.com/go-acme/lego/v4/acme"
 	"github.com/go-acme/lego/v4/acme/api"
 	"github.com/go-acme/lego/v4/certcrypto"
 	"github.com/go-acme/lego/v4/certificate"
 	"github.com/go-acme/lego/v4/challenge/dns01"
 	"github.com/go-acme/lego/v4/lego"
-	legolog "github.com/go-acme/lego/v4/log"
 	"github.com/go-acme/lego/v4/registration"
 	mdns "github.com/miekg/dns"
 
+	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
 	"github.com/aws-sso-agent/aws-sso-agent/signer"
 )
 
@@ -141,7 +138,7 @@ func New(cfg Config) (*Issuer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	silenceLego()
+	acme.SilenceLego()
 	return &Issuer{cfg: cfg, log: log}, nil
 }
 
@@ -176,7 +173,7 @@ func (is *Issuer) Issue(ctx context.Context, csr *x509.CertificateRequest) ([]by
 	is.log.Info("issuer: ordering", "fqdn", fqdn, "ari_replaces", req.ReplacesCertID != "")
 	res, err := client.Certificate.ObtainForCSR(req)
 	if err != nil {
-		return nil, classify(fmt.Errorf("signer: issuer: obtain a certificate for %s: %w", fqdn, ctxErr(ctx, err)))
+		return nil, classify(fmt.Errorf("signer: issuer: obtain a certificate for %s: %w", fqdn, acme.ContextError(ctx, err)))
 	}
 	chain, err := parseChain(res.Certificate)
 	if err != nil {
@@ -199,7 +196,7 @@ func (is *Issuer) Revoke(ctx context.Context, certDER []byte) error {
 		return err
 	}
 	if err := client.Certificate.Revoke(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})); err != nil {
-		return fmt.Errorf("signer: issuer: revoke: %w", ctxErr(ctx, err))
+		return fmt.Errorf("signer: issuer: revoke: %w", acme.ContextError(ctx, err))
 	}
 	return nil
 }
@@ -215,12 +212,12 @@ func (is *Issuer) client(ctx context.Context) (*lego.Client, error) {
 	lc := lego.NewConfig(user)
 	lc.CADirURL = is.cfg.Directory
 	lc.UserAgent = "aws-sso-signer"
-	lc.HTTPClient = contextClient(ctx, is.cfg.HTTPClient)
+	lc.HTTPClient = acme.ContextClient(ctx, is.cfg.HTTPClient)
 	lc.Certificate.KeyType = certcrypto.EC256
 	lc.Certificate.Timeout = is.cfg.Timeout
 	client, err := lego.NewClient(lc)
 	if err != nil {
-		return nil, fmt.Errorf("signer: issuer: directory %s: %w", is.cfg.Directory, ctxErr(ctx, err))
+		return nil, fmt.Errorf("signer: issuer: directory %s: %w", is.cfg.Directory, acme.ContextError(ctx, err))
 	}
 	p := &provider{ctx: ctx, ch: is.cfg.Challenges, log: is.log, timeout: is.cfg.Timeout, interval: is.cfg.PollingInterval}
 	var opts []dns01.ChallengeOption
@@ -236,7 +233,7 @@ func (is *Issuer) client(ctx context.Context) (*lego.Client, error) {
 	// section 7.3.1): this is also how a stored key finds its account.
 	reg, err := client.Registration.Register(registration.RegisterOptions{TermsOfServiceAgreed: true})
 	if err != nil {
-		return nil, fmt.Errorf("signer: issuer: account at %s: %w", is.cfg.Directory, ctxErr(ctx, err))
+		return nil, fmt.Errorf("signer: issuer: account at %s: %w", is.cfg.Directory, acme.ContextError(ctx, err))
 	}
 	user.reg = reg
 	return client, nil
@@ -367,12 +364,12 @@ var validationProblems = []string{"unauthorized", "dns", "incorrectResponse", "c
 // classify marks err as a failed validation or a CA rate limit, the two
 // refusals the API backs off from.
 func classify(err error) error {
-	var rl *acme.RateLimitedError
+	var rl *legoacme.RateLimitedError
 	if errors.As(err, &rl) {
 		after, _ := api.ParseRetryAfter(rl.RetryAfter)
 		return &signer.RateLimitError{RetryAfter: after, Err: err}
 	}
-	var pd *acme.ProblemDetails
+	var pd *legoacme.ProblemDetails
 	if errors.As(err, &pd) {
 		kind, _ := strings.CutPrefix(pd.Type, "urn:ietf:params:acme:error:")
 		if slices.Contains(validationProblems, kind) {
@@ -420,47 +417,4 @@ func checkIssued(chain []*x509.Certificate, csr *x509.CertificateRequest, fqdn s
 		return fmt.Errorf("valid from %s to %s, not now", leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return nil
-}
-
-// contextClient returns a copy of c (nil: a default one) whose every
-// request carries ctx: lego's API takes no context, and an issuance must
-// end when its request does. ctx carries the issuance's deadline, which
-// bounds each request too, in place of c's Timeout.
-func contextClient(ctx context.Context, c *http.Client) *http.Client {
-	var cc http.Client
-	if c != nil {
-		cc = *c
-	}
-	cc.Timeout = 0
-	base := cc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	cc.Transport = ctxTransport{ctx: ctx, base: base}
-	return &cc
-}
-
-type ctxTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
-}
-
-func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.base.RoundTrip(req.WithContext(t.ctx))
-}
-
-// ctxErr prefers ctx's error: lego wraps a cancelled request in its own.
-func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("%w (%v)", ctx.Err(), err)
-	}
-	return err
-}
-
-var silenceLegoOnce sync.Once
-
-// silenceLego stops lego's package-level logger, which writes to stderr:
-// a library does not print.
-func silenceLego() {
-	silenceLegoOnce.Do(func() { legolog.Logger = stdlog.New(io.Discard, "", 0) })
 }

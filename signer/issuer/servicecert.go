@@ -27,6 +27,10 @@ const ServiceCertBlob = "service/certificate"
 // (Let's Encrypt allows 5 duplicate certificates a week).
 const serviceCertLease = "service-certificate"
 
+// ErrPending is Ensure's answer when there is no certificate yet and
+// another instance is ordering it: try again in a few seconds.
+var ErrPending = errors.New("signer: service certificate: another instance is ordering it")
+
 // Leases coordinates instances through the store: a lease is held by one
 // holder until it is released or its ttl passes. The service's store
 // implements it.
@@ -100,7 +104,10 @@ func (s *ServiceCert) Ensure(ctx context.Context) error {
 			return fmt.Errorf("signer: service certificate: %w", err)
 		}
 		if !ok {
-			return nil // another instance is ordering it; a later Ensure loads it
+			if s.cur.Load() == nil {
+				return ErrPending
+			}
+			return nil // another instance is renewing it; a later Ensure loads it
 		}
 		defer func() {
 			_ = s.leases.ReleaseLease(context.WithoutCancel(ctx), serviceCertLease, s.holder) // it expires anyway
@@ -122,16 +129,22 @@ func (s *ServiceCert) Ensure(ctx context.Context) error {
 	return nil
 }
 
-// Run calls Ensure every interval until ctx is done, reporting failures
-// to report (which may be nil).
+// Run calls Ensure every interval, and when the certificate is due for
+// renewal if that is sooner, until ctx is done, reporting failures to
+// report (which may be nil).
 func (s *ServiceCert) Run(ctx context.Context, interval time.Duration, report func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
+		wait := interval
+		if c := s.cur.Load(); c != nil {
+			// Short-lived certificates (Let's Encrypt's six-day profile,
+			// a test CA's minutes) are renewed on time, not at the next
+			// tick; a second at least, so a failing renewal does not spin.
+			wait = max(min(wait, time.Until(renewalTime(c.Leaf))), time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 		if err := s.Ensure(ctx); err != nil && report != nil && ctx.Err() == nil {
 			report(err)
@@ -142,8 +155,11 @@ func (s *ServiceCert) Run(ctx context.Context, interval time.Duration, report fu
 // renewalDue reports whether a third or less of leaf's lifetime is left,
 // the rule Let's Encrypt recommends and the agent's renewers follow.
 func renewalDue(leaf *x509.Certificate, now time.Time) bool {
-	life := leaf.NotAfter.Sub(leaf.NotBefore)
-	return now.After(leaf.NotAfter.Add(-life / 3))
+	return now.After(renewalTime(leaf))
+}
+
+func renewalTime(leaf *x509.Certificate) time.Time {
+	return leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3)
 }
 
 func (s *ServiceCert) load(ctx context.Context) (*tls.Certificate, error) {

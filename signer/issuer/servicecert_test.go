@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -47,6 +48,18 @@ func TestServiceCert(t *testing.T) {
 		t.Fatal(err)
 	}
 	leases := &memLeases{holder: map[string]string{}}
+	// While another instance holds the lease and nothing is stored, there
+	// is no certificate to serve: Ensure says so.
+	leases.holder[serviceCertLease] = "another instance"
+	waiting, err := NewServiceCert(is, "api."+testZone, leases, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waiting.Ensure(context.Background()); !errors.Is(err, ErrPending) {
+		t.Errorf("Ensure while another instance orders: %v, want ErrPending", err)
+	}
+	delete(leases.holder, serviceCertLease)
+
 	sc, err := NewServiceCert(is, "api."+testZone, leases, nil)
 	if err != nil {
 		t.Fatal(err)
