@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // AddPendingAccount adds an account, as AddAccount does, that waits for
@@ -93,4 +94,19 @@ func (d *DB) AccountCertificates(ctx context.Context, accountID int64, limit int
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// DeleteStalePending deletes the account called username if it is still
+// pending, was made more than age ago and has no hostname: a sign-up
+// nobody verified in time does not keep its user name forever. It
+// reports whether it deleted one.
+func (d *DB) DeleteStalePending(ctx context.Context, username string, age time.Duration) (bool, error) {
+	res, err := d.db.ExecContext(ctx, `DELETE FROM accounts WHERE username = $1 AND email_pending = 1 AND created_at < $2
+		AND NOT EXISTS (SELECT 1 FROM hostnames h WHERE h.account_id = accounts.id)`, username, d.unix()-secs(age))
+	if err := oneRow(res, err); errors.Is(err, ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("store: delete stale sign-up %q: %w", username, err)
+	}
+	return true, nil
 }

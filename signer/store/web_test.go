@@ -168,3 +168,29 @@ func TestQuarantinedUntil(t *testing.T) {
 		}
 	})
 }
+
+func TestDeleteStalePending(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, _ string, clk *clock, open func() *store.DB) {
+		db := open()
+		ctx := context.Background()
+		if _, err := db.AddPendingAccount(ctx, "carol", "c@example.com", "$argon2id$fake"); err != nil {
+			t.Fatal(err)
+		}
+		mustAccount(t, db, "dave") // an admin's: never pending
+		if gone, err := db.DeleteStalePending(ctx, "carol", time.Hour); err != nil || gone {
+			t.Errorf("a fresh sign-up: deleted %v, %v", gone, err)
+		}
+		clk.Advance(time.Hour + time.Second)
+		for _, name := range []string{"dave", "nobody"} {
+			if gone, err := db.DeleteStalePending(ctx, name, time.Hour); err != nil || gone {
+				t.Errorf("%s: deleted %v, %v", name, gone, err)
+			}
+		}
+		if gone, err := db.DeleteStalePending(ctx, "carol", time.Hour); err != nil || !gone {
+			t.Errorf("a stale sign-up: deleted %v, %v", gone, err)
+		}
+		if _, err := db.Account(ctx, "carol"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("carol: %v", err)
+		}
+	})
+}

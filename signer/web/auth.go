@@ -65,6 +65,14 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := s.cfg.Store.AddPendingAccount(r.Context(), name, email, hash)
 	if errors.Is(err, store.ErrExists) {
+		// A sign-up whose link expired unused gives its name back.
+		if stale, derr := s.cfg.Store.DeleteStalePending(r.Context(), name, verifyTTL); derr != nil {
+			err = derr
+		} else if stale {
+			a, err = s.cfg.Store.AddPendingAccount(r.Context(), name, email, hash)
+		}
+	}
+	if errors.Is(err, store.ErrExists) {
 		refuse(http.StatusConflict, "That user name is taken. Choose another.")
 		return
 	}

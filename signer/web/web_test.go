@@ -45,6 +45,24 @@ func TestSignUpNeedsTheMailedLink(t *testing.T) {
 	if a := h.post(c, "/signup", "username", "Alice", "email", "other@example.com", "password", testPassword); a.status != http.StatusConflict {
 		t.Errorf("sign up a taken name: %d, want 409", a.status)
 	}
+
+	// A sign-up nobody verifies keeps its name only while its link works.
+	anon := h.client()
+	if a := h.post(anon, "/signup", "username", "squatter", "email", "s@example.com", "password", testPassword); a.status != http.StatusSeeOther {
+		t.Fatal(a.status)
+	}
+	h.mailedLink("s@example.com")
+	if a := h.post(anon, "/signup", "username", "squatter", "email", "real@example.com", "password", testPassword); a.status != http.StatusConflict {
+		t.Errorf("sign up a name pending verification: %d, want 409", a.status)
+	}
+	h.clk.Advance(verifyTTL + time.Second)
+	if a := h.post(anon, "/signup", "username", "squatter", "email", "real@example.com", "password", testPassword); a.status != http.StatusSeeOther {
+		t.Errorf("sign up a name whose sign-up expired: %d, want 303", a.status)
+	}
+	h.mailedLink("real@example.com")
+	if a := h.post(c, "/signup", "username", "alice", "email", "other@example.com", "password", testPassword); a.status != http.StatusConflict {
+		t.Errorf("a verified account gave its name up: %d", a.status)
+	}
 }
 
 func TestHostnamesKeysCertificates(t *testing.T) {
