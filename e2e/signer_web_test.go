@@ -190,6 +190,31 @@ func fitsNarrowScreen(t *testing.T, ctx context.Context, page string) {
 	run(t, ctx, "wide again", chromedp.EmulateViewport(1024, 900))
 }
 
+// fieldsLabelled checks that every field of the page has a label a
+// screen reader announces.
+func fieldsLabelled(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	bare := value(t, ctx, "labels of "+page, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea')).filter(e => e.labels.length === 0).map(e => e.name || e.id)`))
+	if len(bare) != 0 {
+		t.Errorf("%s: fields without a label: %v", page, bare)
+	}
+}
+
+// skipLinkFirst checks the keyboard's way in: the first Tab reaches the
+// skip link, and Enter on it moves to the page's content.
+func skipLinkFirst(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	run(t, ctx, "tab on "+page, chromedp.KeyEvent("\t"))
+	if got := value(t, ctx, "focus on "+page, chromedp.Evaluate[string](`document.activeElement.className`)); got != "skip" {
+		t.Errorf("%s: the first Tab reaches %q, want the skip link", page, got)
+	}
+	run(t, ctx, "enter on "+page, chromedp.KeyEvent("\r"))
+	if got := value(t, ctx, "hash on "+page, chromedp.Evaluate[string](`location.hash`)); got != "#main" {
+		t.Errorf("%s: the skip link leads to %q, want #main", page, got)
+	}
+}
+
 // TestSignerWebFlow is the design's whole flow through the web pages in
 // a real browser: sign up, the verification mail from an SMTP server,
 // log in, claim a hostname, create a key; the agent's `certs api-key`
@@ -206,6 +231,8 @@ func TestSignerWebFlow(t *testing.T) {
 	waitText(t, ctx, "Sign up")
 	sh.take(ctx, "start")
 	run(t, ctx, "open sign-up", chromedp.Navigate(base+"/signup"))
+	skipLinkFirst(t, ctx, "sign-up")
+	fieldsLabelled(t, ctx, "sign-up")
 	fitsNarrowScreen(t, ctx, "sign-up")
 	run(t, ctx, "fill sign-up", chromedp.SendKeys(chromedp.CSS("#username"), signerUser),
 		chromedp.SendKeys(chromedp.CSS("#email"), "alice@example.org"),
@@ -246,6 +273,7 @@ func TestSignerWebFlow(t *testing.T) {
 	run(t, ctx, "open the rebind note", chromedp.Click(chromedp.CSS("summary")))
 	waitText(t, ctx, "127.0.0.1 "+signerFQDN)
 	sh.take(ctx, "hostnames")
+	fieldsLabelled(t, ctx, "hostnames")
 	fitsNarrowScreen(t, ctx, "hostnames")
 
 	run(t, ctx, "open keys", chromedp.Navigate(base+"/keys"))
@@ -259,6 +287,7 @@ func TestSignerWebFlow(t *testing.T) {
 		t.Errorf("the key page lacks the command:\n%s", body)
 	}
 	sh.take(ctx, "new-key")
+	fieldsLabelled(t, ctx, "new key")
 	fitsNarrowScreen(t, ctx, "new key")
 
 	s.apiKey = key
@@ -297,7 +326,10 @@ func TestSignerWebFlow(t *testing.T) {
 
 	run(t, ctx, "open account", chromedp.Navigate(base+"/account"))
 	sh.take(ctx, "account")
+	fieldsLabelled(t, ctx, "account")
 	fitsNarrowScreen(t, ctx, "account")
+	run(t, ctx, "narrow account", chromedp.EmulateViewport(360, 740))
+	sh.take(ctx, "account-360px")
 }
 
 // TestSignerWebBrowserRefusesAttacks has a page on another origin try
