@@ -25,37 +25,47 @@ import (
 var hostsMu sync.Mutex
 
 // setHosts points name at addr in /etc/hosts until the test ends, then
-// restores the file byte for byte.
+// puts back the lines for name it had. Both edits touch only name's
+// lines of the file as it is then: test processes running at the same
+// time (other packages, other checkouts) edit it for names of their own,
+// and restoring a whole earlier copy would undo theirs or resurrect ours.
 func setHosts(t testing.TB, name, addr string) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		e2e.PeerMissing(t, "editing /etc/hosts needs root")
 	}
+	var old []string
+	editHosts(t, name, func(lines []string) []string {
+		old = lines
+		return []string{addr + " " + name}
+	})
+	t.Cleanup(func() {
+		editHosts(t, name, func([]string) []string { return old })
+	})
+}
+
+// editHosts replaces the lines of /etc/hosts for name with what edit
+// returns, given the current ones.
+func editHosts(t testing.TB, name string, edit func(lines []string) []string) {
+	t.Helper()
 	hostsMu.Lock()
-	orig, err := os.ReadFile("/etc/hosts")
+	defer hostsMu.Unlock()
+	data, err := os.ReadFile("/etc/hosts")
 	if err != nil {
-		hostsMu.Unlock()
 		t.Fatal(err)
 	}
-	var kept []string
-	for _, line := range strings.Split(string(orig), "\n") {
-		if !strings.HasSuffix(strings.TrimSpace(line), " "+name) {
+	var kept, mine []string
+	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		if strings.HasSuffix(strings.TrimSpace(line), " "+name) {
+			mine = append(mine, line)
+		} else {
 			kept = append(kept, line)
 		}
 	}
-	text := strings.TrimRight(strings.Join(kept, "\n"), "\n") + fmt.Sprintf("\n%s %s\n", addr, name)
-	if err := os.WriteFile("/etc/hosts", []byte(text), 0o644); err != nil {
-		hostsMu.Unlock()
-		t.Fatal(err)
+	kept = append(kept, edit(mine)...)
+	if err := os.WriteFile("/etc/hosts", []byte(strings.Join(kept, "\n")+"\n"), 0o644); err != nil {
+		t.Errorf("edit /etc/hosts: %v", err)
 	}
-	hostsMu.Unlock()
-	t.Cleanup(func() {
-		hostsMu.Lock()
-		defer hostsMu.Unlock()
-		if err := os.WriteFile("/etc/hosts", orig, 0o644); err != nil {
-			t.Errorf("restore /etc/hosts: %v", err)
-		}
-	})
 }
 
 // publicPeers is a certificate from a real ACME server (Pebble) for a name

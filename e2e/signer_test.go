@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"cmp"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	mdns "github.com/miekg/dns"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/acmetest"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
@@ -170,21 +171,35 @@ func (s *signerService) signCSR(t testing.TB, services ...string) string {
 	return out
 }
 
-// checkZone asks the signer's DNS server as a resolver would.
+// checkZone asks the signer's DNS server directly (a net.Resolver would
+// read /etc/hosts first).
 func checkZone(t testing.TB, addr string) {
 	t.Helper()
-	r := acmetest.ResolverAt(addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ips, err := r.LookupHost(ctx, signerFQDN)
-	slices.Sort(ips)
-	if err != nil || !slices.Equal(ips, []string{"127.0.0.1", "::1"}) {
-		t.Errorf("%s at %s: %v, %v; want loopback only", signerFQDN, addr, ips, err)
+	ask := func(name string, qtype uint16) *mdns.Msg {
+		q := new(mdns.Msg)
+		q.SetQuestion(name, qtype)
+		r, _, err := (&mdns.Client{Timeout: 5 * time.Second}).Exchange(q, addr)
+		if err != nil {
+			t.Fatalf("DNS %s at %s: %v", name, addr, err)
+		}
+		return r
 	}
-	_, err = r.LookupHost(ctx, "mallory."+signerZone)
-	var dnsErr *net.DNSError
-	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
-		t.Errorf("an unregistered name at %s: %v, want NXDOMAIN", addr, err)
+	var got []string
+	for _, qt := range []uint16{mdns.TypeA, mdns.TypeAAAA} {
+		for _, rr := range ask(signerFQDN+".", qt).Answer {
+			switch a := rr.(type) {
+			case *mdns.A:
+				got = append(got, a.A.String())
+			case *mdns.AAAA:
+				got = append(got, a.AAAA.String())
+			}
+		}
+	}
+	if !slices.Equal(got, []string{"127.0.0.1", "::1"}) {
+		t.Errorf("%s at %s: %v; want loopback only", signerFQDN, addr, got)
+	}
+	if r := ask("mallory."+signerZone+".", mdns.TypeA); r.Rcode != mdns.RcodeNameError {
+		t.Errorf("an unregistered name at %s: %s, want NXDOMAIN", addr, mdns.RcodeToString[r.Rcode])
 	}
 }
 
