@@ -153,6 +153,10 @@ func (h *harness) do(c *http.Client, method, path string, form url.Values, heade
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1] // what a proxy in front may send
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := c.Do(req)

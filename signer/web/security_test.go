@@ -28,6 +28,11 @@ func TestCrossOriginPostRefused(t *testing.T) {
 	if hs, _ := h.db.Hostnames(context.Background(), "alice"); len(hs) != 0 {
 		t.Errorf("a cross-origin POST claimed %v", hs)
 	}
+	// The same POST from the service's own origin goes through, also when
+	// a proxy in front changed Host.
+	if a := h.do(c, "POST", "/hostnames/claim", url.Values{"label": {"proxied"}}, "Origin", h.srv.URL, "Host", "internal:8080"); a.status != http.StatusSeeOther {
+		t.Errorf("same-origin POST through a proxy: %d, want 303", a.status)
+	}
 	// The same POST from the service's own origin goes through.
 	if a := h.do(c, "POST", "/hostnames/claim", url.Values{"label": {"mine"}}, "Origin", h.srv.URL, "Sec-Fetch-Site", "same-origin"); a.status != http.StatusSeeOther {
 		t.Errorf("same-origin POST: %d, want 303", a.status)

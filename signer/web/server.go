@@ -186,6 +186,13 @@ func (s *Server) routes() http.Handler {
 	})
 
 	csrf := http.NewCrossOriginProtection()
+	// The pages' own origin is trusted by name too, so a proxy in front
+	// that rewrites Host does not turn the users' own forms away.
+	if u, err := url.Parse(s.cfg.BaseURL); err == nil {
+		if err := csrf.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			s.cfg.Log.Warn("web: base url as a trusted origin", "err", err)
+		}
+	}
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Log.Warn("web: cross-origin request refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "from", s.clientIP(r))
 		s.render(w, r, http.StatusForbidden, "message.html", &page{Title: "Refused",
