@@ -337,6 +337,7 @@ func (s *Slots) Unload(name string) error {
 	}
 	s.removeLocked(sl)
 	s.log.Info("slot unloaded", "slot", slotDisplayName(name))
+	s.ssoRetainLocked()
 	return nil
 }
 
@@ -350,6 +351,7 @@ func (s *Slots) UnloadAll() []string {
 		names = append(names, sl.name)
 		s.removeLocked(sl)
 	}
+	s.ssoRetainLocked()
 	sort.Strings(names)
 	return names
 }
@@ -367,6 +369,7 @@ func (s *Slots) UnloadProfile(profile string) []string {
 			s.log.Info("slot unloaded", "slot", slotDisplayName(sl.name), "profile", profile)
 		}
 	}
+	s.ssoRetainLocked()
 	sort.Strings(names)
 	return names
 }
