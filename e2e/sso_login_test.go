@@ -426,3 +426,84 @@ func TestSSOAutoLogin(t *testing.T) {
 		t.Errorf("%d automatic logins started, want 1", n)
 	}
 }
+
+// servicesSection points h's profile dev at the fake through a
+// `[services]` section (sso_oidc and sso endpoint_url) instead of the
+// endpoint variables, which it drops from the environment.
+func (h *ssoHome) servicesSection(t *testing.T) {
+	t.Helper()
+	data, err := os.ReadFile(h.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "[profile dev]\n", "[profile dev]\nservices = fake\n", 1) +
+		fmt.Sprintf("\n[services fake]\nsso_oidc =\n  endpoint_url = %s\nsso =\n  endpoint_url = %s\n", h.fake.URL, h.fake.URL)
+	if err := os.WriteFile(h.config, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var vars []string
+	for _, v := range h.vars {
+		if !strings.HasPrefix(v, "AWS_ENDPOINT_URL_SSO") {
+			vars = append(vars, v)
+		}
+	}
+	h.vars = vars
+	h.env = e2e.MergeEnv(e2e.CleanEnv(t), h.vars...)
+}
+
+// TestSSOServicesSection: with the endpoints in a [services] section of
+// the profile and no endpoint variable, the agent logs in, loads the
+// profile through aws-sdk-go-v2 (which reaches the portal named there),
+// and serves; and aws-sdk-go-v2, botocore and AWS CLI v1 read the
+// agent's cache and reach the same portal by the same section. (Debian's
+// AWS CLI 2.9 predates [services] sections.)
+func TestSSOServicesSection(t *testing.T) {
+	t.Parallel()
+	moto := e2e.StartMoto(t)
+	creds := moto.AssumeRole(t, ssoRole, "sso-user", time.Hour)
+	h := newSSOHome(t, ssofake.Config{Portal: ssofake.PortalConfig{
+		Credentials: func(context.Context, string, string) (ssofake.RoleCredentials, error) {
+			return ssofake.RoleCredentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
+				SessionToken: creds.SessionToken, Expiration: creds.Expires}, nil
+		},
+	}})
+	h.servicesSection(t)
+	for _, v := range h.env {
+		if strings.HasPrefix(v, "AWS_ENDPOINT_URL") {
+			t.Fatalf("the environment still names an endpoint: %s", v)
+		}
+	}
+	browser, _ := browserScript(t)
+	h.login(t, browser, "--profile", "dev")
+	if n := h.fake.OIDC.Calls(ssofake.OpCreateToken); n != 1 {
+		t.Fatalf("%d CreateToken calls at the fake, want the login's one: login did not use the [services] section", n)
+	}
+
+	issued := func() int { return h.fake.Portal.Calls(ssofake.OpGetRoleCredentials) }
+	before := issued()
+	a, url, tokenFile := h.ssoAgent(t)
+	if issued() == before {
+		t.Fatal("load got no credentials from the fake portal: the agent's SDK did not use the [services] section")
+	}
+	if code, body := get(t, url, tokenFile, nil); code != 200 {
+		t.Fatalf("endpoint: %d %s\nagent log:\n%s", code, body, a.proc.Stderr())
+	}
+
+	want := e2e.AssumedRoleARN(ssoRole, "sso-user")
+	env := e2e.MergeEnv(h.env, append(moto.STSEnv(), "AWS_PROFILE=dev")...)
+	for _, c := range e2e.Clients()[:3] {
+		t.Run(c.Name, func(t *testing.T) {
+			before := issued()
+			arn, err := c.Run(t, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if arn != want {
+				t.Errorf("caller %s, want %s", arn, want)
+			}
+			if issued() == before {
+				t.Errorf("the fake portal issued no credentials: the client did not use the [services] section")
+			}
+		})
+	}
+}
