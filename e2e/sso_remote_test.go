@@ -71,6 +71,10 @@ done`, r.remoteBin, done, goClient)
 		t.Errorf("local 503 body %s: want JSON saying a login is needed and how", body)
 	}
 
+	if !strings.Contains(a.proc.Stderr(), "sso login needed") {
+		t.Errorf("the agent's log does not say a login is needed:\n%s", a.proc.Stderr())
+	}
+
 	// The remote host sees the same refusal, in the helper's words and
 	// in the SDK's.
 	var helper, sdk string
