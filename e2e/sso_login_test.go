@@ -437,7 +437,8 @@ func (h *ssoHome) servicesSection(t *testing.T) {
 // profile through aws-sdk-go-v2 (which reaches the portal named there),
 // and serves; and aws-sdk-go-v2, botocore and AWS CLI v1 read the
 // agent's cache and reach the same portal by the same section. (Debian's
-// AWS CLI 2.9 predates [services] sections.)
+// AWS CLI 2.9 predates [services] sections.) Unloading the slot makes the
+// agent forget the session.
 func TestSSOServicesSection(t *testing.T) {
 	t.Parallel()
 	moto := e2e.StartMoto(t)
@@ -486,5 +487,15 @@ func TestSSOServicesSection(t *testing.T) {
 				t.Errorf("the fake portal issued no credentials: the client did not use the [services] section")
 			}
 		})
+	}
+
+	// The session is kept while its slot is loaded, and forgotten with it.
+	ssoSessions := func() []any { s, _ := a.status()["sso_sessions"].([]any); return s }
+	if s := ssoSessions(); len(s) != 1 {
+		t.Errorf("status sso_sessions with the slot loaded: %v, want corp", s)
+	}
+	a.mustCLI(nil, "unload")
+	if s := ssoSessions(); len(s) != 0 {
+		t.Errorf("status sso_sessions after the last slot was unloaded: %v, want none", s)
 	}
 }
