@@ -89,6 +89,7 @@ func rolesAgent(t *testing.T, h *ssoHome) *agentUnderTest {
 // assigns; `load --sso-session --account --role` loads any of them, and
 // AWS CLI v1 and boto3, through the agent, get that role's credentials.
 func TestSSORolesDiscoverAndLoad(t *testing.T) {
+	t.Parallel()
 	moto := e2e.StartMoto(t)
 	h := ssoRolesHome(t, moto)
 	a := rolesAgent(t, h)
@@ -153,6 +154,7 @@ func TestSSORolesDiscoverAndLoad(t *testing.T) {
 // "account name (id) / role", typing filters them, Enter loads the one
 // picked, and AWS CLI v1 gets its credentials.
 func TestSSORolesPickerLoadsDiscoveredRole(t *testing.T) {
+	t.Parallel()
 	moto := e2e.StartMoto(t)
 	h := ssoRolesHome(t, moto)
 	a := rolesAgent(t, h)
