@@ -62,6 +62,7 @@ type ControlRequest struct {
 	Load    *LoadRequest    `json:"load,omitempty"`
 	Unload  *UnloadRequest  `json:"unload,omitempty"`
 	Session *SessionRequest `json:"session,omitempty"`
+	Certs   *CertsRequest   `json:"certs,omitempty"`
 }
 
 // SessionRequest carries the session operations' parameters: Host and
@@ -88,6 +89,18 @@ type LoadRequest struct {
 	CredentialsFile string `json:"credentials_file,omitempty"`
 }
 
+// spec is the source the request names.
+func (l LoadRequest) spec() SourceSpec {
+	return SourceSpec{
+		Profile:         l.Profile,
+		SSOSession:      l.SSOSession,
+		AccountID:       l.AccountID,
+		RoleName:        l.RoleName,
+		ConfigFile:      l.ConfigFile,
+		CredentialsFile: l.CredentialsFile,
+	}
+}
+
 // UnloadRequest asks the agent to drop one slot, every slot loaded from
 // Profile, or all of them. Asked to drop nothing that is loaded, the agent
 // fails with ErrNoSlot whichever was asked, as rm does without -f: a
@@ -111,6 +124,8 @@ type ControlResponse struct {
 	Sessions []SessionInfo `json:"sessions,omitempty"`
 	// Unloaded names the slots an unload dropped ("" is the default slot).
 	Unloaded []string `json:"unloaded,omitempty"`
+	// Certs is what an OpCerts action made.
+	Certs *CertsResult `json:"certs,omitempty"`
 }
 
 // SlotInfo describes a loaded slot. It never holds a secret.
@@ -128,17 +143,25 @@ type SlotInfo struct {
 
 // AgentStatus is what `status` shows.
 type AgentStatus struct {
-	Version       string     `json:"version"`
-	PID           int        `json:"pid"`
-	Started       time.Time  `json:"started"`
-	Addr          string     `json:"addr"`
-	URL           string     `json:"url"`
-	TLSURL        string     `json:"tls_url"`
-	TokenFile     string     `json:"token_file"`
-	CAFingerprint string     `json:"ca_fingerprint"`
-	LeafExpires   time.Time  `json:"leaf_expires"`
-	Store         string     `json:"store"`
+	Version       string    `json:"version"`
+	PID           int       `json:"pid"`
+	Started       time.Time `json:"started"`
+	Addr          string    `json:"addr"`
+	URL           string    `json:"url"`
+	TLSURL        string    `json:"tls_url"`
+	TokenFile     string    `json:"token_file"`
+	CAFingerprint string    `json:"ca_fingerprint"`
+	LeafExpires   time.Time `json:"leaf_expires"`
+	Store         string    `json:"store"`
+	// RefreshMargin and SourceTimeout are the settings the slots run
+	// with, as Go prints durations ("15m0s").
+	RefreshMargin string     `json:"refresh_margin"`
+	SourceTimeout string     `json:"source_timeout"`
 	Slots         []SlotInfo `json:"slots"`
+	// SlotsFileError says why the slots of the last run were not
+	// restored when the agent started (the slots file did not parse, and
+	// was moved aside); "" when they were, or there were none.
+	SlotsFileError string `json:"slots_file_error,omitempty"`
 
 	// The public certificate (docs/tls.md), when a public name is configured.
 	// PublicURL is https://FQDN:PORT/ while the public certificate is
@@ -176,6 +199,8 @@ func (r *ControlRequest) Validate() error {
 	switch r.Op {
 	case OpStatus, OpSessions, OpReloadCerts:
 		return nil
+	case OpCerts:
+		return r.Certs.validate()
 	case OpSessionOpen:
 		if r.Session == nil || r.Session.Host == "" {
 			return errors.New("session-open needs the host")
@@ -209,6 +234,13 @@ func (r *ControlRequest) Validate() error {
 			return errors.New("--sso-session, --account and --role go together")
 		case !bySession && l.Profile == "":
 			return errors.New("no profile given")
+		}
+		for _, f := range []string{l.ConfigFile, l.CredentialsFile} {
+			// The agent runs in another directory than the caller, and
+			// records the paths in its slots file for its next start.
+			if f != "" && !slotStatePath(f) {
+				return fmt.Errorf("AWS config file %q: want an absolute path", f)
+			}
 		}
 		if l.Slot != "" {
 			return wire.ValidateSlotName(l.Slot)
@@ -285,6 +317,9 @@ type ControlServer struct {
 	// Public, if not nil, serves the public certificate: status shows it
 	// and reload-certs reloads it. Nil refuses reload-certs.
 	Public *certs.Supervisor
+	// Certs, if not nil, is the public certificate's files and keys on
+	// the agent's secure store, which OpCerts changes. Nil refuses it.
+	Certs  *public.Public
 	Logger *slog.Logger
 	// PeerUID returns the uid of the process at the other end of conn. Nil
 	// means the operating system's peer credentials.
@@ -511,6 +546,8 @@ func (s *ControlServer) handle(ctx context.Context, req *ControlRequest) Control
 		log.Info("control: certificates reloaded")
 		st := s.Status()
 		return ControlResponse{Status: &st}
+	case OpCerts:
+		return s.certs(ctx, req.Certs)
 	case OpSessions:
 		if s.Sessions == nil {
 			return ControlResponse{}
@@ -538,15 +575,7 @@ func (s *ControlServer) load(ctx context.Context, req LoadRequest) (SlotInfo, er
 	if s.Slots == nil {
 		return SlotInfo{}, errNoSlots
 	}
-	spec := SourceSpec{
-		Profile:         req.Profile,
-		SSOSession:      req.SSOSession,
-		AccountID:       req.AccountID,
-		RoleName:        req.RoleName,
-		ConfigFile:      req.ConfigFile,
-		CredentialsFile: req.CredentialsFile,
-	}
-	st, err := s.Slots.LoadSource(ctx, req.Slot, spec)
+	st, err := s.Slots.LoadSource(ctx, req.Slot, req.spec())
 	if err != nil {
 		return SlotInfo{}, err
 	}

@@ -44,6 +44,11 @@ func DefaultDirs() (Dirs, error) {
 	return Dirs{Config: filepath.Join(cfg, "aws-sso-agent"), Runtime: rt}, nil
 }
 
+// SlotsFile is the slots file: which source is loaded into which slot,
+// so that a restarted agent loads them again (slotstate.go). It is in
+// Config, which outlives a reboot, unlike Runtime.
+func (d Dirs) SlotsFile() string { return filepath.Join(d.Config, "slots.json") }
+
 // ControlSocket is the path of the control socket.
 func (d Dirs) ControlSocket() string { return filepath.Join(d.Runtime, "control.sock") }
 

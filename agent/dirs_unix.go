@@ -29,3 +29,16 @@ func checkPrivateDir(dir string, fi fs.FileInfo) error {
 	}
 	return nil
 }
+
+// checkPrivateFile refuses a file that is not ours or that others may
+// write: the slots file names the profiles, hence the credential_process
+// commands, the agent runs.
+func checkPrivateFile(path string, fi fs.FileInfo) error {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("agent: %s belongs to uid %d, not to you (uid %d)", path, st.Uid, os.Getuid())
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("agent: %s has mode %04o: others may write it; run: chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	return nil
+}

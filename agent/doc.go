@@ -9,10 +9,14 @@
 //     ahead of expiry: single-flight, jittered, never serving credentials
 //     with less than the margin left (15 minutes: botocore refetches on
 //     every call below that).
+//     They record which source is in which slot in the slots file
+//     (slotstate.go), never a secret, and load them again when the agent
+//     starts (slots_restore.go).
 //   - Endpoint (endpoint.go, endpoint_handler.go) serves them over HTTP and
 //     TLS on one port, to requests carrying a valid token (Tokens).
-//   - ControlServer (control.go) loads and unloads slots and opens SSH
-//     sessions over a Unix socket. Its failures carry a stable code
+//   - ControlServer (control.go) loads and unloads slots, opens SSH
+//     sessions, and changes the public certificate with the agent's own
+//     secure store (control_certs.go) over a Unix socket. Its failures carry a stable code
 //     (errors.go) that ControlClient turns back into sentinel errors, and
 //     a hint for the user (ErrorHint).
 //   - Server (server.go) runs all of it from one ServerConfig: the

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
+	"github.com/aws-sso-agent/aws-sso-agent/store"
 )
 
 // A hint says what a person can do about an error. An error carries one by
@@ -62,6 +63,23 @@ const (
 	// CodeUnsupported: this agent does not serve the operation, such as
 	// SSH sessions (ErrUnsupported).
 	CodeUnsupported = "unsupported"
+	// CodeStoreUnavailable: the agent's secure store cannot be used now,
+	// a keyring locked since the agent started, say
+	// (store.ErrUnavailable).
+	CodeStoreUnavailable = "store_unavailable"
+	// The refusals of a certs action, one per error of package public:
+	// public.ErrNoPendingKey, ErrMalformedPEM, ErrKeyMismatch,
+	// ErrWrongName, ErrNotValidNow, ErrUntrustedChain, ErrInvalidFQDN and
+	// ErrUnsupportedKey, so that the CLI gives the same hint as when it
+	// opens the store itself.
+	CodeCertNoPendingKey   = "cert_no_pending_key"
+	CodeCertMalformedPEM   = "cert_malformed_pem"
+	CodeCertKeyMismatch    = "cert_key_mismatch"
+	CodeCertWrongName      = "cert_wrong_name"
+	CodeCertNotValidNow    = "cert_not_valid_now"
+	CodeCertUntrusted      = "cert_untrusted_chain"
+	CodeCertInvalidFQDN    = "cert_invalid_fqdn"
+	CodeCertUnsupportedKey = "cert_unsupported_key"
 	// CodeInternal: any other failure. It matches no sentinel.
 	CodeInternal = "internal"
 )
@@ -90,6 +108,16 @@ var codeSentinels = map[string]error{
 	CodeRevoked:      ErrSessionRevoked,
 	CodeNoPublicCert: public.ErrNoCert,
 	CodeUnsupported:  ErrUnsupported,
+
+	CodeStoreUnavailable:   store.ErrUnavailable,
+	CodeCertNoPendingKey:   public.ErrNoPendingKey,
+	CodeCertMalformedPEM:   public.ErrMalformedPEM,
+	CodeCertKeyMismatch:    public.ErrKeyMismatch,
+	CodeCertWrongName:      public.ErrWrongName,
+	CodeCertNotValidNow:    public.ErrNotValidNow,
+	CodeCertUntrusted:      public.ErrUntrustedChain,
+	CodeCertInvalidFQDN:    public.ErrInvalidFQDN,
+	CodeCertUnsupportedKey: public.ErrUnsupportedKey,
 }
 
 // errorCode is the code the agent answers err with: that of the first
@@ -98,7 +126,9 @@ func errorCode(err error) string {
 	// In a fixed order: an error may match more than one (a source
 	// failure wrapping ErrNoSlot is still a source failure).
 	for _, code := range []string{CodeBadRequest, CodeRefused, CodeSourceFailed, CodeNoSlot,
-		CodeNoSession, CodeRevoked, CodeNoPublicCert, CodeUnsupported} {
+		CodeNoSession, CodeRevoked, CodeNoPublicCert, CodeUnsupported, CodeStoreUnavailable,
+		CodeCertNoPendingKey, CodeCertMalformedPEM, CodeCertKeyMismatch, CodeCertWrongName,
+		CodeCertNotValidNow, CodeCertUntrusted, CodeCertInvalidFQDN, CodeCertUnsupportedKey} {
 		if errors.Is(err, codeSentinels[code]) {
 			return code
 		}

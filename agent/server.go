@@ -162,7 +162,7 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 		return nil, err
 	}
 
-	s.slots = NewSlots(SlotsConfig{Margin: cfg.RefreshMargin, SourceTimeout: cfg.SourceTimeout, Logger: s.log, SSO: cfg.SSO})
+	s.slots = NewSlots(SlotsConfig{Margin: cfg.RefreshMargin, SourceTimeout: cfg.SourceTimeout, Logger: s.log, SSO: cfg.SSO, StateFile: d.SlotsFile()})
 	s.sessions = NewSessions(s.tokens, s.ca.RootPEM(), s.log)
 	getCert := s.rotator.GetCertificate
 	var hostAllowed func(string) bool
@@ -220,11 +220,14 @@ func NewServer(cfg ServerConfig) (_ *Server, err error) {
 			TokenFile:     d.TokenFile(),
 			CAFingerprint: s.ca.Fingerprint(),
 			Store:         cfg.StoreDescription,
+			RefreshMargin: s.slots.margin.String(),
+			SourceTimeout: s.slots.sourceTimeout.String(),
 		},
 		Slots:    s.slots,
 		SSO:      cfg.SSO,
 		Leaf:     s.rotator,
 		Public:   s.public,
+		Certs:    cfg.Public,
 		Logger:   s.log,
 		Sessions: s.sessions,
 		Endpoint: s.endpoint,
@@ -253,6 +256,7 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); errc <- f() }()
 	}
+	s.restoreSlots()
 	serve(func() error { return ignoreClosed(s.endpoint.Serve(s.tcpL)) })
 	serve(func() error { return s.control.Serve(s.controlL) })
 	serve(func() error { return ignoreCanceled(s.rotator.Run(ctx)) })
@@ -282,6 +286,29 @@ func (s *Server) Run(ctx context.Context) error {
 	s.endpoint.Shutdown(shutdownCtx)
 	wg.Wait()
 	return serveErr
+}
+
+// restoreSlots loads the slots of the last run again (Slots.Restore). A
+// slots file that does not parse stops nothing: it is moved aside, so
+// that the next load does not overwrite what a person may want to read,
+// and status says so.
+func (s *Server) restoreSlots() {
+	saved, err := s.slots.Restore()
+	if err == nil {
+		if len(saved) > 0 {
+			s.log.Info("restoring the slots of the last run", "slots", len(saved), "file", s.cfg.Dirs.SlotsFile())
+		}
+		return
+	}
+	msg := err.Error()
+	if errors.Is(err, ErrSlotState) {
+		aside := s.cfg.Dirs.SlotsFile() + ".invalid"
+		if rerr := os.Rename(s.cfg.Dirs.SlotsFile(), aside); rerr == nil {
+			msg += "; moved to " + aside
+		}
+	}
+	s.log.Warn("slots of the last run not restored", "err", msg)
+	s.control.Info.SlotsFileError = msg
 }
 
 // Close releases what NewServer acquired: the listeners, the slots and

@@ -90,6 +90,12 @@ type SlotsConfig struct {
 	// SSO, if not nil, keeps the IAM Identity Center logins of loaded
 	// slots fresh and says when one needs a new login (agent/sso.go).
 	SSO SSOLogins
+
+	// StateFile, if not empty, is the slots file (see slotstate.go):
+	// every load and unload rewrites it with which source is in which
+	// slot, never a credential, and Restore reads it when the agent
+	// starts. Closing the Slots leaves it as it is.
+	StateFile string
 }
 
 // SlotStatus describes a loaded slot. It never holds a secret.
@@ -142,10 +148,19 @@ type Slots struct {
 	jitter        func(time.Duration) time.Duration
 	afterFunc     func(time.Duration, func()) func() bool
 	sso           SSOLogins
+	stateFile     string
 
 	mu     sync.Mutex
 	slots  map[string]*slot
 	closed bool
+	// changes counts the loads and unloads; the slots file is written
+	// with the snapshot of the latest (see record).
+	changes uint64
+
+	// recordMu orders the writes of the slots file; recorded is the
+	// change it last wrote.
+	recordMu sync.Mutex
+	recorded uint64
 }
 
 // slot is one loaded source. Fields below mu are guarded by Slots.mu.
@@ -192,6 +207,7 @@ func NewSlots(cfg SlotsConfig) *Slots {
 		jitter:        cfg.Jitter,
 		afterFunc:     cfg.AfterFunc,
 		sso:           cfg.SSO,
+		stateFile:     cfg.StateFile,
 		slots:         make(map[string]*slot),
 	}
 	if s.margin <= 0 {
@@ -279,8 +295,8 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 		}
 	}()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		sl.cancel()
 		return SlotStatus{}, errSlotsClosed
 	}
@@ -291,7 +307,11 @@ func (s *Slots) Load(ctx context.Context, name string, spec SourceSpec, p aws.Cr
 	s.scheduleLocked(sl, now)
 	s.log.Info("slot loaded", "slot", slotDisplayName(name), "source", source, "expires", c.Expires)
 	loaded = true
-	return s.statusLocked(sl, now), nil
+	st := s.statusLocked(sl, now)
+	change, saved := s.changedLocked()
+	s.mu.Unlock()
+	s.record(change, saved)
+	return st, nil
 }
 
 // LoadSource resolves spec with ResolveSource and loads the result into
@@ -330,14 +350,17 @@ func (s *Slots) retrieve(ctx context.Context, p aws.CredentialsProvider) (aws.Cr
 // is loaded there. A refresh in flight finishes into the void.
 func (s *Slots) Unload(name string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	sl := s.slots[name]
 	if sl == nil {
+		s.mu.Unlock()
 		return fmt.Errorf("slot %s: %w", slotDisplayName(name), ErrNoSlot)
 	}
 	s.removeLocked(sl)
 	s.log.Info("slot unloaded", "slot", slotDisplayName(name))
 	s.ssoRetainLocked()
+	change, saved := s.changedLocked()
+	s.mu.Unlock()
+	s.record(change, saved)
 	return nil
 }
 
@@ -345,13 +368,15 @@ func (s *Slots) Unload(name string) error {
 // default slot).
 func (s *Slots) UnloadAll() []string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	names := make([]string, 0, len(s.slots))
 	for _, sl := range s.slots {
 		names = append(names, sl.name)
 		s.removeLocked(sl)
 	}
 	s.ssoRetainLocked()
+	change, saved := s.changedLocked()
+	s.mu.Unlock()
+	s.record(change, saved)
 	sort.Strings(names)
 	return names
 }
@@ -360,7 +385,6 @@ func (s *Slots) UnloadAll() []string {
 // their names, sorted ("" is the default slot); none is not an error.
 func (s *Slots) UnloadProfile(profile string) []string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var names []string
 	for _, sl := range s.slots {
 		if sl.spec.Profile == profile {
@@ -370,6 +394,13 @@ func (s *Slots) UnloadProfile(profile string) []string {
 		}
 	}
 	s.ssoRetainLocked()
+	var change uint64
+	var saved []SavedSlot
+	if len(names) > 0 {
+		change, saved = s.changedLocked()
+	}
+	s.mu.Unlock()
+	s.record(change, saved)
 	sort.Strings(names)
 	return names
 }
@@ -574,6 +605,7 @@ func (s *Slots) refresh(sl *slot, f *slotFlight) {
 		return
 	}
 	sl.lastAttempt = now
+	slotLoaderInfo(sl)
 	same := err == nil && c.AccessKeyID == sl.creds.AccessKeyID && c.Expires.Equal(sl.creds.Expires)
 	if same {
 		// The source handed back what we hold (a credential_process
@@ -665,6 +697,10 @@ func (s *Slots) unavailableLocked(sl *slot, now time.Time) *UnavailableError {
 	var reason string
 	left := sl.creds.Expires.Sub(now)
 	switch {
+	case sl.lastErr != "" && sl.creds.AccessKeyID == "":
+		reason = "the source did not load when the agent started: " + sl.lastErr + " (the agent tries again on the next request, no reload needed)"
+	case sl.creds.AccessKeyID == "":
+		reason = "the source is still loading, after the agent started"
 	case sl.lastErr != "":
 		reason = "refresh failed: " + sl.lastErr + " (the agent tries again on the next request, no reload needed)"
 	case left <= 0:
@@ -708,4 +744,40 @@ func (st SlotStatus) String() string {
 		fmt.Fprintf(&b, ", last refresh failed: %s", st.LastError)
 	}
 	return b.String()
+}
+
+// changedLocked counts a load or unload and returns it with the slots as
+// the slots file records them; nothing when there is no slots file.
+func (s *Slots) changedLocked() (uint64, []SavedSlot) {
+	if s.stateFile == "" {
+		return 0, nil
+	}
+	s.changes++
+	saved := make([]SavedSlot, 0, len(s.slots))
+	for _, sl := range s.slots {
+		saved = append(saved, SavedSlot{Slot: sl.name, Spec: sl.spec})
+	}
+	return s.changes, saved
+}
+
+// record writes the slots file with saved, the slots after change, unless
+// a later change was written already: loads and unloads that race each
+// other leave the file as the last of them left the slots. It runs
+// outside s.mu, so requests never wait for the disk. A write that fails
+// is logged: the slot is loaded (or unloaded) all the same, and only a
+// restart would miss it.
+func (s *Slots) record(change uint64, saved []SavedSlot) {
+	if change == 0 {
+		return
+	}
+	s.recordMu.Lock()
+	defer s.recordMu.Unlock()
+	if change <= s.recorded {
+		return
+	}
+	if err := WriteSlotState(s.stateFile, saved); err != nil {
+		s.log.Warn("slots file not written: a restart will not restore the slots as they are now", "err", err.Error())
+		return
+	}
+	s.recorded = change
 }

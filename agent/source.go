@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -273,6 +274,19 @@ func resolveSource(ctx context.Context, spec SourceSpec, timeout time.Duration) 
 		config.WithSharedConfigFiles(configFiles),
 		config.WithSharedCredentialsFiles([]string{credsFile}),
 		config.WithRegion(region),
+		// Every role the chain assumes gets a name people can read in
+		// CloudTrail, unless its profile names one (the SDK's own
+		// options run first and set the profile's).
+		config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
+			if o.RoleSessionName == "" {
+				o.RoleSessionName = RoleSessionName()
+			}
+		}),
+		config.WithWebIdentityRoleCredentialOptions(func(o *stscreds.WebIdentityRoleOptions) {
+			if o.RoleSessionName == "" {
+				o.RoleSessionName = RoleSessionName()
+			}
+		}),
 	)
 	if err != nil {
 		return fail(fmt.Errorf("resolve: %w", err))
@@ -323,6 +337,9 @@ func sourceProcessChain(cfg aws.Config, sc *config.SharedConfig, timeout time.Du
 	cfg.Credentials = p
 	return stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), sc.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = sc.RoleSessionName
+		if o.RoleSessionName == "" {
+			o.RoleSessionName = RoleSessionName()
+		}
 		// As in the SDK: 15 minutes is STS's least duration, and one
 		// not above it leaves the role's default.
 		if d := sc.RoleDurationSeconds; d != nil && *d/time.Minute > 15 {
@@ -496,4 +513,51 @@ func sourceFailure(err error, secrets ...string) string {
 		}
 	}
 	return msg
+}
+
+// RoleSessionName is the session name of the roles the agent assumes for
+// a profile that sets no role_session_name: "aws-sso-agent-USER", so that
+// CloudTrail tells who acted through which tool. The SDK's default,
+// "aws-go-sdk-" and a timestamp, says neither.
+func RoleSessionName() string {
+	return roleSessionName(sourceUserName())
+}
+
+// roleSessionName builds the name for user within STS's rules for
+// RoleSessionName: 2 to 64 characters of [\w+=,.@-]. Other characters
+// (a Windows DOMAIN\user, a space) become '-'.
+func roleSessionName(user string) string {
+	const prefix = "aws-sso-agent-"
+	const maxLen = 64
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, r := range user {
+		if b.Len() >= maxLen {
+			break
+		}
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_+=,.@-", r)
+		if !ok {
+			r = '-'
+		}
+		b.WriteRune(r)
+	}
+	name := b.String()
+	if name == prefix {
+		return "aws-sso-agent"
+	}
+	return name
+}
+
+// sourceUserName is the name of the user the agent runs as: the
+// account's name, else $USER or %USERNAME%.
+func sourceUserName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	for _, env := range []string{"USER", "USERNAME"} {
+		if v := os.Getenv(env); v != "" {
+			return v
+		}
+	}
+	return ""
 }

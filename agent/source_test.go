@@ -354,6 +354,14 @@ sts =
 	}
 
 	// moto knows the keys it issued: they are the assumed role's.
+	if got, want := sourceCallerARN(t, motoURL, c), "arn:aws:sts::123456789012:assumed-role/agent-test/agent-test-session"; got != want {
+		t.Errorf("caller identity: got %q, want %q", got, want)
+	}
+}
+
+// sourceCallerARN is the identity moto's STS at motoURL reports for c.
+func sourceCallerARN(t *testing.T, motoURL string, c Credentials) string {
+	t.Helper()
 	client := sts.New(sts.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(motoURL),
@@ -363,9 +371,7 @@ sts =
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := aws.ToString(out.Arn), "arn:aws:sts::123456789012:assumed-role/agent-test/agent-test-session"; got != want {
-		t.Errorf("caller identity: got %q, want %q", got, want)
-	}
+	return aws.ToString(out.Arn)
 }
 
 // sourceSSOPortal is a fake IAM Identity Center portal answering

@@ -135,3 +135,33 @@ func TestSlotsSayLoginNeeded(t *testing.T) {
 		t.Errorf("hint %q, want %q", got, want)
 	}
 }
+
+// TestRestoreKeepsSSO: slots put back from the slots file are told to
+// the SSO keeper, as loaded ones are, so a restart does not leave an SSO
+// slot to expire unrefreshed.
+func TestRestoreKeepsSSO(t *testing.T) {
+	state := t.TempDir() + "/slots.json"
+	saved := []SavedSlot{
+		{Slot: "", Spec: SourceSpec{Profile: "dev", ConfigFile: "/home/u/.aws/config"}},
+		{Slot: "prod", Spec: SourceSpec{SSOSession: "corp", AccountID: "111122223333", RoleName: "Admin", ConfigFile: "/home/u/.aws/config"}},
+	}
+	if err := WriteSlotState(state, saved); err != nil {
+		t.Fatal(err)
+	}
+	logins := &stubLogins{}
+	s := NewSlots(SlotsConfig{StateFile: state, SSO: logins})
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	logins.mu.Lock()
+	defer logins.mu.Unlock()
+	if len(logins.kept) != len(saved) {
+		t.Fatalf("keeper told %v, want one ref for each of %d restored slots", logins.kept, len(saved))
+	}
+	for i, sv := range saved {
+		if got, want := logins.kept[i], ssoRef(sv.Spec); got != want {
+			t.Errorf("keeper told %v for slot %q, want %v", got, sv.Slot, want)
+		}
+	}
+}

@@ -273,6 +273,8 @@ func (s *Supervisor) restartRenewer() {
 				OnRenew:       s.server.Renewed,
 				CheckInterval: s.cfg.RenewCheckInterval,
 			})
+		} else if errors.Is(err, os.ErrNotExist) {
+			r, err = s.signerRenewer()
 		}
 	}
 	switch {
@@ -304,11 +306,17 @@ func acmeRenewer(ctx context.Context, s *acme.Settings, pub *public.Public, cfg 
 func (s *Supervisor) renewerKey() (string, error) {
 	settings, err := acme.LoadSettings(s.cfg.Public.Dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
+		return s.signerRenewerKey()
 	}
 	if err != nil {
 		return "", err
 	}
+	return s.settingsKey(settings)
+}
+
+// settingsKey is renewerKey for settings: them and the installed
+// certificate; "" when there is no certificate.
+func (s *Supervisor) settingsKey(settings any) (string, error) {
 	_, chain, err := s.cfg.Public.CurrentChain()
 	if errors.Is(err, public.ErrNoCert) {
 		return "", nil

@@ -26,13 +26,20 @@ type agentUnderTest struct {
 }
 
 type agentOptions struct {
-	store string   // "file" (default) or "keyring"
+	store string   // "file" (default), "keyring", or "none": no store flags (a settings file says)
 	args  []string // more serve flags
 	home  string   // reuse a home (restart); default a new one
 	extra []string // more environment
 }
 
 func startAgent(t testing.TB, o agentOptions) *agentUnderTest {
+	t.Helper()
+	return startAgentArgs(t, o, []string{"--port", "0"})
+}
+
+// startAgentArgs is startAgent with serve's first flags given (startAgent
+// gives --port 0).
+func startAgentArgs(t testing.TB, o agentOptions, first []string) *agentUnderTest {
 	t.Helper()
 	home := o.home
 	if home == "" {
@@ -43,7 +50,7 @@ func startAgent(t testing.TB, o agentOptions) *agentUnderTest {
 	if v := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); v != "" {
 		env = e2e.MergeEnv(env, "DBUS_SESSION_BUS_ADDRESS="+v)
 	}
-	args := []string{"serve", "--port", "0"}
+	args := append([]string{"serve"}, first...)
 	switch o.store {
 	case "", "file":
 		pass := filepath.Join(home, "passphrase")
@@ -70,8 +77,15 @@ func (a *agentUnderTest) cli(extraEnv []string, args ...string) (string, string,
 
 func runCLI(t testing.TB, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return runCLIInput(t, env, "", args...)
+}
+
+// runCLIInput is runCLI with stdin (a secret piped in).
+func runCLIInput(t testing.TB, env []string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(agentBin, args...)
 	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -25,37 +25,47 @@ import (
 var hostsMu sync.Mutex
 
 // setHosts points name at addr in /etc/hosts until the test ends, then
-// restores the file byte for byte.
-func setHosts(t *testing.T, name, addr string) {
+// puts back the lines for name it had. Both edits touch only name's
+// lines of the file as it is then: test processes running at the same
+// time (other packages, other checkouts) edit it for names of their own,
+// and restoring a whole earlier copy would undo theirs or resurrect ours.
+func setHosts(t testing.TB, name, addr string) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		e2e.PeerMissing(t, "editing /etc/hosts needs root")
 	}
+	var old []string
+	editHosts(t, name, func(lines []string) []string {
+		old = lines
+		return []string{addr + " " + name}
+	})
+	t.Cleanup(func() {
+		editHosts(t, name, func([]string) []string { return old })
+	})
+}
+
+// editHosts replaces the lines of /etc/hosts for name with what edit
+// returns, given the current ones.
+func editHosts(t testing.TB, name string, edit func(lines []string) []string) {
+	t.Helper()
 	hostsMu.Lock()
-	orig, err := os.ReadFile("/etc/hosts")
+	defer hostsMu.Unlock()
+	data, err := os.ReadFile("/etc/hosts")
 	if err != nil {
-		hostsMu.Unlock()
 		t.Fatal(err)
 	}
-	var kept []string
-	for _, line := range strings.Split(string(orig), "\n") {
-		if !strings.HasSuffix(strings.TrimSpace(line), " "+name) {
+	var kept, mine []string
+	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		if strings.HasSuffix(strings.TrimSpace(line), " "+name) {
+			mine = append(mine, line)
+		} else {
 			kept = append(kept, line)
 		}
 	}
-	text := strings.TrimRight(strings.Join(kept, "\n"), "\n") + fmt.Sprintf("\n%s %s\n", addr, name)
-	if err := os.WriteFile("/etc/hosts", []byte(text), 0o644); err != nil {
-		hostsMu.Unlock()
-		t.Fatal(err)
+	kept = append(kept, edit(mine)...)
+	if err := os.WriteFile("/etc/hosts", []byte(strings.Join(kept, "\n")+"\n"), 0o644); err != nil {
+		t.Errorf("edit /etc/hosts: %v", err)
 	}
-	hostsMu.Unlock()
-	t.Cleanup(func() {
-		hostsMu.Lock()
-		defer hostsMu.Unlock()
-		if err := os.WriteFile("/etc/hosts", orig, 0o644); err != nil {
-			t.Errorf("restore /etc/hosts: %v", err)
-		}
-	})
 }
 
 // publicPeers is a certificate from a real ACME server (Pebble) for a name
@@ -99,6 +109,19 @@ func startPublicPeers(t *testing.T, validity time.Duration) *publicPeers {
 	p := &publicPeers{home: t.TempDir()}
 	p.knot = acmetest.StartKnot(t)
 	p.pebble = acmetest.StartPebbleValidity(t, p.knot.Addr, validity)
+	p.trustPebble(t)
+
+	p.secret = filepath.Join(p.home, "tsig.secret")
+	os.WriteFile(p.secret, []byte(p.knot.TSIGSecret), 0o600)
+	p.pass = filepath.Join(p.home, "passphrase")
+	os.WriteFile(p.pass, []byte("correct horse battery staple"), 0o600)
+	return p
+}
+
+// trustPebble prepares each client's trust in p.pebble's root, and the
+// CLI's (extraRoots).
+func (p *publicPeers) trustPebble(t testing.TB) {
+	t.Helper()
 	shared := e2e.SharedDir(t)
 	p.rootPEM = p.pebble.RootPEM(t)
 	p.extraRoots = filepath.Join(p.home, "extra-roots.pem")
@@ -109,12 +132,6 @@ func startPublicPeers(t *testing.T, validity time.Duration) *publicPeers {
 	p.nodeRoot = filepath.Join(shared, "pebble-root.pem")
 	os.WriteFile(p.nodeRoot, p.rootPEM, 0o644)
 	p.pyPath = patchedCertifi(t, shared, p.rootPEM)
-
-	p.secret = filepath.Join(p.home, "tsig.secret")
-	os.WriteFile(p.secret, []byte(p.knot.TSIGSecret), 0o600)
-	p.pass = filepath.Join(p.home, "passphrase")
-	os.WriteFile(p.pass, []byte("correct horse battery staple"), 0o600)
-	return p
 }
 
 // acme runs `certs acme` for acmetest.FQDN and returns its stderr.
@@ -134,7 +151,7 @@ func (p *publicPeers) acme(t *testing.T) string {
 // patchedCertifi copies certifi with Pebble's root appended to its bundle,
 // for PYTHONPATH: botocore's container provider verifies with certifi's
 // bundle and nothing else.
-func patchedCertifi(t *testing.T, dir string, root []byte) string {
+func patchedCertifi(t testing.TB, dir string, root []byte) string {
 	t.Helper()
 	out, err := exec.Command("python3", "-c", "import certifi, os; print(os.path.dirname(certifi.__file__))").Output()
 	if err != nil {

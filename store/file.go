@@ -58,6 +58,9 @@ type File struct {
 	path       string
 	passphrase string
 	workFactor int
+	// spare, with WithPreparedWrites, is the scrypt key made ahead for
+	// the next write (file_prepared.go); nil derives it at each write.
+	spare *spareWrap
 
 	mu     sync.Mutex // guards the cache and serialises updates in process
 	cached bool
@@ -97,6 +100,9 @@ func OpenFile(path string, passphrase []byte, opts ...FileOption) (*File, error)
 	defer f.mu.Unlock()
 	if _, err := f.load(); err != nil {
 		return nil, err
+	}
+	if f.spare != nil {
+		f.spare.prepare(f.passphrase, f.writeLogN())
 	}
 	return f, nil
 }
@@ -244,12 +250,9 @@ func readPrivate(path string) ([]byte, error) {
 }
 
 func (f *File) encrypt(payload []byte) ([]byte, error) {
-	r, err := age.NewScryptRecipient(f.passphrase)
+	r, err := f.recipient()
 	if err != nil {
 		return nil, err
-	}
-	if f.workFactor != 0 {
-		r.SetWorkFactor(f.workFactor)
 	}
 	var buf bytes.Buffer
 	w, err := age.Encrypt(&buf, r)
@@ -263,6 +266,22 @@ func (f *File) encrypt(payload []byte) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// recipient is what the next write encrypts to: the passphrase, through
+// age's scrypt recipient or a key prepared ahead (WithPreparedWrites).
+func (f *File) recipient() (age.Recipient, error) {
+	if f.spare != nil {
+		return f.preparedRecipient()
+	}
+	r, err := age.NewScryptRecipient(f.passphrase)
+	if err != nil {
+		return nil, err
+	}
+	if f.workFactor != 0 {
+		r.SetWorkFactor(f.workFactor)
+	}
+	return r, nil
 }
 
 func (f *File) decrypt(ciphertext []byte) (map[string][]byte, error) {

@@ -59,6 +59,11 @@ type RenewerConfig struct {
 	CheckInterval time.Duration
 	// Timeout bounds one renewal; zero means DefaultRenewTimeout.
 	Timeout time.Duration
+	// Obtain, if set, gets each renewed certificate in place of
+	// Obtain(ctx, ACME), whose FQDN, Now and Logger still apply: a
+	// certificate from the signing service (certs/signer) renews on the
+	// same schedule through the service.
+	Obtain func(ctx context.Context) (*public.Cert, error)
 }
 
 // RenewalStatus is what `certs status` shows about renewals.
@@ -229,7 +234,11 @@ func (r *Renewer) renew(ctx context.Context) error {
 	r.log.Info("certs: renewing the public certificate", "fqdn", r.cfg.ACME.FQDN, "not_after", old.NotAfter())
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	pc, err := Obtain(ctx, r.cfg.ACME)
+	obtain := r.cfg.Obtain
+	if obtain == nil {
+		obtain = func(ctx context.Context) (*public.Cert, error) { return Obtain(ctx, r.cfg.ACME) }
+	}
+	pc, err := obtain(ctx)
 	if err == nil {
 		err = r.cfg.Public.Install(pc)
 	}

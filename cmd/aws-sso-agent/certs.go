@@ -42,6 +42,11 @@ with a certificate every SDK trusts:
                                 get a certificate from an ACME CA (Let's Encrypt)
   delete [--yes]                remove the public certificate, its keys and the name
 
+A name under an aws-sso-signer service's zone (docs/signer.md):
+  api-key --service URL         keep the service's API key (read from stdin or asked for)
+  sign-csr [--fqdn NAME]        get a certificate for NAME through the service
+  revoke [--serial HEX]         revoke a certificate from the service
+
 Commands that use keys take --store, --store-file and --passphrase-file, as serve does.
 `
 
@@ -73,6 +78,12 @@ func (c *cli) certs(args []string) error {
 		return c.certsTrust(rest)
 	case "acme":
 		return c.certsACME(rest)
+	case "api-key":
+		return c.certsAPIKey(rest)
+	case "sign-csr":
+		return c.certsSignCSR(rest)
+	case "revoke":
+		return c.certsRevoke(rest)
 	default:
 		fmt.Fprint(c.stderr, certsUsage)
 		return usageError{fmt.Errorf("unknown certs subcommand %q", sub)}
@@ -91,6 +102,9 @@ func (c *cli) certsFlags(sub string, args []string, st *storeFlags, define func(
 	}
 	if err := parse(fs, args); err != nil {
 		return nil, err
+	}
+	if st != nil {
+		st.explicit = fs.Changed("store") || fs.Changed("store-file")
 	}
 	return fs.Args(), nil
 }
@@ -321,18 +335,26 @@ func (c *cli) certsExportCSR(args []string) error {
 	if fqdn == "" {
 		return usageError{errors.New("export-csr needs --fqdn NAME")}
 	}
-	if _, err := public.ValidateFQDN(fqdn); err != nil {
+	name, err := public.ValidateFQDN(fqdn)
+	if err != nil {
 		return publicHint(err)
 	}
-	p, err := c.openPublic(&sf)
-	if err != nil {
+	var csr []byte
+	resp, err := c.certsByAgent(&sf, agent.CertsRequest{Action: agent.CertsExportCSR, FQDN: fqdn})
+	switch {
+	case err != nil:
 		return err
+	case resp != nil:
+		csr = []byte(resp.Certs.CSR)
+	default:
+		p, err := c.openPublic(&sf)
+		if err != nil {
+			return err
+		}
+		if csr, err = p.ExportCSR(fqdn); err != nil {
+			return publicHint(storeError(err))
+		}
 	}
-	csr, err := p.ExportCSR(fqdn)
-	if err != nil {
-		return publicHint(storeError(err))
-	}
-	name, _ := public.ValidateFQDN(fqdn)
 	if out == "" {
 		if _, err := c.stdout.Write(csr); err != nil {
 			return err
@@ -366,6 +388,10 @@ func (c *cli) certsLoad(args []string) error {
 	// a passphrase; LoadChain checks it again with everything else.
 	if _, err := public.ParseChainPEM(data); err != nil {
 		return publicHint(err)
+	}
+	resp, err := c.certsByAgent(&sf, agent.CertsRequest{Action: agent.CertsLoad, Chain: string(data)})
+	if err != nil || resp != nil {
+		return c.installedByAgent(resp, err)
 	}
 	p, err := c.openPublic(&sf)
 	if err != nil {
@@ -411,24 +437,51 @@ func (c *cli) certsSave(args []string) error {
 	if _, err := public.ParseChainPEM(certPEM); err != nil {
 		return publicHint(err)
 	}
-	p, err := c.openPublic(&sf)
-	if err != nil {
-		return err
+	resp, err := c.certsByAgent(&sf, agent.CertsRequest{Action: agent.CertsSave, Chain: string(certPEM), Key: string(keyPEM)})
+	switch {
+	case err != nil || resp != nil:
+		if err := c.installedByAgent(resp, err); err != nil {
+			return err
+		}
+	default:
+		p, err := c.openPublic(&sf)
+		if err != nil {
+			return err
+		}
+		pc, err := p.Import(certPEM, keyPEM)
+		if err != nil {
+			return publicHint(storeError(err))
+		}
+		c.installed(pc)
 	}
-	pc, err := p.Import(certPEM, keyPEM)
-	if err != nil {
-		return publicHint(storeError(err))
-	}
-	c.installed(pc)
 	fmt.Fprintf(c.stderr, "the key is now in the secure store (%s); delete the key file: rm %s\n", public.KeyName, keyFile)
 	return nil
 }
 
 // installed reports a certificate that load or save installed.
 func (c *cli) installed(pc *public.Cert) {
+	c.printInstalled(pc)
+	c.reloadAgentCerts()
+}
+
+// installedByAgent reports a certificate that the running agent's load or
+// save installed (certsByAgent's resp and err).
+func (c *cli) installedByAgent(resp *agent.ControlResponse, err error) error {
+	if err != nil {
+		return err
+	}
+	pc, err := agentInstalled(resp.Certs)
+	if err != nil {
+		return err
+	}
+	c.printInstalled(pc)
+	c.reportAgentCerts(resp, nil)
+	return nil
+}
+
+func (c *cli) printInstalled(pc *public.Cert) {
 	leaf := pc.Chain[0]
 	fmt.Fprintf(c.stdout, "installed the certificate for %s from %s, valid until %s\n", pc.FQDN, issuerName(leaf), leaf.NotAfter.Format(time.DateOnly))
-	c.reloadAgentCerts()
 }
 
 // reloadAgentCerts has a running agent read the public name and
@@ -442,22 +495,7 @@ func (c *cli) reloadAgentCerts() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resp, err := agent.ControlClient{Path: d.ControlSocket()}.Do(ctx, agent.ControlRequest{Op: agent.OpReloadCerts})
-	switch {
-	case errors.Is(err, agent.ErrNotRunning):
-		fmt.Fprintln(c.stderr, "the agent is not running; it reads the certificates when it starts (aws-sso-agent serve)")
-	case err != nil:
-		fmt.Fprintf(c.stderr, "warning: the running agent did not reload its certificates: %v\n", err)
-		fmt.Fprintln(c.stderr, "hint: it looks again within 5 minutes, or restart it; see: aws-sso-agent certs status")
-	case resp.Status == nil:
-		fmt.Fprintln(c.stderr, "warning: the running agent answered without its status; see: aws-sso-agent certs status")
-	case resp.Status.PublicURL != "":
-		fmt.Fprintf(c.stderr, "the running agent now serves %s\n", resp.Status.PublicURL)
-	case resp.Status.PublicFQDN == "":
-		fmt.Fprintln(c.stderr, "the running agent now serves its loopback names only")
-	default:
-		fmt.Fprintf(c.stderr, "the running agent does not serve %s: %s; clients use the loopback URL\n",
-			resp.Status.PublicFQDN, resp.Status.PublicNotServed)
-	}
+	c.reportAgentCerts(resp, err)
 }
 
 func (c *cli) certsDelete(args []string) error {
@@ -486,19 +524,29 @@ func (c *cli) certsDelete(args []string) error {
 			return err
 		}
 	}
-	p, err := c.openPublic(&sf)
+	resp, err := c.certsByAgent(&sf, agent.CertsRequest{Action: agent.CertsDelete})
 	if err != nil {
 		return err
 	}
-	if err := p.Delete(); err != nil {
-		return storeError(err)
+	if resp == nil {
+		p, err := c.openPublic(&sf)
+		if err != nil {
+			return err
+		}
+		if err := p.Delete(); err != nil {
+			return storeError(err)
+		}
 	}
 	if fqdn != "" {
 		fmt.Fprintf(c.stdout, "deleted the public certificate, its keys and the name %s\n", fqdn)
 	} else {
 		fmt.Fprintln(c.stdout, "deleted the public certificate and its keys")
 	}
-	c.reloadAgentCerts()
+	if resp != nil {
+		c.reportAgentCerts(resp, nil)
+	} else {
+		c.reloadAgentCerts()
+	}
 	return nil
 }
 

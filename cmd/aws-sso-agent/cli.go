@@ -34,7 +34,7 @@ Usage:
   aws-sso-agent ssh [-p PORT] [-l USER] [-i KEY] [-J JUMP] [-A] [-t|-T] [-o K=V] [--slot NAME] [--remote-port N] [--no-install] [--no-env] [user@]host [-- command]
   aws-sso-agent forward [ssh flags] [--slot NAME] [user@]host
   aws-sso-agent sessions [--json] | sessions revoke ID
-  aws-sso-agent certs print|status|trust|fqdn|export-csr|load|save|acme|delete   (aws-sso-agent certs help)
+  aws-sso-agent certs print|status|trust|fqdn|export-csr|load|save|acme|api-key|sign-csr|revoke|delete   (aws-sso-agent certs help)
   aws-sso-agent service install|uninstall|status [--dry-run]
   aws-sso-agent version | --version
 

@@ -29,6 +29,10 @@ func (c *cli) serve(args []string) error {
 	_ = fs.MarkHidden("test-renew-check-interval")
 	var sf storeFlags
 	sf.register(fs)
+	// The certs commands write through this agent's store
+	// (agent.OpCerts): each write's scrypt is done ahead, not while they
+	// wait.
+	sf.preparedWrites = true
 	err := parse(fs, args)
 	c.jsonErrors = *logFormat == "json"
 	if err != nil {

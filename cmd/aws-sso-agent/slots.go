@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,9 +52,22 @@ func (c *cli) load(args []string) error {
 			req.Slot = req.RoleName + "@" + req.AccountID
 		}
 	}
-	// The agent reads the same AWS config files this shell would.
-	req.ConfigFile = os.Getenv("AWS_CONFIG_FILE")
-	req.CredentialsFile = os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
+	// The agent reads the same AWS config files this shell would, from
+	// its own directory and again when it restarts: absolute paths.
+	for _, f := range []struct {
+		env string
+		to  *string
+	}{{"AWS_CONFIG_FILE", &req.ConfigFile}, {"AWS_SHARED_CREDENTIALS_FILE", &req.CredentialsFile}} {
+		v := os.Getenv(f.env)
+		if v == "" {
+			continue
+		}
+		abs, err := filepath.Abs(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.env, err)
+		}
+		*f.to = abs
+	}
 	if err := (&agent.ControlRequest{Op: agent.OpLoad, Load: &req}).Validate(); err != nil {
 		return usageError{err}
 	}
@@ -152,12 +166,15 @@ func (c *cli) slotTable(st *agent.AgentStatus) {
 	fmt.Fprintln(tw, "SLOT\tSOURCE\tEXPIRES\tSTATE\tURL")
 	for _, s := range st.Slots {
 		state := "ok"
-		if !s.Servable {
+		switch {
+		case !s.Servable && s.LastError == "" && s.LastRefresh.IsZero():
+			state = "loading"
+		case !s.Servable:
 			state = "unavailable"
 			if s.LastError != "" {
 				state += ": " + s.LastError
 			}
-		} else if s.LastError != "" {
+		case s.LastError != "":
 			state = "ok (last refresh failed: " + s.LastError + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", slotName(s.Name), s.Source, expiry(s.Expires), state, slotURL(st.URL, s.Name))
@@ -228,6 +245,12 @@ func (c *cli) writeStatus(st *agent.AgentStatus) {
 	}
 	fmt.Fprintf(c.stdout, "store:       %s\n", st.Store)
 	c.writeSSOStatus(st)
+	if st.RefreshMargin != "" {
+		fmt.Fprintf(c.stdout, "refresh:     margin %s, source timeout %s\n", st.RefreshMargin, st.SourceTimeout)
+	}
+	if st.SlotsFileError != "" {
+		fmt.Fprintf(c.stdout, "slots file:  not restored: %s\n", st.SlotsFileError)
+	}
 	if len(st.Slots) == 0 {
 		fmt.Fprintln(c.stdout, "slots:       none; load one with: aws-sso-agent load --profile PROFILE")
 		return

@@ -70,6 +70,13 @@ type storeFlags struct {
 	// scryptLogN is a test hook (hidden flag): a cheaper scrypt for the
 	// file store, so tests that open it many times stay fast under -race.
 	scryptLogN int
+	// explicit says --store or --store-file was on the command line,
+	// not from the settings file or the defaults.
+	explicit bool
+	// preparedWrites has the file store derive each write's scrypt key
+	// ahead (store.WithPreparedWrites): for serve, which lives long and
+	// writes when a certs command asks it to.
+	preparedWrites bool
 }
 
 func (s *storeFlags) register(fs *pflag.FlagSet) {
@@ -113,6 +120,9 @@ func (c *cli) openStore(s *storeFlags, d agent.Dirs) (store.Store, error) {
 	var opts []store.FileOption
 	if s.scryptLogN != 0 {
 		opts = append(opts, store.WithScryptWorkFactor(s.scryptLogN))
+	}
+	if s.preparedWrites {
+		opts = append(opts, store.WithPreparedWrites())
 	}
 	st, err := store.OpenFile(path, pass, opts...)
 	if errors.Is(err, store.ErrWrongPassphrase) {

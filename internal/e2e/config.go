@@ -16,7 +16,7 @@ const BaseProfile = "moto"
 type RoleProfile struct {
 	Name    string // profile name
 	Role    string // role name in Account
-	Session string // role_session_name; fixed so the ARN is predictable
+	Session string // role_session_name; fixed so the ARN is predictable ("": none in the profile)
 	// DurationSeconds defaults to 3600: moto's own default, 900 s, is inside
 	// every SDK's refresh window, so a client would refetch on every call.
 	DurationSeconds int
@@ -70,8 +70,12 @@ func WriteAWSConfig(t testing.TB, dir string, moto *Moto, profiles ...RoleProfil
 			p.DurationSeconds = 3600
 			profiles[i] = p
 		}
-		fmt.Fprintf(&b, "[profile %s]\nrole_arn = %s\nsource_profile = %s\nrole_session_name = %s\nduration_seconds = %d\nregion = %s\nservices = %s\n\n",
-			p.Name, p.RoleARN(), BaseProfile, p.Session, p.DurationSeconds, Region, servicesSection)
+		session := ""
+		if p.Session != "" {
+			session = "role_session_name = " + p.Session + "\n"
+		}
+		fmt.Fprintf(&b, "[profile %s]\nrole_arn = %s\nsource_profile = %s\n%sduration_seconds = %d\nregion = %s\nservices = %s\n\n",
+			p.Name, p.RoleARN(), BaseProfile, session, p.DurationSeconds, Region, servicesSection)
 	}
 	fmt.Fprintf(&b, "[services %s]\nsts =\n  endpoint_url = %s\n", servicesSection, moto.Endpoint)
 
