@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -50,6 +51,10 @@ type cli struct {
 	// serve with --log-format json: a supervisor that parses the log must
 	// be able to parse the reason the agent stopped too.
 	jsonErrors bool
+	// resolver looks up names where a command checks what clients will
+	// see (certs acme: the public name resolves to loopback); nil means
+	// the system's. Tests point it at their own DNS server.
+	resolver *net.Resolver
 }
 
 type command func(c *cli, args []string) error
@@ -88,9 +93,13 @@ func (c *cli) version(args []string) error {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	return (&cli{stdin: stdin, stdout: stdout, stderr: stderr}).run(args)
+}
+
+// run runs the command args names and returns the exit status.
+func (c *cli) run(args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(c.stdout, usage)
 		if len(args) == 0 {
 			return 2
 		}
