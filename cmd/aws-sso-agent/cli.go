@@ -35,6 +35,7 @@ Usage:
   aws-sso-agent certs print|status|trust|fqdn|export-csr|load|save|acme|delete   (aws-sso-agent certs help)
   aws-sso-agent service install|uninstall|status [--dry-run]
   aws-sso-agent version | --version
+  aws-sso-agent help [COMMAND | TOPIC]
 
 Start with:
   aws-sso-agent serve &
@@ -75,6 +76,7 @@ func commands() map[string]command {
 		"service":  (*cli).service,
 		"exec":     (*cli).exec,
 		"version":  (*cli).version,
+		"help":     (*cli).help,
 		// As most CLIs take it (aws --version, ssh -V's long cousins).
 		"--version": (*cli).version,
 	}
@@ -98,12 +100,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // run runs the command args names and returns the exit status.
 func (c *cli) run(args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(c.stdout, usage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(c.stderr, usage)
+		return 2
+	case args[0] == "-h" || args[0] == "--help":
+		args = []string{"help"}
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
@@ -141,6 +143,8 @@ func (c *cli) fail(err error) int {
 	if errors.As(err, &u) {
 		hints = append(hints, "run 'aws-sso-agent help' for usage")
 		code = 2
+	} else if more := topicHint(err); more != "" && !strings.Contains(strings.Join(hints, "\n"), "aws-sso-agent help ") {
+		hints = append(hints, more)
 	}
 	if c.jsonErrors {
 		attrs := []any{"exit", code}
@@ -210,7 +214,7 @@ func (c *cli) control(req agent.ControlRequest) (*agent.ControlResponse, error) 
 	defer cancel()
 	resp, err := agent.ControlClient{Path: d.ControlSocket()}.Do(ctx, req)
 	if errors.Is(err, agent.ErrNotRunning) {
-		return nil, withHint(err, "start it with: aws-sso-agent serve &\n(or as a service: see docs/install.md)")
+		return nil, withHint(err, "start it with: aws-sso-agent serve &\n(or as a service: aws-sso-agent service install; more: aws-sso-agent help install)")
 	}
 	return resp, err
 }
