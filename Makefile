@@ -31,16 +31,16 @@ helpers: ## only aws-sso-remote for each remote platform, with its SHA-256, into
 
 # go build decides what is out of date (FORCE), make only which to run at once.
 # NAME-OS-ARCH[.exe]: the command is everything before the last two dashes.
-$(DIST)/%: FORCE
+$(RELEASE_FILES): $(DIST)/%: FORCE
 	@n=$*; n=$${n%.exe}; arch=$${n##*-}; n=$${n%-*}; os=$${n##*-}; cmd=$${n%-*}; \
 	  echo "CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o $@ ./cmd/$$cmd"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/$$cmd
 
-bin/aws-sso-remote-%.sha256: bin/aws-sso-remote-%
+$(HELPER_FILES:=.sha256): %.sha256: %
 	@{ sha256sum $< 2>/dev/null || shasum -a 256 $<; } | cut -d' ' -f1 > $@.tmp && mv $@.tmp $@
 
-bin/aws-sso-remote-%: FORCE
-	@os=$${*%-*}; arch=$${*#*-}; \
+$(HELPER_FILES): bin/aws-sso-remote-%: FORCE
+	@n=$*; os=$${n%-*}; arch=$${n#*-}; \
 	  echo "CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o $@ ./cmd/aws-sso-remote"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/aws-sso-remote
 
