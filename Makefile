@@ -11,7 +11,7 @@ REMOTE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 DIST     := dist
 
 
-.PHONY: FORCE help build helpers test race check lint fuzz bench e2e soak release install clean
+.PHONY: FORCE $(RELEASE_TARGETS) help build helpers test race check lint fuzz bench e2e soak release install clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -19,23 +19,28 @@ help: ## list the targets
 build: ## build both binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/aws-sso-agent ./cmd/aws-sso-remote
 
-# One file per target, so that make builds them in parallel: a release is
-# twelve builds and links, which one core does one by one.
+# Builds run JOBS (default: the cores) at a time. A release builds each
+# platform's two commands in one go build, so the packages they share are
+# compiled once, not twice at the same moment.
 JOBS     ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
-exe       = $(if $(findstring windows,$(1)),.exe)
-RELEASE_FILES := $(foreach p,$(PLATFORMS),$(foreach c,$(COMMANDS),$(DIST)/$(c)-$(subst /,-,$(p))$(call exe,$(p))))
-HELPER_FILES  := $(foreach p,$(REMOTE_PLATFORMS),bin/aws-sso-remote-$(subst /,-,$(p)))
+RELEASE_TARGETS := $(addprefix release-,$(subst /,-,$(PLATFORMS)))
+HELPER_FILES    := $(foreach p,$(REMOTE_PLATFORMS),bin/aws-sso-remote-$(subst /,-,$(p)))
 
 helpers: ## only aws-sso-remote for each remote platform, with its SHA-256, into bin/ (what hosts get)
 	@$(MAKE) --no-print-directory -j$(JOBS) $(HELPER_FILES:=.sha256)
 
-# go build decides what is out of date (FORCE), make only which to run at once.
-# NAME-OS-ARCH[.exe]: the command is everything before the last two dashes.
-$(RELEASE_FILES): $(DIST)/%: FORCE
-	@n=$*; n=$${n%.exe}; arch=$${n##*-}; n=$${n%-*}; os=$${n##*-}; cmd=$${n%-*}; \
-	  echo "CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o $@ ./cmd/$$cmd"; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/$$cmd
+# release-OS-ARCH: both commands into DIST/CMD-OS-ARCH[.exe].
+$(RELEASE_TARGETS): release-%:
+	@n=$*; os=$${n%-*}; arch=$${n#*-}; tmp=$(DIST)/.build-$$n; \
+	  echo "CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o $(DIST)/ $(addprefix ./cmd/,$(COMMANDS))"; \
+	  mkdir -p $$tmp && \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$tmp/ $(addprefix ./cmd/,$(COMMANDS)) && \
+	  for cmd in $(COMMANDS); do \
+	    ext=; [ $$os = windows ] && ext=.exe; mv $$tmp/$$cmd$$ext $(DIST)/$$cmd-$$n$$ext || exit 1; \
+	  done; rmdir $$tmp
 
+# The helpers: go build decides what is out of date (FORCE), make only
+# which to run at once.
 $(HELPER_FILES:=.sha256): %.sha256: %
 	@{ sha256sum $< 2>/dev/null || shasum -a 256 $<; } | cut -d' ' -f1 > $@.tmp && mv $@.tmp $@
 
@@ -85,7 +90,7 @@ bench: ## benchmarks, each against its baseline in the same run; prints ratios
 	AWS_SSO_AGENT_REQUIRE_PEERS=1 $(GO) test -run '^$$' -bench . -benchtime 20x ./e2e/
 
 release: ## static release binaries for every platform into dist/, JOBS (default: the cores) at a time
-	@$(MAKE) --no-print-directory -j$(JOBS) $(RELEASE_FILES)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(RELEASE_TARGETS)
 
 install: build helpers ## install both binaries into PREFIX/bin (default ~/.local/bin), the remote helpers beside the agent
 	install -d $(PREFIX)/bin
