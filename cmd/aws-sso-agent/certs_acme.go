@@ -150,6 +150,11 @@ func (c *cli) certsACME(args []string) error {
 		}
 		s.FQDN = name
 	}
+	fqdn, err := public.ValidateFQDN(s.FQDN)
+	if err != nil {
+		return usageError{err}
+	}
+	s.FQDN = fqdn
 	var secret []byte
 	if s.DNS == acme.DNSRFC2136 && f.tsigSecretFile != "" {
 		if secret, err = acme.TSIGSecret(f.tsigSecretFile, nil); err != nil {

@@ -78,6 +78,8 @@ func TestCertsACMEUsage(t *testing.T) {
 		{"secret in argv", append([]string{"--fqdn", "agent.example.com", "--dns", "rfc2136", "--rfc2136-tsig-secret", "c2VjcmV0"}, rfc...), "unknown flag: --rfc2136-tsig-secret"},
 		{"no name", append([]string{"--dns", "rfc2136", "--rfc2136-tsig-secret-file", secret}, rfc...), "--fqdn is required"},
 		{"argument", []string{"agent.example.com", "--dns", "route53"}, "unexpected argument"},
+		{"wildcard", []string{"--fqdn", "*.example.com", "--dns", "route53"}, "a wildcard cannot be served"},
+		{"IP", []string{"--fqdn", "127.0.0.1", "--dns", "route53"}, "an IP address, not a DNS name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := env.run(append([]string{"certs", "acme"}, tc.args...)...)
