@@ -18,7 +18,7 @@ import (
 // so a hint can point to it on a machine that has nothing else.
 func (c *cli) help(args []string) error {
 	switch {
-	case len(args) == 0:
+	case len(args) == 0 || len(args) == 1 && (args[0] == "-h" || args[0] == "--help"):
 		fmt.Fprint(c.stdout, usage)
 		c.printTopics()
 		return nil
