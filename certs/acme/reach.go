@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 )
 
 // UnreachableError is a request to the ACME server that got no answer: no
@@ -78,17 +79,31 @@ func CheckCA(ctx context.Context, client *http.Client, dir string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("certs: acme: directory %s: HTTP %s, not an ACME directory", dir, resp.Status)
 	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDirectory))
+	if err != nil {
+		return &UnreachableError{Directory: dir, Err: err}
+	}
+	if !isDirectory(body) {
+		return fmt.Errorf("certs: acme: %s is not an ACME directory (no newNonce, newAccount and newOrder)", dir)
+	}
+	return nil
+}
+
+// isDirectory reports whether body, from the network, is an ACME
+// directory object: newNonce, newAccount and newOrder, each a URL.
+func isDirectory(body []byte) bool {
 	var d struct {
 		NewNonce   string `json:"newNonce"`
 		NewAccount string `json:"newAccount"`
 		NewOrder   string `json:"newOrder"`
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDirectory))
-	if err != nil {
-		return &UnreachableError{Directory: dir, Err: err}
+	if json.Unmarshal(body, &d) != nil {
+		return false
 	}
-	if err := json.Unmarshal(body, &d); err != nil || d.NewNonce == "" || d.NewAccount == "" || d.NewOrder == "" {
-		return fmt.Errorf("certs: acme: %s is not an ACME directory (no newNonce, newAccount and newOrder)", dir)
+	for _, u := range []string{d.NewNonce, d.NewAccount, d.NewOrder} {
+		if p, err := url.Parse(u); err != nil || p.Scheme == "" || p.Host == "" {
+			return false
+		}
 	}
-	return nil
+	return true
 }
