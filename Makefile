@@ -10,20 +10,46 @@ COMMANDS := aws-sso-agent aws-sso-remote
 REMOTE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 DIST     := dist
 
-.PHONY: help build helpers test race check lint fuzz bench e2e soak release install clean
+
+.PHONY: FORCE $(RELEASE_TARGETS) help build helpers test race check lint fuzz bench e2e soak release install clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build both binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/aws-sso-agent ./cmd/aws-sso-remote
 
-helpers: ## aws-sso-remote for each remote platform, with its SHA-256, into bin/
-	@for p in $(REMOTE_PLATFORMS); do \
-	  os=$${p%/*}; arch=$${p#*/}; out=bin/aws-sso-remote-$$os-$$arch; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./cmd/aws-sso-remote || exit 1; \
-	  { sha256sum $$out 2>/dev/null || shasum -a 256 $$out; } | cut -d' ' -f1 > $$out.sha256 || exit 1; \
-	done
+# Builds run JOBS (default: the cores) at a time. A release builds each
+# platform's two commands in one go build, so the packages they share are
+# compiled once, not twice at the same moment.
+JOBS     ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
+RELEASE_TARGETS := $(addprefix release-,$(subst /,-,$(PLATFORMS)))
+HELPER_FILES    := $(foreach p,$(REMOTE_PLATFORMS),bin/aws-sso-remote-$(subst /,-,$(p)))
+
+helpers: ## only aws-sso-remote for each remote platform, with its SHA-256, into bin/ (what hosts get)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(HELPER_FILES:=.sha256)
+
+# release-OS-ARCH: both commands into DIST/CMD-OS-ARCH[.exe].
+$(RELEASE_TARGETS): release-%:
+	@n=$*; os=$${n%-*}; arch=$${n#*-}; tmp=$(DIST)/.build-$$n; \
+	  echo "CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o $(DIST)/ $(addprefix ./cmd/,$(COMMANDS))"; \
+	  mkdir -p $$tmp && \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$tmp/ $(addprefix ./cmd/,$(COMMANDS)) && \
+	  for cmd in $(COMMANDS); do \
+	    ext=; [ $$os = windows ] && ext=.exe; mv $$tmp/$$cmd$$ext $(DIST)/$$cmd-$$n$$ext || exit 1; \
+	  done; rmdir $$tmp
+
+# The helpers: go build decides what is out of date (FORCE), make only
+# which to run at once.
+$(HELPER_FILES:=.sha256): %.sha256: %
+	@{ sha256sum $< 2>/dev/null || shasum -a 256 $<; } | cut -d' ' -f1 > $@.tmp && mv $@.tmp $@
+
+$(HELPER_FILES): bin/aws-sso-remote-%: FORCE
+	@n=$*; os=$${n%-*}; arch=$${n#*-}; \
+	  echo "CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o $@ ./cmd/aws-sso-remote"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/aws-sso-remote
+
+FORCE:
 
 test: ## run the tests (quick: tests whose real peers are missing skip and say why)
 	$(GO) test ./...
@@ -63,14 +89,8 @@ bench: ## benchmarks, each against its baseline in the same run; prints ratios
 	$(GO) test -run '^$$' -bench . $$($(GO) list ./... | grep -v /e2e$$)
 	AWS_SSO_AGENT_REQUIRE_PEERS=1 $(GO) test -run '^$$' -bench . -benchtime 20x ./e2e/
 
-release: ## static release binaries for every platform into dist/
-	@for p in $(PLATFORMS); do \
-	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-	  for cmd in $(COMMANDS); do \
-	    CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" \
-	      -o $(DIST)/$$cmd-$$os-$$arch$$ext ./cmd/$$cmd || exit 1; \
-	  done; \
-	done
+release: ## static release binaries for every platform into dist/, JOBS (default: the cores) at a time
+	@$(MAKE) --no-print-directory -j$(JOBS) $(RELEASE_TARGETS)
 
 install: build helpers ## install both binaries into PREFIX/bin (default ~/.local/bin), the remote helpers beside the agent
 	install -d $(PREFIX)/bin

@@ -191,6 +191,9 @@ func (e *Endpoint) handle(w http.ResponseWriter, r *http.Request, info *endpoint
 	if info.channel != "" && e.sessions != nil {
 		e.sessions.served(info.channel)
 	}
+	if creds.Expires.IsZero() {
+		creds.Expires = staticKeysExpiration(now)
+	}
 	body := e.bodies.get(slot, &creds)
 	h := w.Header()
 	h["Content-Type"] = endpointJSON
@@ -420,6 +423,17 @@ func endpointError(w http.ResponseWriter, r *http.Request, status int, code, msg
 	if r.Method != http.MethodHead {
 		w.Write(b)
 	}
+}
+
+// staticKeysExpiration is the Expiration served with static keys, which
+// do not expire: botocore's container provider (every version, to 1.43)
+// fails with KeyError 'Expiration' on a document without one, so the AWS
+// CLI and boto3 could not use a slot of static keys. It is the next full
+// hour plus one, so always 1 to 2 hours ahead: beyond botocore's 15-minute
+// refresh window, and the same for a whole hour, so the cached body of the
+// slot is reused. A client that refreshes then gets the same keys again.
+func staticKeysExpiration(now time.Time) time.Time {
+	return now.UTC().Truncate(time.Hour).Add(2 * time.Hour)
 }
 
 // endpointAppendCredentials appends the container-credentials JSON of c,

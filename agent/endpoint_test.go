@@ -985,3 +985,19 @@ func TestEndpointHostAllowedHook(t *testing.T) {
 		t.Errorf("loopback: got %d, want 200", code)
 	}
 }
+
+func TestStaticKeysExpiration(t *testing.T) {
+	for _, now := range []time.Time{
+		time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 3, 8, 59, 59, 999, time.UTC),
+		time.Date(2026, 12, 3, 9, 30, 0, 0, time.FixedZone("X", 5400)),
+	} {
+		got := staticKeysExpiration(now)
+		if d := got.Sub(now); d <= time.Hour || d > 2*time.Hour {
+			t.Errorf("staticKeysExpiration(%v) = %v, %v ahead; want more than 1h, at most 2h", now, got, d)
+		}
+		if again := staticKeysExpiration(now.Add(-time.Minute)); now.UTC().Minute() > 0 && !again.Equal(got) {
+			t.Errorf("staticKeysExpiration changes within the hour: %v, %v", again, got)
+		}
+	}
+}

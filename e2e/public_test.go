@@ -134,9 +134,11 @@ func (p *publicPeers) trustPebble(t testing.TB) {
 	p.pyPath = patchedCertifi(t, shared, p.rootPEM)
 }
 
-// acme runs `certs acme` for acmetest.FQDN and returns its stderr.
+// acme runs `certs acme` for acmetest.FQDN and returns its stderr. The
+// name resolves to 127.0.0.1 while it runs, or `certs acme` refuses it.
 func (p *publicPeers) acme(t *testing.T) string {
 	t.Helper()
+	setHosts(t, acmetest.FQDN, "127.0.0.1")
 	env := e2e.CleanEnv(t, "AWS_SSO_AGENT_HOME="+p.home, "AWS_SSO_AGENT_EXTRA_ROOTS="+p.extraRoots)
 	out, errOut, code := runCLI(t, env, "certs", "acme", "--fqdn", acmetest.FQDN, "--dns", "rfc2136",
 		"--directory", p.pebble.Directory, "--rfc2136-nameserver", p.knot.Addr,

@@ -93,10 +93,13 @@ type Resolver struct {
 	// PureGo skips `ssh -G` and parses the files with kevinburke/ssh_config
 	// (no Match except "Match all/host", no CanonicalizeHostname).
 	PureGo bool
-	// Home and LocalUser default to the current user's. Home expands ~
-	// and %d in the pure-Go path and the tokens ssh -G leaves unexpanded
-	// (IdentityFile, IdentityAgent); ssh -G itself expands ~ in
-	// UserKnownHostsFile from the passwd entry.
+	// Home and LocalUser default to the current user's. Home is where
+	// ~/.ssh is, and what ~ and %d expand to in the pure-Go path and in
+	// the tokens ssh -G leaves unexpanded (IdentityFile, IdentityAgent).
+	// Its default is the home directory of the user's passwd entry, not
+	// $HOME: OpenSSH takes ~ from getpwuid(3) everywhere (ssh.c, misc.c
+	// tilde_expand), so with HOME set elsewhere `ssh` and this package
+	// still read the same config, keys and known_hosts.
 	Home      string
 	LocalUser string
 	// Getenv defaults to os.Getenv (SSH_AUTH_SOCK, ${VAR} in paths).
@@ -191,6 +194,11 @@ func (r *Resolver) env(k string) string {
 func (r *Resolver) home() string {
 	if r.Home != "" {
 		return r.Home
+	}
+	// os/user reads /etc/passwd (or NSS with cgo); only a user without an
+	// entry falls back to $HOME, as OpenSSH would refuse to run at all.
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		return u.HomeDir
 	}
 	h, _ := os.UserHomeDir()
 	return h

@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -323,6 +324,31 @@ func TestResolveErrors(t *testing.T) {
 			} else if !strings.HasPrefix(err.Error(), "forward: ") {
 				t.Errorf("%s: error %q lacks the package context", rname, err)
 			}
+		}
+	}
+}
+
+// TestHomeIsPasswdHome: with $HOME pointing elsewhere, ~ is still the
+// passwd entry's home directory, in both resolvers, as in OpenSSH: keys,
+// known_hosts and config come from where `ssh` reads them.
+func TestHomeIsPasswdHome(t *testing.T) {
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", t.TempDir())
+	conf := filepath.Join(t.TempDir(), "config")
+	writeFile(t, conf, "Host h\n  IdentityFile ~/.ssh/id_test\n  UserKnownHostsFile ~/.ssh/kh_test\n")
+	for rname, r := range resolvers(t) {
+		c, err := r.Resolve(context.Background(), "h", Options{ConfigFile: conf})
+		if err != nil {
+			t.Fatalf("%s: %v", rname, err)
+		}
+		if want := []string{u.HomeDir + "/.ssh/id_test"}; !slices.Equal(c.IdentityFiles, want) {
+			t.Errorf("%s: IdentityFiles = %q, want %q (the passwd home, not $HOME)", rname, c.IdentityFiles, want)
+		}
+		if want := []string{u.HomeDir + "/.ssh/kh_test"}; !slices.Equal(c.UserKnownHostsFiles, want) {
+			t.Errorf("%s: UserKnownHostsFiles = %q, want %q", rname, c.UserKnownHostsFiles, want)
 		}
 	}
 }

@@ -208,8 +208,8 @@ func dialHop(ctx context.Context, cfg *Config, via *ssh.Client) (*ssh.Client, er
 			// keys replaced, or is not the host we know.
 			return nil, fmt.Errorf("forward: %s offers none of the host key types known_hosts holds for it (%s): "+
 				"its keys may have been replaced, or this is not the host you know; check with its administrator, "+
-				"then remove the old entry (ssh-keygen -R %s): %w",
-				addr, strings.Join(algos, ", "), checker.name, err)
+				"then remove the old entry (%s): %w",
+				addr, strings.Join(algos, ", "), keygenRemove(checker.name), err)
 		}
 		// x/crypto has no type for this, only the message.
 		if strings.Contains(err.Error(), "ssh: unable to authenticate") {

@@ -61,8 +61,14 @@ func (e *HostKeyChangedError) Error() string {
 		"the server offered %s key %s, which does not match known_hosts (%s); "+
 		"someone could be eavesdropping (man in the middle), or the host key was just changed; "+
 		"check the new key with the host's administrator, then remove the offending line "+
-		"(ssh-keygen -R %s)",
-		e.Host, e.Key.Type(), ssh.FingerprintSHA256(e.Key), strings.Join(lines, ", "), shellQuote(knownhosts.Normalize(e.Host)))
+		"(%s)",
+		e.Host, e.Key.Type(), ssh.FingerprintSHA256(e.Key), strings.Join(lines, ", "), keygenRemove(e.Host))
+}
+
+// keygenRemove is the command that removes hostport's entries from
+// known_hosts, ready to paste.
+func keygenRemove(hostport string) string {
+	return "ssh-keygen -R " + shellQuote(knownhosts.Normalize(hostport))
 }
 
 // shellQuote single-quotes s so that a person can paste the command into

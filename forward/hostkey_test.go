@@ -400,6 +400,10 @@ func TestHostKeyAlgorithmsFollowKnownHosts(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "offers none of the host key types known_hosts holds for it (ecdsa-sha2-nistp256)") {
 		t.Fatalf("Dial: got %v, want the replaced-keys error", err)
 	}
+	// Quoted: zsh would glob an unquoted [127.0.0.1]:PORT.
+	if want := "(ssh-keygen -R '" + xknownhosts.Normalize(edOnly.addr) + "')"; !strings.Contains(err.Error(), want) {
+		t.Errorf("Dial: got %v, want %s", err, want)
+	}
 }
 
 // recordingPrompter answers ConfirmHostKey with answer (or err) and

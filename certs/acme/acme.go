@@ -38,6 +38,9 @@ const (
 	LetsEncryptStagingDirectory = lego.LEDirectoryStaging
 )
 
+// userAgent is sent to the ACME server with every request.
+const userAgent = "aws-sso-agent"
+
 // AccountKeyName is the secure store key holding the ACME account key,
 // PKCS#8 DER. It is part of the on-disk format: changing it makes the next
 // run register a new account.
@@ -140,11 +143,14 @@ func Obtain(ctx context.Context, cfg Config) (*public.Cert, error) {
 	user := &acmeUser{email: cfg.Email, key: accountKey}
 	lc := lego.NewConfig(user)
 	lc.CADirURL = dir
-	lc.UserAgent = "aws-sso-agent"
+	lc.UserAgent = userAgent
 	lc.HTTPClient = contextClient(ctx, cfg.HTTPClient)
 	lc.Certificate.KeyType = certcrypto.EC256
 	client, err := lego.NewClient(lc)
 	if err != nil {
+		if u := unreachable(ctx, dir, err); u != nil {
+			return nil, u
+		}
 		return nil, fmt.Errorf("certs: acme: directory %s: %w", dir, err)
 	}
 
@@ -174,6 +180,9 @@ func Obtain(ctx context.Context, cfg Config) (*public.Cert, error) {
 	// finds its account.
 	reg, err := client.Registration.Register(registration.RegisterOptions{TermsOfServiceAgreed: true})
 	if err != nil {
+		if u := unreachable(ctx, dir, err); u != nil {
+			return nil, u
+		}
 		return nil, fmt.Errorf("certs: acme: account at %s: %w", dir, ctxErr(ctx, err))
 	}
 	user.reg = reg
@@ -190,6 +199,9 @@ func Obtain(ctx context.Context, cfg Config) (*public.Cert, error) {
 		Bundle:     true,
 	})
 	if err != nil {
+		if u := unreachable(ctx, dir, err); u != nil {
+			return nil, fmt.Errorf("certs: acme: obtain a certificate for %s: %w", fqdn, u)
+		}
 		return nil, fmt.Errorf("certs: acme: obtain a certificate for %s: %w", fqdn, ctxErr(ctx, err))
 	}
 	chain, err := public.ParseChainPEM(res.Certificate)
@@ -348,6 +360,9 @@ func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp == nil {
 		stop()
 		cancel()
+		if err != nil {
+			err = &transportError{err}
+		}
 		return resp, err
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, done: func() { stop(); cancel() }}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/go-acme/lego/v4/challenge/dns01"
 
 	"github.com/aws-sso-agent/aws-sso-agent/certs/acme"
 	"github.com/aws-sso-agent/aws-sso-agent/certs/public"
@@ -477,5 +479,40 @@ func TestRenewerAdoptsNewerInstall(t *testing.T) {
 	}
 	if s := r.Status(); !s.NotAfter.Equal(second.NotAfter()) || !s.RenewAt.After(now) {
 		t.Errorf("Status = %+v, want the newer certificate's schedule", s)
+	}
+}
+
+// TestRFC2136ReplacesStaleRecord: a challenge record left by an
+// interrupted run is replaced, not added to, and CleanUp removes the
+// record it added; a zone that does not hold the name is refused.
+func TestRFC2136ReplacesStaleRecord(t *testing.T) {
+	env := startACME(t)
+	p := env.rfc2136(t)
+	if err := p.Present(testFQDN, "", "stale-key-authorization"); err != nil {
+		t.Fatalf("Present: %v", err)
+	}
+	if err := p.Present(testFQDN, "", "fresh-key-authorization"); err != nil {
+		t.Fatalf("Present: %v", err)
+	}
+	name := "_acme-challenge." + testFQDN
+	r := acmetest.ResolverAt(env.knot.Addr)
+	txt, err := r.LookupTXT(context.Background(), name)
+	if want := []string{dns01.GetChallengeInfo(testFQDN, "fresh-key-authorization").Value}; err != nil || !slices.Equal(txt, want) {
+		t.Errorf("TXT %s = %q, %v; want only %q", name, txt, err, want)
+	}
+	if err := p.CleanUp(testFQDN, "", "fresh-key-authorization"); err != nil {
+		t.Fatalf("CleanUp: %v", err)
+	}
+	if txt, err := r.LookupTXT(context.Background(), name); err == nil {
+		t.Errorf("TXT %s still served after CleanUp: %q", name, txt)
+	}
+
+	other, err := acme.NewRFC2136Provider(acme.RFC2136Config{Nameserver: env.knot.Addr, Zone: "other.test",
+		TSIGKey: tsigName, TSIGSecret: env.knot.TSIGSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Present(testFQDN, "", "k"); err == nil || !strings.Contains(err.Error(), "is not in zone other.test.") {
+		t.Errorf("Present in the wrong zone: %v", err)
 	}
 }

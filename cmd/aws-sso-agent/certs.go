@@ -35,8 +35,10 @@ with a certificate every SDK trusts:
   fqdn [NAME]                   show or set the public name
   export-csr --fqdn NAME [--out FILE]
                                 make a key in the secure store, write only the CSR
-  load FILE                     install the chain a CA signed for that CSR
-  save --cert FILE --key FILE   install a certificate and key you already have;
+  load FILE [--ca ROOT]         install the chain a CA signed for that CSR
+                                (--ca: the root of your own CA, if the system lacks it)
+  save --cert FILE --key FILE [--ca ROOT]
+                                install a certificate and key you already have;
                                 the key moves into the secure store
   acme --fqdn NAME --dns PROVIDER
                                 get a certificate from an ACME CA (Let's Encrypt)
@@ -373,7 +375,8 @@ func (c *cli) certsExportCSR(args []string) error {
 
 func (c *cli) certsLoad(args []string) error {
 	var sf storeFlags
-	rest, err := c.certsFlags("load", args, &sf, nil)
+	var caFile string
+	rest, err := c.certsFlags("load", args, &sf, func(fs *pflag.FlagSet) { caFlag(fs, &caFile) })
 	if err != nil {
 		return err
 	}
@@ -389,11 +392,16 @@ func (c *cli) certsLoad(args []string) error {
 	if _, err := public.ParseChainPEM(data); err != nil {
 		return publicHint(err)
 	}
-	resp, err := c.certsByAgent(&sf, agent.CertsRequest{Action: agent.CertsLoad, Chain: string(data)})
-	if err != nil || resp != nil {
-		return c.installedByAgent(resp, err)
+	// --ca widens the chain check of this one command; the agent's
+	// store checks against the roots it started with, so a chain of a
+	// private CA is installed by opening the store here.
+	if caFile == "" {
+		resp, err := c.certsByAgent(&sf, agent.CertsRequest{Action: agent.CertsLoad, Chain: string(data)})
+		if err != nil || resp != nil {
+			return c.installedByAgent(resp, err)
+		}
 	}
-	p, err := c.openPublic(&sf)
+	p, err := c.openPublicCA(&sf, caFile)
 	if err != nil {
 		return err
 	}
@@ -407,10 +415,11 @@ func (c *cli) certsLoad(args []string) error {
 
 func (c *cli) certsSave(args []string) error {
 	var sf storeFlags
-	var certFile, keyFile string
+	var certFile, keyFile, caFile string
 	rest, err := c.certsFlags("save", args, &sf, func(fs *pflag.FlagSet) {
 		fs.StringVar(&certFile, "cert", "", "the certificate chain, PEM, leaf first")
 		fs.StringVar(&keyFile, "key", "", "the leaf's private key, PEM, unencrypted (readable by you only)")
+		caFlag(fs, &caFile)
 	})
 	if err != nil {
 		return err
@@ -437,14 +446,17 @@ func (c *cli) certsSave(args []string) error {
 	if _, err := public.ParseChainPEM(certPEM); err != nil {
 		return publicHint(err)
 	}
-	resp, err := c.certsByAgent(&sf, agent.CertsRequest{Action: agent.CertsSave, Chain: string(certPEM), Key: string(keyPEM)})
+	var resp *agent.ControlResponse
+	if caFile == "" { // as in certsLoad
+		resp, err = c.certsByAgent(&sf, agent.CertsRequest{Action: agent.CertsSave, Chain: string(certPEM), Key: string(keyPEM)})
+	}
 	switch {
 	case err != nil || resp != nil:
 		if err := c.installedByAgent(resp, err); err != nil {
 			return err
 		}
 	default:
-		p, err := c.openPublic(&sf)
+		p, err := c.openPublicCA(&sf, caFile)
 		if err != nil {
 			return err
 		}
@@ -586,6 +598,36 @@ func (c *cli) openPublic(sf *storeFlags) (*public.Public, error) {
 	return c.publicFor(d, st)
 }
 
+// caFlag defines --ca, the root of a CA the system does not trust.
+func caFlag(fs *pflag.FlagSet, file *string) {
+	fs.StringVar(file, "ca", "", "PEM file with the root of your own CA, trusted besides the system's roots for this check only (the SDKs must trust it too)")
+}
+
+// openPublicCA is openPublic whose chain checks also trust the CA
+// certificates in caFile, if not "". The file is read before the store is
+// opened, so a wrong path costs no passphrase.
+func (c *cli) openPublicCA(sf *storeFlags, caFile string) (*public.Public, error) {
+	var roots *x509.CertPool
+	if caFile != "" {
+		var err error
+		if roots, err = public.AddRootsFile(nil, caFile); err != nil {
+			return nil, publicHint(err)
+		}
+	}
+	p, err := c.openPublic(sf)
+	if err != nil || roots == nil {
+		return p, err
+	}
+	if p.ExtraRoots != nil {
+		// The test hook's roots stay trusted too.
+		if roots, err = public.ExtraRoots(roots); err != nil {
+			return nil, err
+		}
+	}
+	p.ExtraRoots = roots
+	return p, nil
+}
+
 // publicHint adds what to do next to the refusals of public.Public.
 func publicHint(err error) error {
 	var hint string
@@ -599,7 +641,7 @@ func publicHint(err error) error {
 	case errors.Is(err, public.ErrNotValidNow):
 		hint = "get a fresh certificate, or check this machine's clock"
 	case errors.Is(err, public.ErrUntrustedChain):
-		hint = "put the intermediate certificates after the leaf in the file; the chain must lead to a root this system trusts"
+		hint = "put the intermediate certificates after the leaf in the file; the chain must lead to a root this system trusts, or to the one given with --ca ROOT.pem (your own CA)"
 	case errors.Is(err, public.ErrMalformedPEM):
 		hint = "the file must hold PEM blocks (-----BEGIN CERTIFICATE----- ...), as CAs hand them out"
 	case errors.Is(err, public.ErrInvalidFQDN):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -55,7 +56,7 @@ type acmeFlags struct {
 }
 
 func (f *acmeFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.fqdn, "fqdn", "", "the public name to get a certificate for (default: the one set with `certs fqdn`)")
+	fs.StringVar(&f.fqdn, "fqdn", "", "the public name to get a certificate for (default: the one set with 'aws-sso-agent certs fqdn')")
 	fs.StringVar(&f.dns, "dns", "", "how to write the challenge record: rfc2136 or route53")
 	fs.StringVar(&f.directory, "directory", "", "ACME directory URL (default: Let's Encrypt, "+acme.LetsEncryptDirectory+")")
 	fs.BoolVar(&f.staging, "staging", false, "use Let's Encrypt's staging CA (untrusted certificates, generous rate limits): try a DNS setup here first")
@@ -149,24 +150,45 @@ func (c *cli) certsACME(args []string) error {
 		}
 		s.FQDN = name
 	}
-	pub, err := c.openPublic(&sf)
+	fqdn, err := public.ValidateFQDN(s.FQDN)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
-	st := pub.Store
+	s.FQDN = fqdn
+	var secret []byte
+	if s.DNS == acme.DNSRFC2136 && f.tsigSecretFile != "" {
+		if secret, err = acme.TSIGSecret(f.tsigSecretFile, nil); err != nil {
+			return err
+		}
+	}
 	client, err := acme.ExtraRootsClient()
 	if err != nil {
 		return err
 	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, acmeTimeout)
 	defer cancel()
 
-	var secret []byte
-	if s.DNS == acme.DNSRFC2136 {
-		secret, err = acme.TSIGSecret(f.tsigSecretFile, st)
+	// What is quick and costs nothing comes first: the CA answers (offline,
+	// this is the error, not one about the DNS provider), and the name
+	// resolves to loopback (else the certificate would never be served,
+	// and an issuance counted against the CA's limits would be wasted).
+	// Only then the secure store, whose file kind costs seconds of scrypt.
+	if err := acme.CheckCA(ctx, client, s.Directory); err != nil {
+		return acmeHint(err, s)
+	}
+	if err := public.CheckLoopbackDNS(ctx, c.resolver, s.FQDN); err != nil {
+		return acmeHint(err, s)
+	}
+	pub, err := c.openPublic(&sf)
+	if err != nil {
+		return err
+	}
+	st := pub.Store
+
+	if s.DNS == acme.DNSRFC2136 && secret == nil {
+		secret, err = acme.TSIGSecret("", st)
 		if errors.Is(err, acme.ErrNoTSIGSecret) {
 			return usageError{errors.New("--dns rfc2136 needs --rfc2136-tsig-secret-file FILE (no secret is stored from an earlier run)")}
 		}
@@ -201,21 +223,39 @@ func (c *cli) certsACME(args []string) error {
 	return nil
 }
 
-// acmeHint adds what to check to a failed issuance.
+// acmeHint adds what to check to a failed issuance: the network when the
+// CA did not answer, the name's A record when it does not resolve to
+// loopback, else the DNS provider's permissions.
 func acmeHint(err error, s *acme.Settings) error {
-	// lego's errors run over several lines; one line reads better.
-	msg := strings.Join(strings.Fields(err.Error()), " ")
-	err = errors.New(msg)
+	var unreachable *acme.UnreachableError
+	var dnsErr *public.DNSError
 	var hint string
-	switch s.DNS {
-	case acme.DNSRFC2136:
+	switch {
+	case errors.As(err, &unreachable):
+		hint = "check this machine's connection to " + hostOf(s.Directory) +
+			" (offline? a proxy or firewall in the way?); nothing was changed in DNS"
+	case errors.As(err, &dnsErr):
+		hint = "add an A record " + s.FQDN + " -> 127.0.0.1 in its zone and wait until it resolves here" +
+			" (a home router's DNS-rebind protection may drop such answers: allow the name);" +
+			" no certificate was asked for, as the agent would never serve it (aws-sso-agent help tls)"
+		return withHint(err, hint)
+	case s.DNS == acme.DNSRFC2136:
 		hint = "check that the TSIG key may update the zone of " + s.FQDN + " on " + s.RFC2136.Nameserver +
 			" (BIND: update-policy; Knot: an acl with action update)"
-	case acme.DNSRoute53:
+	case s.DNS == acme.DNSRoute53:
 		hint = "check that the profile may change the hosted zone of " + s.FQDN + " (route53:ChangeResourceRecordSets, GetChange, ListResourceRecordSets)"
 	}
-	if s.Directory == acme.LetsEncryptDirectory {
+	if s.Directory == acme.LetsEncryptDirectory && unreachable == nil {
 		hint += "\ntry the setup with --staging first: Let's Encrypt allows 5 failed validations per hour"
 	}
-	return withHint(err, hint)
+	// lego's errors run over several lines; one line reads better.
+	return withHint(errors.New(strings.Join(strings.Fields(err.Error()), " ")), hint)
+}
+
+// hostOf returns the host of URL u, or u itself if it has none.
+func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host
+	}
+	return u
 }

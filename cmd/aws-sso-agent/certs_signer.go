@@ -188,7 +188,7 @@ func (c *cli) certsSignCSR(args []string) error {
 	// The name must lead to this machine before a certificate for it is
 	// worth having: the agent serves it only then.
 	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	err = public.CheckLoopbackDNS(dctx, c.resolver(), fqdn)
+	err = public.CheckLoopbackDNS(dctx, c.signerResolver(), fqdn)
 	dcancel()
 	if err != nil {
 		return withHint(err, "register the name with the service first (it then resolves to 127.0.0.1); "+
@@ -223,10 +223,14 @@ func (c *cli) certsSignCSR(args []string) error {
 	return nil
 }
 
-// resolver is the resolver of the DNS check: the system's, or, for tests
-// whose zone is not delegated, the server AWS_SSO_AGENT_TEST_RESOLVER
-// names (HOST:PORT). It only narrows where names are looked up.
-func (c *cli) resolver() *net.Resolver {
+// signerResolver is the resolver of the DNS check: c.resolver, else the
+// system's, or, for tests whose zone is not delegated, the server
+// AWS_SSO_AGENT_TEST_RESOLVER names (HOST:PORT). It only narrows where
+// names are looked up.
+func (c *cli) signerResolver() *net.Resolver {
+	if c.resolver != nil {
+		return c.resolver
+	}
 	addr := os.Getenv(testResolverEnv)
 	if addr == "" {
 		return nil

@@ -340,7 +340,7 @@ func TestCertsLoadRefusals(t *testing.T) {
 			"aws-sso-agent: error: certs: certificate is outside its validity period: the certificate expired on "},
 		{"untrusted", other.chain(t, pub, cliFQDN, -time.Hour, time.Hour),
 			"aws-sso-agent: error: certs: certificate chain does not verify: x509: certificate signed by unknown authority\n" +
-				"hint: put the intermediate certificates after the leaf in the file; the chain must lead to a root this system trusts\n"},
+				"hint: put the intermediate certificates after the leaf in the file; the chain must lead to a root this system trusts, or to the one given with --ca ROOT.pem (your own CA)\n"},
 		{"malformed", []byte("-----BEGIN CERTIFICATE-----\nMIIB\n"),
 			"aws-sso-agent: error: certs: malformed PEM: no PEM certificate found\n" +
 				"hint: the file must hold PEM blocks (-----BEGIN CERTIFICATE----- ...), as CAs hand them out\n"},
@@ -538,4 +538,56 @@ func TestCertsLoadMalformedBeforeStore(t *testing.T) {
 		t.Errorf("exit %d, stderr\n%s\nwant 1 and\n%s", code, stderr, want)
 	}
 	e.assertUnchanged(t, before)
+}
+
+// TestCertsLoadOwnCA: a chain from a CA the system does not trust is
+// refused, with a hint to --ca, and accepted with --ca naming its root;
+// --ca takes CA certificates only, and a wrong --ca costs no store open.
+func TestCertsLoadOwnCA(t *testing.T) {
+	e := newCertsEnv(t)
+	t.Setenv(public.ExtraRootsEnv, "") // the test CA is now a CA of one's own
+	rootFile := e.write(t, "corp-root.pem", pemCert(e.ca.root), 0o644)
+	code, _, stderr := e.run(t, nil, true, "certs", "export-csr", "--fqdn", cliFQDN, "--out", filepath.Join(e.home, "agent.csr"))
+	if code != 0 {
+		t.Fatalf("export-csr: exit %d\n%s", code, stderr)
+	}
+	csrPEM, _ := os.ReadFile(filepath.Join(e.home, "agent.csr"))
+	chain := e.ca.signCSR(t, csrPEM)
+	chainFile := e.write(t, "chain.pem", chain, 0o644)
+
+	code, _, stderr = e.run(t, nil, true, "certs", "load", chainFile)
+	if code != 1 || !strings.Contains(stderr, "certificate signed by unknown authority") || !strings.Contains(stderr, "or to the one given with --ca ROOT.pem") {
+		t.Errorf("load without --ca: exit %d, stderr:\n%s\nwant refused, with a hint to --ca", code, stderr)
+	}
+
+	leafFile := e.write(t, "leaf.pem", chain[:bytes.Index(chain[1:], []byte("-----BEGIN"))+1], 0o644)
+	before := e.state(t)
+	for _, tc := range []struct{ file, want string }{
+		{leafFile, "is not a CA certificate"},
+		{filepath.Join(e.home, "nosuch.pem"), "nosuch.pem"},
+	} {
+		// Without the store flags: had the store been opened first, it
+		// would have asked for a passphrase on a terminal there is not.
+		code, _, stderr := e.run(t, nil, false, "certs", "load", chainFile, "--ca", tc.file, "--store", "file")
+		if code != 1 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "passphrase") {
+			t.Errorf("load --ca %s: exit %d, stderr:\n%s\nwant 1 and %q", tc.file, code, stderr, tc.want)
+		}
+	}
+	e.assertUnchanged(t, before)
+
+	code, stdout, stderr := e.run(t, nil, true, "certs", "load", chainFile, "--ca", rootFile)
+	if code != 0 {
+		t.Fatalf("load --ca: exit %d\n%s", code, stderr)
+	}
+	wantLines(t, "load --ca stdout", stdout, "installed the certificate for agent.example.test from Test CA (Test Issuing CA)")
+
+	k := genKey(t)
+	certFile := e.write(t, "cert.pem", e.ca.chain(t, k.Public(), cliFQDN, -time.Hour, 5*24*time.Hour), 0o644)
+	keyFile := e.write(t, "private.key", pemKey(t, k), 0o600)
+	if code, _, stderr := e.run(t, nil, true, "certs", "save", "--cert", certFile, "--key", keyFile); code != 1 {
+		t.Errorf("save without --ca: exit %d, want 1\n%s", code, stderr)
+	}
+	if code, _, stderr := e.run(t, nil, true, "certs", "save", "--cert", certFile, "--key", keyFile, "--ca", rootFile); code != 0 {
+		t.Errorf("save --ca: exit %d, want 0\n%s", code, stderr)
+	}
 }

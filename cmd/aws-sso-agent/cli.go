@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ Usage:
   aws-sso-agent certs print|status|trust|fqdn|export-csr|load|save|acme|api-key|sign-csr|revoke|delete   (aws-sso-agent certs help)
   aws-sso-agent service install|uninstall|status [--dry-run]
   aws-sso-agent version | --version
+  aws-sso-agent help [COMMAND | TOPIC]
 
 Start with:
   aws-sso-agent serve &
@@ -53,6 +55,10 @@ type cli struct {
 	// serve with --log-format json: a supervisor that parses the log must
 	// be able to parse the reason the agent stopped too.
 	jsonErrors bool
+	// resolver looks up names where a command checks what clients will
+	// see (certs acme: the public name resolves to loopback); nil means
+	// the system's. Tests point it at their own DNS server.
+	resolver *net.Resolver
 }
 
 type command func(c *cli, args []string) error
@@ -76,6 +82,7 @@ func commands() map[string]command {
 		"login":    (*cli).login,
 		"logout":   (*cli).logout,
 		"version":  (*cli).version,
+		"help":     (*cli).help,
 		// As most CLIs take it (aws --version, ssh -V's long cousins).
 		"--version": (*cli).version,
 	}
@@ -94,13 +101,17 @@ func (c *cli) version(args []string) error {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	return (&cli{stdin: stdin, stdout: stdout, stderr: stderr}).run(args)
+}
+
+// run runs the command args names and returns the exit status.
+func (c *cli) run(args []string) int {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(c.stderr, usage)
+		return 2
+	case args[0] == "-h" || args[0] == "--help":
+		args = []string{"help"}
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
@@ -138,6 +149,8 @@ func (c *cli) fail(err error) int {
 	if errors.As(err, &u) {
 		hints = append(hints, "run 'aws-sso-agent help' for usage")
 		code = 2
+	} else if more := topicHint(err); more != "" && !strings.Contains(strings.Join(hints, "\n"), "aws-sso-agent help ") {
+		hints = append(hints, more)
 	}
 	if c.jsonErrors {
 		attrs := []any{"exit", code}
@@ -207,7 +220,7 @@ func (c *cli) control(req agent.ControlRequest) (*agent.ControlResponse, error) 
 	defer cancel()
 	resp, err := agent.ControlClient{Path: d.ControlSocket()}.Do(ctx, req)
 	if errors.Is(err, agent.ErrNotRunning) {
-		return nil, withHint(err, "start it with: aws-sso-agent serve &\n(or as a service: see docs/install.md)")
+		return nil, withHint(err, "start it with: aws-sso-agent serve &\n(or as a service: aws-sso-agent service install; more: aws-sso-agent help install)")
 	}
 	return resp, err
 }

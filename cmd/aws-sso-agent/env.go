@@ -22,7 +22,7 @@ func (c *cli) env(args []string) error {
 	fs := c.flags("env")
 	slot := fs.String("slot", "", "a named slot instead of the default one")
 	shell := fs.String("shell", "sh", "syntax of the exports: "+shellList())
-	useTLS := fs.Bool("tls", false, "export the https URL: https://FQDN:PORT/ when the agent serves a public certificate (every SDK), else the loopback one with the trust variables (Go and Node only: see docs/sdk-compatibility.md)")
+	useTLS := fs.Bool("tls", false, "export the https URL: https://FQDN:PORT/ when the agent serves a public certificate (every SDK), else the loopback one with the trust variables (Go and Node only: aws-sso-agent help sdks)")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing and succeed when the agent is not running (for shell rc files)")
 	if err := parse(fs, args); err != nil {
 		return err
