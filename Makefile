@@ -59,11 +59,11 @@ race: ## run the tests with the race detector
 
 check: ## install the real test peers if missing, then run every test against them
 	./scripts/install-test-peers
-	AWS_SSO_AGENT_REQUIRE_PEERS=1 ./scripts/with-secret-service $(GO) test -race -count=1 -timeout 12m ./...
+	AWS_SSO_AGENT_REQUIRE_PEERS=1 ./scripts/with-secret-service $(GO) test -race -count=1 -timeout 25m ./...
 
 e2e: ## only the end-to-end scenarios, against real peers
 	./scripts/install-test-peers
-	AWS_SSO_AGENT_REQUIRE_PEERS=1 ./scripts/with-secret-service $(GO) test -race -count=1 -timeout 10m ./e2e/
+	AWS_SSO_AGENT_REQUIRE_PEERS=1 ./scripts/with-secret-service $(GO) test -race -count=1 -timeout 25m ./e2e/
 
 SOAKTIME ?= 3m
 soak: ## mixed load on one agent for SOAKTIME (default 3m); figures in bin/soak-summary.txt
