@@ -49,7 +49,7 @@ type noChallenges struct{}
 var errNoOrders = errors.New("the admin commands order no certificates")
 
 func (noChallenges) SetTXT(context.Context, string, string, time.Duration) error { return errNoOrders }
-func (noChallenges) ClearTXT(context.Context, string, string) error            { return errNoOrders }
+func (noChallenges) ClearTXT(context.Context, string, string) error              { return errNoOrders }
 
 // revokeFlags are the flags of the commands that revoke.
 type revokeFlags struct {
