@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -40,6 +42,7 @@ type signerService struct {
 	dns     []string // each instance's DNS server, HOST:PORT
 	api     []string // each instance's https://api.signer.test:PORT
 	apiKey  string   // the user's, scoped to signerFQDN
+	caFile  string   // Pebble's HTTPS certificate, for --acme-ca-file
 	procs   []*e2e.Process
 	pebbleT *x509.CertPool
 }
@@ -84,6 +87,7 @@ func startSigner(t testing.TB, o signerOptions) *signerService {
 	s.db = db
 	caFile := filepath.Join(dir, "pebble-tls.pem")
 	os.WriteFile(caFile, s.pebble.TLSCert, 0o600)
+	s.caFile = caFile
 	setHosts(t, signerAPI, "127.0.0.1")
 
 	s.admin(t, "correct horse battery staple", "account", "add", signerUser, "--email", "alice@example.org")
@@ -278,6 +282,44 @@ func TestSignerTwoInstancesOnPostgres(t *testing.T) {
 	down := fmt.Sprintf("https://%s:%d", signerAPI, e2e.FreePort(t))
 	s.signCSR(t, down, s.api[1])
 	everyClientOverSigner(t, s)
+
+	// Deleting the account revokes its certificate at Pebble, with the
+	// service's ACME account from the database, before the hostname is
+	// quarantined.
+	leaf := s.installedLeaf(t)
+	serial := leaf.SerialNumber.Text(16)
+	if st := s.pebble.CertStatus(t, serial); st != "Valid" {
+		t.Fatalf("Pebble says the new certificate is %q, want Valid", st)
+	}
+	out := s.admin(t, "", "account", "delete", signerUser, "--acme-directory", s.pebble.Directory, "--acme-ca-file", s.caFile)
+	if !strings.Contains(out, "certificate "+serial+" of "+signerUser+" revoked") {
+		t.Errorf("account delete: %q, want the certificate %s revoked", out, serial)
+	}
+	if st := s.pebble.CertStatus(t, serial); st != "Revoked" {
+		t.Errorf("after account delete, Pebble says the certificate is %q, want Revoked", st)
+	}
+}
+
+// installedLeaf is the certificate sign-csr installed in the agent's
+// configuration.
+func (s *signerService) installedLeaf(t testing.TB) *x509.Certificate {
+	t.Helper()
+	var data []byte
+	filepath.WalkDir(s.home, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "chain.pem" && filepath.Base(filepath.Dir(path)) == "public" {
+			data, _ = os.ReadFile(path)
+		}
+		return nil
+	})
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatal("no certificate in the installed chain")
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // servedLeaf is the certificate instance i's API serves.
