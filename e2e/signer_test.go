@@ -157,9 +157,11 @@ func (s *signerService) waitAPI(t testing.TB, i int) {
 // in the agent's home.
 func (s *signerService) signCSR(t testing.TB, services ...string) string {
 	t.Helper()
+	// The loopback check asks the system's resolver, as the SDKs do
+	// (here /etc/hosts: the zone is not delegated from the Internet's),
+	// and besides it the signer's own DNS server.
+	setHosts(t, signerFQDN, "127.0.0.1")
 	env := e2e.CleanEnv(t, "AWS_SSO_AGENT_HOME="+s.home, "AWS_SSO_AGENT_EXTRA_ROOTS="+s.extraRoots,
-		// The loopback check asks the signer's own DNS server: the zone
-		// is not delegated from the Internet's.
 		"AWS_SSO_AGENT_TEST_RESOLVER="+s.dns[0])
 	store := []string{"--store", "file", "--passphrase-file", s.pass}
 	for _, svc := range services {
