@@ -24,9 +24,10 @@ import (
 // next to the ACME order both make.
 func BenchmarkSignCSRVsACME(b *testing.B) {
 	knot := acmetest.StartKnot(b)
-	s := startSigner(b, signerOptions{
+	const zone = "bench.signer.test"
+	s := startSigner(b, signerOptions{zone: zone,
 		pebbleDNS: func(first string) string {
-			return startZoneForwarder(b, map[string]string{signerZone + ".": first, acmetest.Zone + ".": knot.Addr})
+			return startZoneForwarder(b, map[string]string{zone + ".": first, acmetest.Zone + ".": knot.Addr})
 		},
 		// Room for every iteration under the service's budgets.
 		args: []string{"--budget-hostname", "100000", "--budget-zone", "100000"},
@@ -43,7 +44,7 @@ func BenchmarkSignCSRVsACME(b *testing.B) {
 		"--directory", s.pebble.Directory, "--rfc2136-nameserver", knot.Addr,
 		"--rfc2136-tsig-key", acmetest.TSIGKeyName, "--rfc2136-tsig-secret-file", secret,
 		"--check-nameserver", knot.Addr}, store...)
-	signArgs := append([]string{"certs", "sign-csr", "--fqdn", signerFQDN}, store...)
+	signArgs := append([]string{"certs", "sign-csr", "--fqdn", s.fqdn}, store...)
 
 	var per [2]time.Duration
 	for i, bc := range []struct {
