@@ -61,10 +61,12 @@ func BenchmarkSignCSRVsACME(b *testing.B) {
 				n++
 			}
 			per[i] = time.Since(start) / time.Duration(n)
+			if i == 1 && per[0] > 0 {
+				// On sign-csr's own line, not in a log: a parent
+				// benchmark's shows only with -v. The goal is at most 1.2.
+				b.ReportMetric(float64(per[1])/float64(per[0]), "x-certs-acme")
+			}
 		})
-	}
-	if per[0] > 0 && per[1] > 0 {
-		b.Logf("sign-csr %v, certs acme %v per issuance: ratio %.2f (goal <= 1.2)", per[1], per[0], float64(per[1])/float64(per[0]))
 	}
 }
 
