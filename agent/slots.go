@@ -357,6 +357,7 @@ func (s *Slots) Unload(name string) error {
 	}
 	s.removeLocked(sl)
 	s.log.Info("slot unloaded", "slot", slotDisplayName(name))
+	s.ssoRetainLocked()
 	change, saved := s.changedLocked()
 	s.mu.Unlock()
 	s.record(change, saved)
@@ -372,6 +373,7 @@ func (s *Slots) UnloadAll() []string {
 		names = append(names, sl.name)
 		s.removeLocked(sl)
 	}
+	s.ssoRetainLocked()
 	change, saved := s.changedLocked()
 	s.mu.Unlock()
 	s.record(change, saved)
@@ -391,6 +393,7 @@ func (s *Slots) UnloadProfile(profile string) []string {
 			s.log.Info("slot unloaded", "slot", slotDisplayName(sl.name), "profile", profile)
 		}
 	}
+	s.ssoRetainLocked()
 	var change uint64
 	var saved []SavedSlot
 	if len(names) > 0 {

@@ -15,6 +15,8 @@ type SSOLogins interface {
 	LoginNeeded(ref sso.SessionRef) (reason string, needed bool)
 	// Status describes the kept sessions.
 	Status() []sso.SessionStatus
+	// Retain forgets the sessions that none of refs leads to.
+	Retain(refs []sso.SessionRef)
 }
 
 // ssoRef is the session reference of a slot's source.
@@ -33,6 +35,28 @@ func (s *Slots) ssoKeep(name string, spec SourceSpec) {
 	if _, err := s.sso.Keep(ssoRef(spec)); err != nil {
 		s.log.Warn("sso session not kept fresh", "slot", slotDisplayName(name), "err", err)
 	}
+	// The slot may have been unloaded or replaced while the keeper read
+	// the config, and the slot it replaced may have been the last of
+	// another session: the keeper is told what is held now, under the
+	// lock, so the last word it hears matches the slots.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ssoRetainLocked()
+}
+
+// ssoRetainLocked tells the keeper the sources of the slots held now, so
+// that it stops refreshing the sessions no slot uses any more. Every
+// removal of a slot but its replacement by Load calls it (Load's
+// ssoKeep does, once the new slot is in).
+func (s *Slots) ssoRetainLocked() {
+	if s.sso == nil {
+		return
+	}
+	refs := make([]sso.SessionRef, 0, len(s.slots))
+	for _, sl := range s.slots {
+		refs = append(refs, ssoRef(sl.spec))
+	}
+	s.sso.Retain(refs)
 }
 
 // ssoUnavailableLocked turns a slot's refusal into one that says a login

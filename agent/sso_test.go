@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,9 +14,10 @@ import (
 
 // stubLogins is an SSOLogins that records what it is told.
 type stubLogins struct {
-	mu     sync.Mutex
-	kept   []sso.SessionRef
-	needed string
+	mu       sync.Mutex
+	kept     []sso.SessionRef
+	needed   string
+	retained [][]sso.SessionRef // each Retain's refs, sorted
 }
 
 func (s *stubLogins) Keep(ref sso.SessionRef) (bool, error) {
@@ -32,6 +34,65 @@ func (s *stubLogins) LoginNeeded(sso.SessionRef) (string, bool) {
 }
 
 func (s *stubLogins) Status() []sso.SessionStatus { return nil }
+
+func (s *stubLogins) Retain(refs []sso.SessionRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	refs = slices.Clone(refs)
+	slices.SortFunc(refs, func(a, b sso.SessionRef) int { return strings.Compare(a.Profile, b.Profile) })
+	s.retained = append(s.retained, refs)
+}
+
+// lastRetained is what the keeper was last told to retain.
+func (s *stubLogins) lastRetained(t *testing.T) []sso.SessionRef {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.retained) == 0 {
+		t.Fatal("the keeper was never told which sessions to retain")
+	}
+	return s.retained[len(s.retained)-1]
+}
+
+// TestSlotsTellKeeperWhatIsHeld: after every unload and every
+// replacement, the keeper hears the sources of the slots still held, so
+// it forgets a session whose last slot went.
+func TestSlotsTellKeeperWhatIsHeld(t *testing.T) {
+	clock := newSlotClock()
+	timers := &slotTimers{clock: clock}
+	logins := &stubLogins{}
+	s := NewSlots(SlotsConfig{Now: clock.Now, Jitter: func(time.Duration) time.Duration { return 0 }, AfterFunc: timers.AfterFunc, SSO: logins})
+	t.Cleanup(func() { s.Close() })
+	const config = "/home/u/.aws/config"
+	ref := func(profile string) sso.SessionRef { return sso.SessionRef{ConfigFile: config, Profile: profile} }
+	load := func(slot, profile string) {
+		t.Helper()
+		if _, err := s.Load(context.Background(), slot, SourceSpec{Profile: profile, ConfigFile: config}, newSlotProvider(clock, time.Hour), testSlotInfo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step string, want ...sso.SessionRef) {
+		t.Helper()
+		if got := logins.lastRetained(t); !slices.Equal(got, want) {
+			t.Errorf("%s: keeper retains %v, want %v", step, got, want)
+		}
+	}
+
+	load("", "dev")
+	load("b", "dev")
+	load("c", "prod")
+	check("after three loads", ref("dev"), ref("dev"), ref("prod"))
+	if err := s.Unload(""); err != nil {
+		t.Fatal(err)
+	}
+	check("after unloading one of two dev slots", ref("dev"), ref("prod"))
+	load("b", "keys") // replaced by a source of another session, or none
+	check("after replacing the last dev slot", ref("keys"), ref("prod"))
+	s.UnloadProfile("prod")
+	check("after unloading by profile", ref("keys"))
+	s.UnloadAll()
+	check("after unloading all")
+}
 
 // TestSlotsSayLoginNeeded: a slot whose SSO session needs a login is
 // refused with a reason and a hint that say so; the keeper was told of

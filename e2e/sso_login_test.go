@@ -295,11 +295,11 @@ func shortLivedSSOHome(t *testing.T, takes string) (h *ssoHome, browser, browser
 // credentials, the agent keeps a slot serving for minutes with no login:
 // it refreshes the access token ahead of expiry with rotating refresh
 // tokens, and survives botocore rotating the refresh token behind its
-// back. When the refresh token is revoked, the endpoint answers a JSON
-// 503 saying a login is needed; after `aws-sso-agent login` it serves
-// again.
+// back. (What follows a revoked refresh token, the 503 saying a login is
+// needed, is TestSSOLoginNeededRemote's, with shorter lifetimes: here it
+// would add the two minutes the slot's credentials take to run out.)
 func TestSSORefreshAhead(t *testing.T) {
-	h, browser, browserLog := shortLivedSSOHome(t, "some four minutes")
+	h, _, browserLog := shortLivedSSOHome(t, "some two and a half minutes")
 	a, url, tokenFile := h.ssoAgent(t)
 
 	keys := map[string]bool{}
@@ -339,25 +339,6 @@ func TestSSORefreshAhead(t *testing.T) {
 	if out := a.mustCLI(nil, "status"); !strings.Contains(out, "sso-session corp: token expires") {
 		t.Errorf("status does not show the session's expiry:\n%s", out)
 	}
-
-	// The administrator ends the session: once the token runs out, the
-	// endpoint says a login is needed, to every client.
-	h.fake.OIDC.RevokeRefreshTokens()
-	var body string
-	e2e.WaitFor(t, func() bool {
-		var code int
-		code, body = get(t, url, tokenFile, nil)
-		return code == 503
-	}, 3*time.Minute)
-	var e struct{ Code, Message string }
-	if err := json.Unmarshal([]byte(body), &e); err != nil || !strings.Contains(e.Message, "login needed") || !strings.Contains(e.Message, "aws-sso-agent login") {
-		t.Errorf("503 body %s: want JSON saying a login is needed and how", body)
-	}
-	if !strings.Contains(a.proc.Stderr(), "sso login needed") {
-		t.Errorf("the log does not say a login is needed:\n%s", a.proc.Stderr())
-	}
-	h.login(t, browser, "--sso-session", "corp")
-	e2e.WaitFor(t, func() bool { code, _ := get(t, url, tokenFile, nil); return code == 200 }, time.Minute)
 }
 
 // botocoreRefresh has botocore load the session's token, which it
@@ -424,5 +405,97 @@ func TestSSOAutoLogin(t *testing.T) {
 	}
 	if n := strings.Count(a.proc.Stderr(), "sso login started"); n != 1 {
 		t.Errorf("%d automatic logins started, want 1", n)
+	}
+}
+
+// servicesSection points h's profile dev at the fake through a
+// `[services]` section (sso_oidc and sso endpoint_url) instead of the
+// endpoint variables, which it drops from the environment.
+func (h *ssoHome) servicesSection(t *testing.T) {
+	t.Helper()
+	data, err := os.ReadFile(h.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "[profile dev]\n", "[profile dev]\nservices = fake\n", 1) +
+		fmt.Sprintf("\n[services fake]\nsso_oidc =\n  endpoint_url = %s\nsso =\n  endpoint_url = %s\n", h.fake.URL, h.fake.URL)
+	if err := os.WriteFile(h.config, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var vars []string
+	for _, v := range h.vars {
+		if !strings.HasPrefix(v, "AWS_ENDPOINT_URL_SSO") {
+			vars = append(vars, v)
+		}
+	}
+	h.vars = vars
+	h.env = e2e.MergeEnv(e2e.CleanEnv(t), h.vars...)
+}
+
+// TestSSOServicesSection: with the endpoints in a [services] section of
+// the profile and no endpoint variable, the agent logs in, loads the
+// profile through aws-sdk-go-v2 (which reaches the portal named there),
+// and serves; and aws-sdk-go-v2, botocore and AWS CLI v1 read the
+// agent's cache and reach the same portal by the same section. (Debian's
+// AWS CLI 2.9 predates [services] sections.) Unloading the slot makes the
+// agent forget the session.
+func TestSSOServicesSection(t *testing.T) {
+	t.Parallel()
+	moto := e2e.StartMoto(t)
+	creds := moto.AssumeRole(t, ssoRole, "sso-user", time.Hour)
+	h := newSSOHome(t, ssofake.Config{Portal: ssofake.PortalConfig{
+		Credentials: func(context.Context, string, string) (ssofake.RoleCredentials, error) {
+			return ssofake.RoleCredentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
+				SessionToken: creds.SessionToken, Expiration: creds.Expires}, nil
+		},
+	}})
+	h.servicesSection(t)
+	for _, v := range h.env {
+		if strings.HasPrefix(v, "AWS_ENDPOINT_URL") {
+			t.Fatalf("the environment still names an endpoint: %s", v)
+		}
+	}
+	browser, _ := browserScript(t)
+	h.login(t, browser, "--profile", "dev")
+	if n := h.fake.OIDC.Calls(ssofake.OpCreateToken); n != 1 {
+		t.Fatalf("%d CreateToken calls at the fake, want the login's one: login did not use the [services] section", n)
+	}
+
+	issued := func() int { return h.fake.Portal.Calls(ssofake.OpGetRoleCredentials) }
+	before := issued()
+	a, url, tokenFile := h.ssoAgent(t)
+	if issued() == before {
+		t.Fatal("load got no credentials from the fake portal: the agent's SDK did not use the [services] section")
+	}
+	if code, body := get(t, url, tokenFile, nil); code != 200 {
+		t.Fatalf("endpoint: %d %s\nagent log:\n%s", code, body, a.proc.Stderr())
+	}
+
+	want := e2e.AssumedRoleARN(ssoRole, "sso-user")
+	env := e2e.MergeEnv(h.env, append(moto.STSEnv(), "AWS_PROFILE=dev")...)
+	for _, c := range e2e.Clients()[:3] {
+		t.Run(c.Name, func(t *testing.T) {
+			before := issued()
+			arn, err := c.Run(t, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if arn != want {
+				t.Errorf("caller %s, want %s", arn, want)
+			}
+			if issued() == before {
+				t.Errorf("the fake portal issued no credentials: the client did not use the [services] section")
+			}
+		})
+	}
+
+	// The session is kept while its slot is loaded, and forgotten with it.
+	ssoSessions := func() []any { s, _ := a.status()["sso_sessions"].([]any); return s }
+	if s := ssoSessions(); len(s) != 1 {
+		t.Errorf("status sso_sessions with the slot loaded: %v, want corp", s)
+	}
+	a.mustCLI(nil, "unload")
+	if s := ssoSessions(); len(s) != 0 {
+		t.Errorf("status sso_sessions after the last slot was unloaded: %v, want none", s)
 	}
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -87,6 +89,7 @@ func rolesAgent(t *testing.T, h *ssoHome) *agentUnderTest {
 // assigns; `load --sso-session --account --role` loads any of them, and
 // AWS CLI v1 and boto3, through the agent, get that role's credentials.
 func TestSSORolesDiscoverAndLoad(t *testing.T) {
+	t.Parallel()
 	moto := e2e.StartMoto(t)
 	h := ssoRolesHome(t, moto)
 	a := rolesAgent(t, h)
@@ -151,6 +154,7 @@ func TestSSORolesDiscoverAndLoad(t *testing.T) {
 // "account name (id) / role", typing filters them, Enter loads the one
 // picked, and AWS CLI v1 gets its credentials.
 func TestSSORolesPickerLoadsDiscoveredRole(t *testing.T) {
+	t.Parallel()
 	moto := e2e.StartMoto(t)
 	h := ssoRolesHome(t, moto)
 	a := rolesAgent(t, h)
@@ -264,4 +268,74 @@ func BenchmarkRolesWarm(b *testing.B) {
 	b.ReportMetric(float64(per.Microseconds())/1000, "ms/roles")
 	b.ReportMetric(float64(base.Microseconds())/1000, "ms/version")
 	b.ReportMetric(float64(per)/float64(base), "x-version")
+}
+
+// legacyStartURL is a vanity start URL (an organization's own alias,
+// not the awsapps.com default), written as the console shows it, with
+// its fragment: the AWS CLI's token cache key is its SHA-1 as written.
+const legacyStartURL = "https://login.example.com/start#/"
+
+// TestSSORolesLegacyProfile: a legacy profile that carries sso_start_url
+// and sso_region itself (no [sso-session]), with a vanity start URL.
+// `login --profile` writes the token where the AWS CLI looks for it (the
+// SHA-1 of the start URL), `roles` lists every role of that start URL and
+// says which one loads through the profile, and the agent and botocore
+// get that role's credentials.
+func TestSSORolesLegacyProfile(t *testing.T) {
+	t.Parallel()
+	moto := e2e.StartMoto(t)
+	h := newSSOHome(t, ssofake.Config{Portal: ssofake.PortalConfig{
+		Accounts: ssoAccounts,
+		Credentials: func(ctx context.Context, accountID, roleName string) (ssofake.RoleCredentials, error) {
+			return motoAssumeRole(ctx, moto, roleName, accountID)
+		},
+	}})
+	// Only the legacy profile: no sso-session is discovered instead.
+	legacy := "[profile legacy]\nsso_start_url = " + legacyStartURL + "\nsso_region = us-east-1\nsso_account_id = 444455556666\nsso_role_name = Developer\nregion = us-east-1\n"
+	if err := os.WriteFile(h.config, []byte(legacy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	browser, _ := browserScript(t)
+	h.login(t, browser, "--profile", "legacy")
+	sum := sha1.Sum([]byte(legacyStartURL))
+	cacheFile := filepath.Join(h.home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
+	tok, err := sso.ReadCache(cacheFile)
+	if err != nil {
+		t.Fatalf("the AWS CLI's cache file for the start URL: %v", err)
+	}
+	if tok.StartURL != legacyStartURL {
+		t.Errorf("cached startUrl %q, want %q", tok.StartURL, legacyStartURL)
+	}
+
+	a := rolesAgent(t, h)
+	var listings []sso.Listing
+	if err := json.Unmarshal([]byte(a.mustCLI(nil, "roles", "--json")), &listings); err != nil {
+		t.Fatal(err)
+	}
+	if len(listings) != 1 || listings[0].StartURL != legacyStartURL || len(listings[0].Roles) != 6 {
+		t.Fatalf("roles --json: %+v, want the 6 roles of %s", listings, legacyStartURL)
+	}
+	out := a.mustCLI(nil, "roles")
+	for _, want := range []string{
+		"start URL " + legacyStartURL + " (profile legacy): 6 roles",
+		"dev (444455556666) / Developer  [profile legacy]",
+		"sandbox (777788889999) / Admin\n",
+		"load one with: aws-sso-agent load --profile legacy",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("roles output lacks %q:\n%s", want, out)
+		}
+	}
+
+	a.mustCLI(nil, "load", "--profile", "legacy")
+	wantARN := e2e.AssumedRoleARN("Developer", "444455556666")
+	got, err := e2e.AWSCLI(t, clientEnv(t, moto, exports(t, a.mustCLI(nil, "env"))))
+	if err != nil || got != wantARN {
+		t.Errorf("aws-cli through the agent: %q %v, want %q", got, err, wantARN)
+	}
+	// botocore finds the agent's login by the start URL, with no agent.
+	got, err = e2e.Boto3(t, e2e.MergeEnv(h.env, append(moto.STSEnv(), "AWS_PROFILE=legacy")...))
+	if err != nil || got != wantARN {
+		t.Errorf("boto3 from the cache: %q %v, want %q", got, err, wantARN)
+	}
 }

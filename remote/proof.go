@@ -333,6 +333,12 @@ func parseCredentialsResponse(resp *http.Response, body []byte, name string) (wi
 		case http.StatusForbidden:
 			e.Reason = "the agent refused slot " + name + " to this session"
 			e.Hint = "start the session with access to it: `aws-sso-agent ssh --slot NAME HOST`"
+		case http.StatusServiceUnavailable:
+			// The slot is loaded but its source fails (an IAM Identity
+			// Center login is needed, say): the agent's message names
+			// the fix, and reloading would not help.
+			e.Reason = "the agent has no credentials to serve for slot " + name
+			e.Hint = "on your workstation, do what the agent's message says (`aws-sso-agent status` shows the slot)"
 		default:
 			e.Reason = "the agent has no credentials to serve for slot " + name
 			e.Hint = "on your workstation, load it: `aws-sso-agent load` (see `aws-sso-agent list`)"

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -62,6 +64,40 @@ func FuzzDiscoverPortalAnswers(f *testing.F) {
 					t.Fatalf("Label %q holds control character %U", r.Label(), c)
 				}
 			}
+		}
+	})
+}
+
+// FuzzSessions feeds arbitrary config files to Sessions: it never
+// panics, and every session it returns is either named or a legacy start
+// URL with its region, found through a profile, listed once.
+func FuzzSessions(f *testing.F) {
+	fuzztest.Start(f)
+	f.Add("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n[profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = A\n")
+	f.Add("[default]\nsso_start_url = https://x/start#/\nsso_region = us-east-1\n[profile default]\nsso_start_url = https://x/start#/\nsso_region = us-east-1\n")
+	f.Add("[profile a]\nsso_start_url = u\nsso_region = r\nsso_session =\n[sso-session ]\n[profile ]\n")
+	cfg := filepath.Join(f.TempDir(), "config")
+	f.Fuzz(func(t *testing.T, data string) {
+		if err := os.WriteFile(cfg, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sessions, err := Sessions(cfg)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, s := range sessions {
+			if s.Name == "" && (s.StartURL == "" || s.Region == "" || s.Profile == "") {
+				t.Fatalf("legacy session without a start URL, region or profile: %+v", s)
+			}
+			key := s.Name + "\x00" + s.StartURL
+			if s.Name != "" {
+				key = s.Name
+			}
+			if seen[key] {
+				t.Fatalf("session listed twice: %+v", s)
+			}
+			seen[key] = true
 		}
 	})
 }

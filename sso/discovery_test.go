@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -209,15 +210,74 @@ func TestRoleLabelIsSafeForTerminals(t *testing.T) {
 	}
 }
 
-func TestSessionNames(t *testing.T) {
+func TestSessions(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "config")
-	writeFile(t, cfg, "[default]\nregion = us-east-1\n\n[sso-session other]\nsso_start_url = https://other.awsapps.com/start\n[sso-session  corp ]\nsso_region = eu-central-1\n[profile sso-session x]\n[services sso-session]\n")
-	names, err := SessionNames(cfg)
-	if err != nil || fmt.Sprint(names) != "[corp other]" {
-		t.Errorf("SessionNames = %v, %v; want [corp other]", names, err)
+	writeFile(t, cfg, `[default]
+region = us-east-1
+
+[sso-session other]
+sso_start_url = https://other.awsapps.com/start
+[sso-session  corp ]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = eu-central-1
+[profile sso-session x]
+[services sso-session]
+
+[profile dev]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = Admin
+
+[profile legacy-b]
+sso_start_url = https://sso.example.com/start#/
+sso_region = us-west-2
+sso_account_id = 444455556666
+sso_role_name = ReadOnly
+
+[profile legacy-a]
+sso_start_url = https://sso.example.com/start#/
+sso_region = us-west-2
+sso_account_id = 444455556666
+sso_role_name = Admin
+
+[profile no-region]
+sso_start_url = https://noregion.awsapps.com/start
+`)
+	got, err := Sessions(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if names, err := SessionNames(filepath.Join(t.TempDir(), "missing")); err != nil || len(names) != 0 {
-		t.Errorf("SessionNames(missing) = %v, %v; want none", names, err)
+	var names []string
+	for _, s := range got {
+		names = append(names, s.String()+" "+s.CacheKey())
+	}
+	want := []string{
+		"sso-session corp corp",
+		"sso-session other other",
+		// One session for both legacy profiles, found through the
+		// first by name; its cache key is the start URL as written.
+		"profile legacy-a https://sso.example.com/start#/",
+	}
+	if !slices.Equal(names, want) {
+		t.Fatalf("Sessions = %q, want %q", names, want)
+	}
+	if p, ok := got[0].ProfileFor("111122223333", "Admin"); !ok || p != "dev" {
+		t.Errorf("corp's profile for 111122223333/Admin = %q %v, want dev", p, ok)
+	}
+	legacy := got[2]
+	if legacy.Region != "us-west-2" || legacy.Scopes != nil {
+		t.Errorf("legacy session %+v: want us-west-2 and no scopes (the AWS CLI registers legacy logins without)", legacy.Session)
+	}
+	for role, want := range map[string]string{"Admin": "legacy-a", "ReadOnly": "legacy-b"} {
+		if p, ok := legacy.ProfileFor("444455556666", role); !ok || p != want {
+			t.Errorf("legacy profile for %s = %q %v, want %s", role, p, ok, want)
+		}
+	}
+	if _, ok := legacy.ProfileFor("444455556666", "Other"); ok {
+		t.Error("a role no profile names has a profile")
+	}
+	if got, err := Sessions(filepath.Join(t.TempDir(), "missing")); err != nil || len(got) != 0 {
+		t.Errorf("Sessions(missing) = %v, %v; want none", got, err)
 	}
 }
 

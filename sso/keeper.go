@@ -90,6 +90,10 @@ type Keeper struct {
 type kept struct {
 	client *Client
 	wake   chan struct{}
+	// ctx ends when the keeper closes or forgets the session: its
+	// refreshes and its automatic login stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// Guarded by Keeper.mu.
 	status       SessionStatus
@@ -139,10 +143,41 @@ func (k *Keeper) Keep(ref SessionRef) (ok bool, err error) {
 		return true, nil
 	}
 	kp := &kept{client: c, wake: make(chan struct{}, 1), status: SessionStatus{Session: s.String(), StartURL: s.StartURL, Region: s.Region}}
+	kp.ctx, kp.cancel = context.WithCancel(k.ctx)
 	k.sessions[key] = kp
 	k.wg.Add(1)
 	go k.run(kp)
 	return true, nil
+}
+
+// Retain keeps only the sessions that refs lead to and forgets the
+// others: their refreshes and automatic logins stop, and status no
+// longer lists them. The agent calls it with the sources of the slots it
+// still holds after one is unloaded or replaced, so that a session is
+// kept exactly as long as a slot uses it. A ref not kept yet is not
+// started (that is Keep's work).
+func (k *Keeper) Retain(refs []SessionRef) {
+	live := make(map[SessionRef]bool, len(refs))
+	for _, r := range refs {
+		live[r] = true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	used := map[string]bool{}
+	for r, key := range k.refs {
+		if live[r] {
+			used[key] = true
+		} else {
+			delete(k.refs, r)
+		}
+	}
+	for key, kp := range k.sessions {
+		if !used[key] {
+			kp.cancel()
+			delete(k.sessions, key)
+			k.log.Info("sso session no longer kept", "session", kp.status.Session, "reason", "no slot uses it")
+		}
+	}
 }
 
 // LoginNeeded says why ref's session needs a new login, if it does.
@@ -176,7 +211,7 @@ func (k *Keeper) Close() {
 	k.wg.Wait()
 }
 
-// run keeps one session until the keeper closes.
+// run keeps one session until the keeper closes or forgets it.
 func (k *Keeper) run(kp *kept) {
 	defer k.wg.Done()
 	failures := 0
@@ -187,7 +222,7 @@ func (k *Keeper) run(kp *kept) {
 		case <-t.C:
 		case <-kp.wake:
 			t.Stop()
-		case <-k.ctx.Done():
+		case <-kp.ctx.Done():
 			t.Stop()
 			return
 		}
@@ -201,12 +236,12 @@ func (k *Keeper) step(kp *kept, failures *int) time.Duration {
 	now := time.Now()
 	t, err := c.Cached()
 	if err == nil && !t.ExpiresAt.After(now.Add(k.ahead(c, t))) || err != nil && errors.Is(err, ErrNoCache) {
-		t, err = c.Refresh(k.ctx)
+		t, err = c.Refresh(kp.ctx)
 		if err == nil {
 			k.log.Info("sso token refreshed", "session", c.session.String(), "expires", t.ExpiresAt)
 		}
 	}
-	if k.ctx.Err() != nil {
+	if kp.ctx.Err() != nil {
 		return time.Hour
 	}
 	k.mu.Lock()
@@ -266,11 +301,11 @@ func (k *Keeper) autoLoginLocked(kp *kept) {
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
-		err := k.cfg.AutoLogin(k.ctx, kp.client)
+		err := k.cfg.AutoLogin(kp.ctx, kp.client)
 		k.mu.Lock()
 		kp.loginRunning = false
 		k.mu.Unlock()
-		if err != nil {
+		if err != nil && kp.ctx.Err() == nil {
 			k.log.Warn("sso login failed", "session", session, "err", err,
 				"hint", fmt.Sprintf("run: aws-sso-agent login %s", loginFlag(session)))
 		}

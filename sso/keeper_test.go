@@ -111,3 +111,54 @@ func TestKeeperIgnoresProfilesWithoutSSO(t *testing.T) {
 		t.Errorf("Keep of a profile with keys: %v %v, want nothing kept and no error", ok, err)
 	}
 }
+
+// TestKeeperRetainForgets: a session stays kept while one ref to it is
+// retained, and once none is, its refreshes stop and status drops it.
+func TestKeeperRetainForgets(t *testing.T) {
+	// 2-second tokens are refreshed every second while kept.
+	f := newFixture(t, ssofake.Config{OIDC: ssofake.OIDCConfig{AccessTokenLifetime: 2 * time.Second}})
+	c := f.client(t)
+	if _, err := c.Login(context.Background(), LoginOptions{Browser: &followBrowser{}, Prompt: &recordPrompt{}}); err != nil {
+		t.Fatal(err)
+	}
+	k := NewKeeper(KeeperConfig{CacheDir: f.cacheDir, PollInterval: 50 * time.Millisecond})
+	defer k.Close()
+	byProfile := SessionRef{ConfigFile: f.config, Profile: "dev"}
+	bySession := SessionRef{ConfigFile: f.config, SSOSession: "corp"}
+	for _, ref := range []SessionRef{byProfile, bySession} {
+		if _, err := k.Keep(ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refreshes := func() int { return f.fake.OIDC.Calls(ssofake.OpCreateToken) }
+
+	// One of the two refs still uses the session: it is still refreshed.
+	k.Retain([]SessionRef{bySession})
+	if st := k.Status(); len(st) != 1 {
+		t.Fatalf("Status after retaining one ref: %+v, want the session", st)
+	}
+	n := refreshes()
+	waitFor(t, "a refresh while a ref is retained", func() bool { return refreshes() > n })
+
+	k.Retain(nil)
+	if st := k.Status(); len(st) != 0 {
+		t.Errorf("Status after retaining nothing: %+v, want none", st)
+	}
+	if _, needed := k.LoginNeeded(bySession); needed {
+		t.Error("a forgotten session still says a login is needed")
+	}
+	// A refresh may have been on the wire when Retain ran; after that,
+	// three token lifetimes pass without one.
+	time.Sleep(500 * time.Millisecond)
+	n = refreshes()
+	time.Sleep(6 * time.Second)
+	if got := refreshes(); got != n {
+		t.Errorf("%d refreshes of a forgotten session, want none", got-n)
+	}
+
+	// Kept again, it is refreshed again.
+	if _, err := k.Keep(byProfile); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a refresh once kept again", func() bool { return refreshes() > n })
+}

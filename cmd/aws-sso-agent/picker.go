@@ -55,12 +55,13 @@ func profileChoices(names []string) []pickChoice {
 	return choices
 }
 
-// roleChoices lists the roles of every sso-session of the AWS config, as
-// `roles` finds them. A session that cannot be listed (not logged in, no
-// sso_region) is named in a note on stderr and left out: its profiles
-// still make a picker.
+// roleChoices lists the roles of every session of the AWS config, as
+// `roles` finds them: any role of an [sso-session], and the roles of a
+// legacy start URL that a profile names (only a profile loads those). A
+// session that cannot be listed (not logged in, no sso_region) is named
+// in a note on stderr and left out: its profiles still make a picker.
 func (c *cli) roleChoices() []pickChoice {
-	sessions, err := sso.SessionNames("")
+	sessions, err := sso.Sessions("")
 	if err != nil {
 		fmt.Fprintf(c.stderr, "aws-sso-agent: note: no discovered roles: %v\n", err)
 		return nil
@@ -74,22 +75,30 @@ func (c *cli) roleChoices() []pickChoice {
 		return nil
 	}
 	var choices []pickChoice
-	for _, name := range sessions {
+	for _, cs := range sessions {
 		ctx, cancel := context.WithTimeout(context.Background(), pickerDiscoveryTimeout)
-		l, err := c.discoverSession(ctx, cache, name, false, c.stderr)
+		l, err := c.discoverSession(ctx, cache, cs.Session, false, c.stderr)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(c.stderr, "aws-sso-agent: note: no roles of sso-session %s: %v\n", name, err)
+			fmt.Fprintf(c.stderr, "aws-sso-agent: note: no roles of %s: %v\n", cs.Session, err)
 			if hint := agent.ErrorHint(err); hint != "" {
 				fmt.Fprintf(c.stderr, "hint: %s\n", hint)
 			}
 		}
 		for _, r := range l.Roles {
 			label := r.Label()
-			if len(sessions) > 1 {
-				label += "  [sso-session " + name + "]"
+			if cs.Name == "" {
+				p, ok := cs.ProfileFor(r.AccountID, r.RoleName)
+				if !ok {
+					continue
+				}
+				choices = append(choices, pickChoice{label: label + "  [profile " + p + "]", spec: agent.SourceSpec{Profile: p}})
+				continue
 			}
-			choices = append(choices, pickChoice{label: label, spec: agent.SourceSpec{SSOSession: name, AccountID: r.AccountID, RoleName: r.RoleName}})
+			if len(sessions) > 1 {
+				label += "  [sso-session " + cs.Name + "]"
+			}
+			choices = append(choices, pickChoice{label: label, spec: agent.SourceSpec{SSOSession: cs.Name, AccountID: r.AccountID, RoleName: r.RoleName}})
 		}
 	}
 	return choices

@@ -245,3 +245,42 @@ func TestPickerNotesSessionsItCannotList(t *testing.T) {
 		t.Errorf("notes = %q, want the session named with a hint", notes.String())
 	}
 }
+
+// TestPickerOffersLegacyRolesThroughProfiles: a legacy profile's start
+// URL (a vanity one here) is discovered with the token the AWS CLI keys
+// by that URL; the picker offers the roles its profiles name, each
+// loading its profile, and leaves out roles no profile names (only a
+// profile loads a role of a legacy start URL).
+func TestPickerOffersLegacyRolesThroughProfiles(t *testing.T) {
+	_, home := rolesEnv(t, "")
+	const url = "https://login.example.com/start#/"
+	cfg := filepath.Join(home, "config")
+	text := "[profile legacy-dev]\nsso_start_url = " + url + "\nsso_region = eu-west-1\nsso_account_id = 444455556666\nsso_role_name = Developer\n\n" +
+		"[profile legacy-prod]\nsso_start_url = " + url + "\nsso_region = eu-west-1\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := sso.CacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sso.WriteCache(sso.CachePath(dir, url), sso.Token{StartURL: url, Region: "eu-west-1", AccessToken: "valid-token", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	var notes bytes.Buffer
+	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &notes}
+	var got []string
+	for _, ch := range c.roleChoices() {
+		got = append(got, ch.label+" -> "+ch.spec.String())
+	}
+	want := []string{
+		"dev (444455556666) / Developer  [profile legacy-dev] -> " + (agent.SourceSpec{Profile: "legacy-dev"}).String(),
+		"prod (111122223333) / ReadOnly  [profile legacy-prod] -> " + (agent.SourceSpec{Profile: "legacy-prod"}).String(),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("choices:\n%s\nwant:\n%s\nnotes: %s", strings.Join(got, "\n"), strings.Join(want, "\n"), notes.String())
+	}
+	if !strings.Contains(notes.String(), "finding the accounts and roles of profile legacy-dev...") {
+		t.Errorf("notes = %q, want the discovery of the legacy start URL announced", notes.String())
+	}
+}

@@ -80,6 +80,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	caaAccount := fs.String("caa-account-uri", "", "limit the CAA record to this ACME account (RFC 8657), the service's own")
 	checkDNS := fs.StringArray("check-dns", nil, "wait until this DNS server (HOST:PORT; repeatable: every instance's) serves a challenge record before the CA looks (default: this instance's own)")
 	debug := fs.Bool("debug", false, "log debug messages")
+	webf := addWebFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -144,6 +145,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	handler, err := webf.handler(srv, db, parts.Issuer, o.Zone, o.APIName, log)
+	if err != nil {
+		return err
+	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: parts.GetCertificate}
 	if o.OwnTLS {
 		pair, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
@@ -160,7 +165,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
-	hs := newHTTPServer(srv, tlsConf, log)
+	hs := newHTTPServer(handler, tlsConf, log)
 	errc := make(chan error, 2)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
 	if parts.Run != nil {

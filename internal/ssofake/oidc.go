@@ -57,8 +57,9 @@ type OIDC struct {
 	cfg  OIDCConfig
 	base func(r *http.Request) string
 
+	callCounts // Calls: every request, faults included
+
 	mu       sync.Mutex
-	calls    map[string]int
 	clients  map[string]*oidcClient
 	devices  map[string]*oidcDevice // device code -> authorization
 	codes    map[string]*oidcCode   // authorization code -> grant
@@ -117,7 +118,6 @@ func NewOIDC(cfg OIDCConfig) *OIDC {
 	return &OIDC{
 		cfg:     cfg,
 		base:    requestBase,
-		calls:   map[string]int{},
 		clients: map[string]*oidcClient{},
 		devices: map[string]*oidcDevice{},
 		codes:   map[string]*oidcCode{},
@@ -150,20 +150,6 @@ func (o *OIDC) fault(w http.ResponseWriter, op string) bool {
 
 // requestBase is the URL the client reached us at.
 func requestBase(r *http.Request) string { return "http://" + r.Host }
-
-// Calls returns how many requests of op arrived; "" counts all.
-func (o *OIDC) Calls(op string) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if op == "" {
-		n := 0
-		for _, c := range o.calls {
-			n += c
-		}
-		return n
-	}
-	return o.calls[op]
-}
 
 // Valid reports whether accessToken was issued here and has not expired:
 // the portal's PortalConfig.Authorize.
@@ -233,7 +219,7 @@ func (o *OIDC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			o.token(w, r)
 		}
 	case r.Method == http.MethodGet && r.URL.Path == "/authorize":
-		o.count(OpAuthorize)
+		o.add(OpAuthorize)
 		o.authorize(w, r)
 	case r.Method == http.MethodGet && r.URL.Path == "/device":
 		if o.ApproveDevice(r.URL.Query().Get("user_code")) {
@@ -246,16 +232,10 @@ func (o *OIDC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (o *OIDC) count(op string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.calls[op]++
-}
-
 // served counts a call of op and answers its injected error if any; it
 // reports whether the call is still to be answered.
 func (o *OIDC) served(w http.ResponseWriter, op string) bool {
-	o.count(op)
+	o.add(op)
 	return !o.fault(w, op)
 }
 

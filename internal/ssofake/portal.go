@@ -87,11 +87,11 @@ type PortalConfig struct {
 // Portal is the fake access portal, an http.Handler. Its methods are safe
 // for concurrent use.
 type Portal struct {
-	cfg PortalConfig
+	cfg        PortalConfig
+	callCounts // Calls: every request, throttled ones included
 
 	mu        sync.Mutex
 	throttle  map[string]int // operation ("" for any) -> calls left to refuse
-	calls     map[string]int
 	inFlight  int
 	maxFlight int
 	loggedOut map[string]bool
@@ -114,7 +114,6 @@ func NewPortal(cfg PortalConfig) *Portal {
 	return &Portal{
 		cfg:       cfg,
 		throttle:  map[string]int{},
-		calls:     map[string]int{},
 		loggedOut: map[string]bool{},
 		issued:    map[string]issuedRole{},
 	}
@@ -134,21 +133,6 @@ func (p *Portal) Throttle(op string, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.throttle[op] += n
-}
-
-// Calls returns how many requests of op arrived, throttled ones included;
-// "" counts all of them.
-func (p *Portal) Calls(op string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if op == "" {
-		n := 0
-		for _, c := range p.calls {
-			n += c
-		}
-		return n
-	}
-	return p.calls[op]
 }
 
 // MaxInFlight returns the largest number of requests the portal was
@@ -235,7 +219,7 @@ var portalRoutes = map[route]string{
 func (p *Portal) begin(op string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.calls[op]++
+	p.add(op)
 	p.inFlight++
 	p.maxFlight = max(p.maxFlight, p.inFlight)
 	for _, k := range []string{op, ""} {

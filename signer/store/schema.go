@@ -90,6 +90,33 @@ CREATE TABLE released_hostnames (
 	released_at BIGINT NOT NULL
 );
 `,
+	// 3: the web interface (signer/web): accounts that signed up wait for
+	// their email's verification (email_pending); sessions and one-time
+	// tokens (email verification, password reset) kept as hashes; and
+	// failed logins counted per submitted name, known or not.
+	3: `
+ALTER TABLE accounts ADD COLUMN email_pending INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE web_sessions (
+	token_hash {{blob}} PRIMARY KEY,
+	account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	created_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX web_sessions_account ON web_sessions(account_id);
+CREATE TABLE web_tokens (
+	token_hash {{blob}} PRIMARY KEY,
+	account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	purpose TEXT NOT NULL,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX web_tokens_account ON web_tokens(account_id);
+CREATE TABLE login_failures (
+	name TEXT PRIMARY KEY,
+	failures INTEGER NOT NULL,
+	window_start BIGINT NOT NULL,
+	locked_until BIGINT NOT NULL
+);
+`,
 }
 
 // expand writes a migration in d's dialect.
