@@ -168,7 +168,11 @@ func (c *cli) hostname(ctx context.Context, args []string) error {
 		if _, err := db.Hostname(ctx, label); err != nil {
 			return err
 		}
-		if err := c.revokeLive(ctx, db, rf, audit, []string{label}); err != nil {
+		certs, err := db.Certificates(ctx, []string{label}, maxLive)
+		if err != nil {
+			return err
+		}
+		if err := c.revokeLive(ctx, db, rf, audit, "hostname "+label, certs); err != nil {
 			return err
 		}
 		if err := db.ReleaseHostname(ctx, label); err != nil {
@@ -194,24 +198,20 @@ func (c *cli) hostname(ctx context.Context, args []string) error {
 	}
 }
 
-// deleteAccount revokes the valid certificates of user's hostnames, then
-// deletes the account, which quarantines them.
+// deleteAccount revokes the valid certificates issued to user (also
+// those of hostnames it released with --keep-certificates), then deletes
+// the account, which quarantines its hostnames.
 func (c *cli) deleteAccount(ctx context.Context, db *store.DB, rf revokeFlags, audit adminAudit, user string) error {
-	if _, err := db.Account(ctx, user); err != nil {
-		return err
-	}
-	hosts, err := db.Hostnames(ctx, user)
+	a, err := db.Account(ctx, user)
 	if err != nil {
 		return err
 	}
-	if len(hosts) > 0 {
-		labels := make([]string, len(hosts))
-		for i, h := range hosts {
-			labels[i] = h.Label
-		}
-		if err := c.revokeLive(ctx, db, rf, audit, labels); err != nil {
-			return err
-		}
+	certs, err := db.AccountCertificates(ctx, a.ID, maxLive)
+	if err != nil {
+		return err
+	}
+	if err := c.revokeLive(ctx, db, rf, audit, "account "+user, certs); err != nil {
+		return err
 	}
 	return db.DeleteAccount(ctx, user)
 }

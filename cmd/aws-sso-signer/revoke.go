@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -65,20 +64,18 @@ func addRevokeFlags(fs *pflag.FlagSet) revokeFlags {
 	}
 }
 
-// maxLive bounds the certificates looked at per hostname: the budget
-// allows a handful a week, and none lives longer than 90 days.
-const maxLive = 1000
+// maxLive bounds the certificates looked at per hostname or account: the
+// budget allows a handful a week per hostname, and none lives longer than
+// 90 days.
+const maxLive = 10000
 
 // revokeLive revokes, at the CA and in the store, every certificate of
-// labels that has neither expired nor been revoked, before the labels are
-// given up. Without a CA to ask it refuses, unless --keep-certificates
-// says to leave them valid. Any failure stops it, so the caller gives up
-// nothing whose certificates are still valid by mistake.
-func (c *cli) revokeLive(ctx context.Context, db *store.DB, f revokeFlags, audit adminAudit, labels []string) error {
-	certs, err := db.Certificates(ctx, labels, maxLive*len(labels))
-	if err != nil {
-		return err
-	}
+// certs that has neither expired nor been revoked, before what (the
+// hostnames, the account) is given up. Without a CA to ask it refuses,
+// unless --keep-certificates says to leave them valid. Any failure stops
+// it, so the caller gives up nothing whose certificates are still valid
+// by mistake.
+func (c *cli) revokeLive(ctx context.Context, db *store.DB, f revokeFlags, audit adminAudit, what string, certs []store.Certificate) error {
 	now := time.Now()
 	var live []store.Certificate
 	for _, ct := range certs {
@@ -98,7 +95,7 @@ func (c *cli) revokeLive(ctx context.Context, db *store.DB, f revokeFlags, audit
 			fmt.Fprintf(c.stderr, "%d certificates stay valid, the last until %s\n", len(live), lastExpiry(live).Format(time.DateOnly))
 			return nil
 		}
-		return withHint(fmt.Errorf("%s: %d certificates are still valid, and no ACME CA was given to revoke them", strings.Join(labels, ", "), len(live)),
+		return withHint(fmt.Errorf("%s: %d certificates are still valid, and no ACME CA was given to revoke them", what, len(live)),
 			"give the service's --acme-directory (and --acme-ca-file), or --keep-certificates to leave them valid until they expire")
 	}
 	build := c.revoker

@@ -34,7 +34,7 @@ func newRevokeFixture(t *testing.T) *revokeFixture {
 		audit: filepath.Join(dir, "audit.log"), serial: map[string]string{}}
 	admin(t, f.url, "correct horse battery staple\n", strings.Fields("account add alice --email alice@example.com")...)
 	admin(t, f.url, "correct horse battery staple\n", strings.Fields("account add bob --email bob@example.com")...)
-	for _, h := range [][2]string{{"alice", "alice-box"}, {"alice", "alice-vm"}, {"bob", "bob-box"}} {
+	for _, h := range [][2]string{{"alice", "alice-box"}, {"alice", "alice-vm"}, {"alice", "alice-old"}, {"bob", "bob-box"}} {
 		admin(t, f.url, "", "hostname", "add", h[0], h[1])
 	}
 	db, err := store.Open(context.Background(), f.url, store.Options{})
@@ -178,9 +178,15 @@ func TestReleaseRevokesCertificates(t *testing.T) {
 		f := newRevokeFixture(t)
 		f.issue(t, "alice", "alice-vm") // a second one for alice-vm
 		second := f.serial["alice-vm"]
+		// A hostname alice gave up keeping its certificate: deleting the
+		// account revokes that one too.
+		f.issue(t, "alice", "alice-old")
 		// One already revoked is not revoked again.
 		f.db.SetCertificateRevoked(context.Background(), second)
-		want := []string{f.serial["alice-box"]}
+		if code, _, stderr := f.run("hostname", "release", "alice-old", "--keep-certificates"); code != 0 {
+			t.Fatalf("release alice-old: exit %d\n%s", code, stderr)
+		}
+		want := []string{f.serial["alice-box"], f.serial["alice-old"]}
 		all, _ := f.db.Certificates(context.Background(), []string{"alice-vm"}, 10)
 		for _, c := range all {
 			if c.Serial != second {
@@ -188,8 +194,8 @@ func TestReleaseRevokesCertificates(t *testing.T) {
 			}
 		}
 		slices.Sort(want)
-		if len(want) != 2 {
-			t.Fatalf("fixture: want 2 valid certificates of alice, have %v", want)
+		if len(want) != 3 {
+			t.Fatalf("fixture: want 3 valid certificates of alice, have %v", want)
 		}
 		code, _, stderr := f.run("account", "delete", "alice", "--acme-directory", "https://ca.example/dir")
 		if code != 0 {
