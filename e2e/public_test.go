@@ -122,7 +122,17 @@ func startPublicPeers(t *testing.T, validity time.Duration) *publicPeers {
 // CLI's (extraRoots).
 func (p *publicPeers) trustPebble(t testing.TB) {
 	t.Helper()
-	shared := e2e.SharedDir(t)
+	// A directory of this test's own (every user can read it, for the
+	// remote tests' throwaway user): tests running in parallel each
+	// trust their own Pebble.
+	shared, err := os.MkdirTemp(e2e.SharedDir(t), "pebble-trust-")
+	if err == nil {
+		err = os.Chmod(shared, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shared) })
 	p.rootPEM = p.pebble.RootPEM(t)
 	p.extraRoots = filepath.Join(p.home, "extra-roots.pem")
 	os.WriteFile(p.extraRoots, append(append([]byte{}, p.pebble.TLSCert...), p.rootPEM...), 0o600)

@@ -24,9 +24,10 @@ import (
 // next to the ACME order both make.
 func BenchmarkSignCSRVsACME(b *testing.B) {
 	knot := acmetest.StartKnot(b)
-	s := startSigner(b, signerOptions{
+	const zone = "bench.signer.test"
+	s := startSigner(b, signerOptions{zone: zone,
 		pebbleDNS: func(first string) string {
-			return startZoneForwarder(b, map[string]string{signerZone + ".": first, acmetest.Zone + ".": knot.Addr})
+			return startZoneForwarder(b, map[string]string{zone + ".": first, acmetest.Zone + ".": knot.Addr})
 		},
 		// Room for every iteration under the service's budgets.
 		args: []string{"--budget-hostname", "100000", "--budget-zone", "100000"},
@@ -43,7 +44,7 @@ func BenchmarkSignCSRVsACME(b *testing.B) {
 		"--directory", s.pebble.Directory, "--rfc2136-nameserver", knot.Addr,
 		"--rfc2136-tsig-key", acmetest.TSIGKeyName, "--rfc2136-tsig-secret-file", secret,
 		"--check-nameserver", knot.Addr}, store...)
-	signArgs := append([]string{"certs", "sign-csr", "--fqdn", signerFQDN}, store...)
+	signArgs := append([]string{"certs", "sign-csr", "--fqdn", s.fqdn}, store...)
 
 	var per [2]time.Duration
 	for i, bc := range []struct {
@@ -60,10 +61,12 @@ func BenchmarkSignCSRVsACME(b *testing.B) {
 				n++
 			}
 			per[i] = time.Since(start) / time.Duration(n)
+			if i == 1 && per[0] > 0 {
+				// On sign-csr's own line, not in a log: a parent
+				// benchmark's shows only with -v. The goal is at most 1.2.
+				b.ReportMetric(float64(per[1])/float64(per[0]), "x-certs-acme")
+			}
 		})
-	}
-	if per[0] > 0 && per[1] > 0 {
-		b.Logf("sign-csr %v, certs acme %v per issuance: ratio %.2f (goal <= 1.2)", per[1], per[0], float64(per[1])/float64(per[0]))
 	}
 }
 

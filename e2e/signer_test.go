@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -25,27 +27,31 @@ import (
 
 const (
 	signerPkg  = "github.com/aws-sso-agent/aws-sso-agent/cmd/aws-sso-signer"
-	signerZone = "signer.test"
-	signerAPI  = "api." + signerZone
 	signerUser = "alice"
-	signerFQDN = signerUser + "." + signerZone
 )
 
-// signerService is aws-sso-signer serving signerZone, its DNS server
+// signerService is aws-sso-signer serving its zone, its DNS server
 // being what Pebble validates DNS-01 against.
 type signerService struct {
 	*publicPeers
+	// zone is the test's own, so tests run in parallel: the API's name
+	// and the user's go into /etc/hosts, which they share.
+	zone    string
+	apiName string // api.ZONE
+	fqdn    string // signerUser.ZONE, the user's hostname
 	bin     string
 	db      string   // --db URL
 	dns     []string // each instance's DNS server, HOST:PORT
 	api     []string // each instance's https://api.signer.test:PORT
-	apiKey  string   // the user's, scoped to signerFQDN
+	apiKey  string   // the user's, scoped to fqdn
+	caFile  string   // Pebble's HTTPS certificate, for --acme-ca-file
 	procs   []*e2e.Process
 	pebbleT *x509.CertPool
 }
 
 // signerOptions say how startSigner runs the service.
 type signerOptions struct {
+	zone      string // the service's zone; "" means signer.test
 	db        string // --db; "" means a new SQLite file
 	instances int    // how many serve on db; 0 means 1
 	validity  time.Duration
@@ -56,11 +62,12 @@ type signerOptions struct {
 }
 
 // startSigner runs Pebble and aws-sso-signer serve as o says, registers
-// signerUser with the hostname signerFQDN, and waits until every instance
+// signerUser with the hostname s.fqdn, and waits until every instance
 // serves the API with its own certificate from Pebble.
 func startSigner(t testing.TB, o signerOptions) *signerService {
 	t.Helper()
-	s := &signerService{bin: e2e.SharedBinary(t, signerPkg)}
+	s := &signerService{bin: e2e.SharedBinary(t, signerPkg), zone: cmp.Or(o.zone, "signer.test")}
+	s.apiName, s.fqdn = "api."+s.zone, signerUser+"."+s.zone
 	for range max(o.instances, 1) {
 		s.dns = append(s.dns, fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t)))
 	}
@@ -84,15 +91,16 @@ func startSigner(t testing.TB, o signerOptions) *signerService {
 	s.db = db
 	caFile := filepath.Join(dir, "pebble-tls.pem")
 	os.WriteFile(caFile, s.pebble.TLSCert, 0o600)
-	setHosts(t, signerAPI, "127.0.0.1")
+	s.caFile = caFile
+	setHosts(t, s.apiName, "127.0.0.1")
 
 	s.admin(t, "correct horse battery staple", "account", "add", signerUser, "--email", "alice@example.org")
 	s.admin(t, "", "hostname", "add", signerUser, signerUser)
-	s.apiKey = strings.TrimSpace(s.admin(t, "", "key", "create", signerUser, "--hostname", signerFQDN))
+	s.apiKey = strings.TrimSpace(s.admin(t, "", "key", "create", signerUser, "--hostname", s.fqdn))
 
 	for i := range s.dns {
 		port := e2e.FreePort(t)
-		args := []string{"serve", "--zone", signerZone, "--db", db,
+		args := []string{"serve", "--zone", s.zone, "--db", db,
 			"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--dns-listen", s.dns[i],
 			"--acme-directory", s.pebble.Directory, "--acme-ca-file", caFile,
 			"--public-ip", "127.0.0.1", "--caa-issuer", "pebble.letsencrypt.org"}
@@ -102,7 +110,7 @@ func startSigner(t testing.TB, o signerOptions) *signerService {
 		args = append(args, o.args...)
 		p := e2e.StartProcess(t, e2e.CleanEnv(t), s.bin, args...)
 		s.procs = append(s.procs, p)
-		s.api = append(s.api, fmt.Sprintf("https://%s:%d", signerAPI, port))
+		s.api = append(s.api, fmt.Sprintf("https://%s:%d", s.apiName, port))
 	}
 	for i, p := range s.procs {
 		p.WaitForOutput(t, `"msg":"serving"`, 30*time.Second)
@@ -127,7 +135,7 @@ func (s *signerService) admin(t testing.TB, stdin string, args ...string) string
 }
 
 // waitAPI waits until instance i answers over TLS with a certificate for
-// signerAPI that chains to Pebble's root: the API's own, from the same
+// the API's name that chains to Pebble's root: the API's own, from the same
 // ACME machinery as the users'.
 func (s *signerService) waitAPI(t testing.TB, i int) {
 	t.Helper()
@@ -153,9 +161,11 @@ func (s *signerService) waitAPI(t testing.TB, i int) {
 // in the agent's home.
 func (s *signerService) signCSR(t testing.TB, services ...string) string {
 	t.Helper()
+	// The loopback check asks the system's resolver, as the SDKs do
+	// (here /etc/hosts: the zone is not delegated from the Internet's),
+	// and besides it the signer's own DNS server.
+	setHosts(t, s.fqdn, "127.0.0.1")
 	env := e2e.CleanEnv(t, "AWS_SSO_AGENT_HOME="+s.home, "AWS_SSO_AGENT_EXTRA_ROOTS="+s.extraRoots,
-		// The loopback check asks the signer's own DNS server: the zone
-		// is not delegated from the Internet's.
 		"AWS_SSO_AGENT_TEST_RESOLVER="+s.dns[0])
 	store := []string{"--store", "file", "--passphrase-file", s.pass}
 	for _, svc := range services {
@@ -164,7 +174,7 @@ func (s *signerService) signCSR(t testing.TB, services ...string) string {
 			t.Fatalf("certs api-key: exit %d (the key must never be echoed)\n%s%s", code, out, errOut)
 		}
 	}
-	out, errOut, code := runCLI(t, env, append([]string{"certs", "sign-csr", "--fqdn", signerFQDN}, store...)...)
+	out, errOut, code := runCLI(t, env, append([]string{"certs", "sign-csr", "--fqdn", s.fqdn}, store...)...)
 	if code != 0 {
 		t.Fatalf("certs sign-csr: exit %d\n%s%s", code, out, errOut)
 	}
@@ -173,7 +183,7 @@ func (s *signerService) signCSR(t testing.TB, services ...string) string {
 
 // checkZone asks the signer's DNS server directly (a net.Resolver would
 // read /etc/hosts first).
-func checkZone(t testing.TB, addr string) {
+func (s *signerService) checkZone(t testing.TB, addr string) {
 	t.Helper()
 	ask := func(name string, qtype uint16) *mdns.Msg {
 		q := new(mdns.Msg)
@@ -186,7 +196,7 @@ func checkZone(t testing.TB, addr string) {
 	}
 	var got []string
 	for _, qt := range []uint16{mdns.TypeA, mdns.TypeAAAA} {
-		for _, rr := range ask(signerFQDN+".", qt).Answer {
+		for _, rr := range ask(s.fqdn+".", qt).Answer {
 			switch a := rr.(type) {
 			case *mdns.A:
 				got = append(got, a.A.String())
@@ -196,19 +206,19 @@ func checkZone(t testing.TB, addr string) {
 		}
 	}
 	if !slices.Equal(got, []string{"127.0.0.1", "::1"}) {
-		t.Errorf("%s at %s: %v; want loopback only", signerFQDN, addr, got)
+		t.Errorf("%s at %s: %v; want loopback only", s.fqdn, addr, got)
 	}
-	if r := ask("mallory."+signerZone+".", mdns.TypeA); r.Rcode != mdns.RcodeNameError {
+	if r := ask("mallory."+s.zone+".", mdns.TypeA); r.Rcode != mdns.RcodeNameError {
 		t.Errorf("an unregistered name at %s: %s, want NXDOMAIN", addr, mdns.RcodeToString[r.Rcode])
 	}
 }
 
 // everyClientOverSigner serves the agent with the certificate from the
 // service and has every SDK fetch credentials over https from
-// signerFQDN, trusting Pebble's root as a public one.
+// the user's hostname, trusting Pebble's root as a public one.
 func everyClientOverSigner(t *testing.T, s *signerService) {
 	t.Helper()
-	setHosts(t, signerFQDN, "127.0.0.1")
+	setHosts(t, s.fqdn, "127.0.0.1")
 	moto := e2e.StartMoto(t)
 	cfg := e2e.WriteAWSConfig(t, t.TempDir(), moto)
 	a := startAgent(t, agentOptions{home: s.home, extra: []string{"AWS_SSO_AGENT_EXTRA_ROOTS=" + s.extraRoots}})
@@ -216,8 +226,8 @@ func everyClientOverSigner(t *testing.T, s *signerService) {
 	want := e2e.DefaultRoleProfile.AssumedRoleARN()
 	vars := exports(t, a.mustCLI(nil, "env", "--tls"))
 	url := e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
-	if !strings.HasPrefix(url, "https://"+signerFQDN+":") {
-		t.Fatalf("env --tls URL %q, want https://%s:PORT/", url, signerFQDN)
+	if !strings.HasPrefix(url, "https://"+s.fqdn+":") {
+		t.Fatalf("env --tls URL %q, want https://%s:PORT/", url, s.fqdn)
 	}
 	for _, c := range e2e.Clients() {
 		t.Run(c.Name, func(t *testing.T) {
@@ -237,10 +247,11 @@ func everyClientOverSigner(t *testing.T, s *signerService) {
 // DNS-01 against the service's DNS server; the agent keeps the API key,
 // signs a CSR through the service, and every SDK trusts its endpoint.
 func TestSignerEveryClient(t *testing.T) {
-	s := startSigner(t, signerOptions{})
-	checkZone(t, s.dns[0])
+	t.Parallel() // its own zone, ports and directories
+	s := startSigner(t, signerOptions{zone: "sqlite.signer.test"})
+	s.checkZone(t, s.dns[0])
 	out := s.signCSR(t, s.api[0])
-	if !strings.Contains(out, "certificate for "+signerFQDN) {
+	if !strings.Contains(out, "certificate for "+s.fqdn) {
 		t.Errorf("sign-csr says %q", out)
 	}
 	everyClientOverSigner(t, s)
@@ -259,6 +270,7 @@ func TestSignerEveryClient(t *testing.T) {
 // validates against the first instance's DNS server, which learns the
 // challenge record from the database.
 func TestSignerTwoInstancesOnPostgres(t *testing.T) {
+	t.Parallel() // its own zone, ports, directories and cluster
 	pg, err := pgtest.New()
 	if errors.Is(err, pgtest.ErrNotInstalled) {
 		e2e.PeerMissing(t, "%v", err)
@@ -268,16 +280,54 @@ func TestSignerTwoInstancesOnPostgres(t *testing.T) {
 	}
 	t.Cleanup(pg.Stop)
 	db := pg.NewDatabase(t)
-	s := startSigner(t, signerOptions{db: db, instances: 2})
+	s := startSigner(t, signerOptions{zone: "pg.signer.test", db: db, instances: 2})
 	for _, d := range s.dns {
-		checkZone(t, d)
+		s.checkZone(t, d)
 	}
 	if a, b := s.servedLeaf(t, 0), s.servedLeaf(t, 1); !a.Equal(b) {
 		t.Errorf("the instances serve different API certificates (%s, %s): each ordered its own", a.SerialNumber, b.SerialNumber)
 	}
-	down := fmt.Sprintf("https://%s:%d", signerAPI, e2e.FreePort(t))
+	down := fmt.Sprintf("https://%s:%d", s.apiName, e2e.FreePort(t))
 	s.signCSR(t, down, s.api[1])
 	everyClientOverSigner(t, s)
+
+	// Deleting the account revokes its certificate at Pebble, with the
+	// service's ACME account from the database, before the hostname is
+	// quarantined.
+	leaf := s.installedLeaf(t)
+	serial := leaf.SerialNumber.Text(16)
+	if st := s.pebble.CertStatus(t, serial); st != "Valid" {
+		t.Fatalf("Pebble says the new certificate is %q, want Valid", st)
+	}
+	out := s.admin(t, "", "account", "delete", signerUser, "--acme-directory", s.pebble.Directory, "--acme-ca-file", s.caFile)
+	if !strings.Contains(out, "certificate "+serial+" of "+signerUser+" revoked") {
+		t.Errorf("account delete: %q, want the certificate %s revoked", out, serial)
+	}
+	if st := s.pebble.CertStatus(t, serial); st != "Revoked" {
+		t.Errorf("after account delete, Pebble says the certificate is %q, want Revoked", st)
+	}
+}
+
+// installedLeaf is the certificate sign-csr installed in the agent's
+// configuration.
+func (s *signerService) installedLeaf(t testing.TB) *x509.Certificate {
+	t.Helper()
+	var data []byte
+	filepath.WalkDir(s.home, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "chain.pem" && filepath.Base(filepath.Dir(path)) == "public" {
+			data, _ = os.ReadFile(path)
+		}
+		return nil
+	})
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatal("no certificate in the installed chain")
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // servedLeaf is the certificate instance i's API serves.
@@ -285,7 +335,7 @@ func (s *signerService) servedLeaf(t testing.TB, i int) *x509.Certificate {
 	t.Helper()
 	host := strings.TrimPrefix(s.api[i], "https://")
 	_, port, _ := net.SplitHostPort(host)
-	conn, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{RootCAs: s.pebbleT, ServerName: signerAPI})
+	conn, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{RootCAs: s.pebbleT, ServerName: s.apiName})
 	if err != nil {
 		t.Fatalf("instance %d: %v", i, err)
 	}
@@ -298,10 +348,11 @@ func (s *signerService) servedLeaf(t testing.TB, i int) *x509.Certificate {
 // the lifetime is left (the service renews its own API certificate on the
 // same rule), and new connections get the new certificate.
 func TestSignerRenewedByRunningAgent(t *testing.T) {
-	s := startSigner(t, signerOptions{validity: 60 * time.Second,
+	t.Parallel() // its own zone, ports and directories
+	s := startSigner(t, signerOptions{zone: "renew.signer.test", validity: 60 * time.Second,
 		args: []string{"--budget-hostname", "100"}}) // one renewal every 40 s
 	s.signCSR(t, s.api[0])
-	setHosts(t, signerFQDN, "127.0.0.1")
+	setHosts(t, s.fqdn, "127.0.0.1")
 	config := filepath.Join(t.TempDir(), "config")
 	os.WriteFile(config, []byte("[profile static]\naws_access_key_id = AKIASTATICSTATIC0001\naws_secret_access_key = s\nregion = us-east-1\n"), 0o600)
 	a := startAgent(t, agentOptions{home: s.home, extra: []string{"AWS_SSO_AGENT_EXTRA_ROOTS=" + s.extraRoots},
@@ -309,8 +360,8 @@ func TestSignerRenewedByRunningAgent(t *testing.T) {
 	a.mustCLI([]string{"AWS_CONFIG_FILE=" + config}, "load", "--profile", "static")
 	vars := exports(t, a.mustCLI(nil, "env", "--tls"))
 	url := e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
-	if !strings.HasPrefix(url, "https://"+signerFQDN+":") {
-		t.Fatalf("env --tls URL %q, want https://%s:PORT/", url, signerFQDN)
+	if !strings.HasPrefix(url, "https://"+s.fqdn+":") {
+		t.Fatalf("env --tls URL %q, want https://%s:PORT/", url, s.fqdn)
 	}
 	token, _ := os.ReadFile(e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
 	serial := func() string {

@@ -25,11 +25,15 @@ import (
 
 const chromiumPath = "/usr/bin/chromium"
 
+// webZone is the web tests' zone, which the browser maps to loopback.
+const webZone = "signer.test"
+
 // startSignerWeb runs Pebble and one aws-sso-signer serve on SQLite with
 // its web pages, mailing through sink; nobody has an account yet.
 func startSignerWeb(t *testing.T, sink *smtpsink.Sink) *signerService {
 	t.Helper()
-	s := &signerService{bin: e2e.SharedBinary(t, signerPkg), dns: []string{fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t))}}
+	s := &signerService{bin: e2e.SharedBinary(t, signerPkg), dns: []string{fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t))},
+		zone: webZone, apiName: "api." + webZone, fqdn: signerUser + "." + webZone}
 	s.publicPeers = &publicPeers{home: t.TempDir()}
 	s.pebble = acmetest.StartPebbleValidity(t, s.dns[0], 90*24*time.Hour)
 	s.trustPebble(t)
@@ -41,11 +45,11 @@ func startSignerWeb(t *testing.T, sink *smtpsink.Sink) *signerService {
 	s.db = "sqlite:" + filepath.Join(dir, "signer.db")
 	caFile := filepath.Join(dir, "pebble-tls.pem")
 	os.WriteFile(caFile, s.pebble.TLSCert, 0o600)
-	setHosts(t, signerAPI, "127.0.0.1")
+	setHosts(t, s.apiName, "127.0.0.1")
 
 	port := e2e.FreePort(t)
-	s.api = []string{fmt.Sprintf("https://%s:%d", signerAPI, port)}
-	p := e2e.StartProcess(t, e2e.CleanEnv(t), s.bin, "serve", "--zone", signerZone, "--db", s.db,
+	s.api = []string{fmt.Sprintf("https://%s:%d", s.apiName, port)}
+	p := e2e.StartProcess(t, e2e.CleanEnv(t), s.bin, "serve", "--zone", s.zone, "--db", s.db,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--dns-listen", s.dns[0],
 		"--acme-directory", s.pebble.Directory, "--acme-ca-file", caFile,
 		"--public-ip", "127.0.0.1", "--caa-issuer", "pebble.letsencrypt.org",
@@ -77,7 +81,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.Flag("host-resolver-rules", "MAP *."+signerZone+" 127.0.0.1"),
+		chromedp.Flag("host-resolver-rules", "MAP *."+webZone+" 127.0.0.1"),
 		chromedp.WindowSize(1024, 900),
 		// Every frame in the page's process, so the page's frame tree
 		// shows what became of a cross-origin frame.
@@ -271,7 +275,7 @@ func TestSignerWebFlow(t *testing.T) {
 		run(t, ctx, "reload hostnames", chromedp.Navigate(base+"/hostnames"))
 	}
 	run(t, ctx, "open the rebind note", chromedp.Click(chromedp.CSS("summary")))
-	waitText(t, ctx, "127.0.0.1 "+signerFQDN)
+	waitText(t, ctx, "127.0.0.1 "+s.fqdn)
 	sh.take(ctx, "hostnames")
 	fieldsLabelled(t, ctx, "hostnames")
 	fitsNarrowScreen(t, ctx, "hostnames")
@@ -291,7 +295,7 @@ func TestSignerWebFlow(t *testing.T) {
 	fitsNarrowScreen(t, ctx, "new key")
 
 	s.apiKey = key
-	if out := s.signCSR(t, base); !strings.Contains(out, "certificate for "+signerFQDN) {
+	if out := s.signCSR(t, base); !strings.Contains(out, "certificate for "+s.fqdn) {
 		t.Errorf("sign-csr says %q", out)
 	}
 	run(t, ctx, "open keys again", chromedp.Navigate(base+"/keys"))
@@ -301,7 +305,7 @@ func TestSignerWebFlow(t *testing.T) {
 	sh.take(ctx, "keys")
 
 	run(t, ctx, "open certificates", chromedp.Navigate(base+"/certificates"))
-	waitText(t, ctx, signerFQDN)
+	waitText(t, ctx, s.fqdn)
 	first := text(t, ctx, "code.serial")
 	if !strings.Contains(text(t, ctx, "main"), "(in 89 days)") && !strings.Contains(text(t, ctx, "main"), "(in 90 days)") {
 		t.Errorf("the certificate's expiry is not shown:\n%s", text(t, ctx, "main"))

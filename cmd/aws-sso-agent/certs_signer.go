@@ -188,7 +188,7 @@ func (c *cli) certsSignCSR(args []string) error {
 	// The name must lead to this machine before a certificate for it is
 	// worth having: the agent serves it only then.
 	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	err = public.CheckLoopbackDNS(dctx, c.signerResolver(), fqdn)
+	err = checkLoopback(dctx, c.resolver, fqdn)
 	dcancel()
 	if err != nil {
 		return withHint(err, "register the name with the service first (it then resolves to 127.0.0.1); "+
@@ -223,26 +223,34 @@ func (c *cli) certsSignCSR(args []string) error {
 	return nil
 }
 
-// signerResolver is the resolver of the DNS check: c.resolver, else the
-// system's, or, for tests whose zone is not delegated, the server
-// AWS_SSO_AGENT_TEST_RESOLVER names (HOST:PORT). It only narrows where
-// names are looked up.
-func (c *cli) signerResolver() *net.Resolver {
-	if c.resolver != nil {
-		return c.resolver
+// checkLoopback is sign-csr's DNS check: system (the cli's resolver;
+// nil: the system's resolver, which reads /etc/hosts as every SDK does) must answer only
+// loopback addresses for fqdn. The AWS_SSO_AGENT_TEST_RESOLVER test hook
+// adds a second check against the server it names (HOST:PORT), for tests
+// whose zone is not delegated; it can only make the check stricter, never
+// stand in for the system's answer, so setting it cannot make a name
+// that leads elsewhere pass.
+func checkLoopback(ctx context.Context, system *net.Resolver, fqdn string) error {
+	if err := public.CheckLoopbackDNS(ctx, system, fqdn); err != nil {
+		return err
 	}
 	addr := os.Getenv(testResolverEnv)
 	if addr == "" {
 		return nil
 	}
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
+	if err := public.CheckLoopbackDNS(ctx, r, fqdn); err != nil {
+		return fmt.Errorf("%s: %w", testResolverEnv, err)
+	}
+	return nil
 }
 
-// testResolverEnv is a TEST HOOK (like public.ExtraRootsEnv): the DNS
-// server sign-csr's loopback check asks instead of the system's resolver.
+// testResolverEnv is a TEST HOOK (like public.ExtraRootsEnv), not a user
+// setting: a DNS server sign-csr's loopback check asks besides the
+// system's resolver.
 const testResolverEnv = "AWS_SSO_AGENT_TEST_RESOLVER"
 
 // signerHint adds what to do next to a failed request to the services.

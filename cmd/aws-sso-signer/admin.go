@@ -25,6 +25,7 @@ func (c *cli) account(ctx context.Context, args []string) error {
 	fs, dbURL := c.flags("account " + args[0])
 	audit := c.auditFlag(fs)
 	email := fs.String("email", "", "the account's e-mail address")
+	rf := addRevokeFlags(fs)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func (c *cli) account(ctx context.Context, args []string) error {
 		defer db.Close()
 		switch args[0] {
 		case "delete":
-			err = db.DeleteAccount(ctx, user)
+			err = c.deleteAccount(ctx, db, rf, audit, user)
 		default:
 			err = db.SetAccountDisabled(ctx, user, args[0] == "disable")
 		}
@@ -122,6 +123,7 @@ func (c *cli) hostname(ctx context.Context, args []string) error {
 	fs, dbURL := c.flags("hostname " + args[0])
 	audit := c.auditFlag(fs)
 	capN := fs.Int("cap", signer.MaxHostnamesPerAccount, "the most hostnames the account may hold")
+	rf := addRevokeFlags(fs)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -163,6 +165,16 @@ func (c *cli) hostname(ctx context.Context, args []string) error {
 		return c.record(audit, "hostname add", h.Label, slog.String("account", h.Username))
 	case "release":
 		label := strings.ToLower(strings.SplitN(rest[0], ".", 2)[0])
+		if _, err := db.Hostname(ctx, label); err != nil {
+			return err
+		}
+		certs, err := db.Certificates(ctx, []string{label}, maxLive)
+		if err != nil {
+			return err
+		}
+		if err := c.revokeLive(ctx, db, rf, audit, "hostname "+label, certs); err != nil {
+			return err
+		}
 		if err := db.ReleaseHostname(ctx, label); err != nil {
 			return err
 		}
@@ -184,6 +196,24 @@ func (c *cli) hostname(ctx context.Context, args []string) error {
 		}
 		return tw.Flush()
 	}
+}
+
+// deleteAccount revokes the valid certificates issued to user (also
+// those of hostnames it released with --keep-certificates), then deletes
+// the account, which quarantines its hostnames.
+func (c *cli) deleteAccount(ctx context.Context, db *store.DB, rf revokeFlags, audit adminAudit, user string) error {
+	a, err := db.Account(ctx, user)
+	if err != nil {
+		return err
+	}
+	certs, err := db.AccountCertificates(ctx, a.ID, maxLive)
+	if err != nil {
+		return err
+	}
+	if err := c.revokeLive(ctx, db, rf, audit, "account "+user, certs); err != nil {
+		return err
+	}
+	return db.DeleteAccount(ctx, user)
 }
 
 // fqdn is LABEL.ZONE once serve has recorded the zone, else LABEL.

@@ -32,9 +32,10 @@ Usage:
                        --acme-directory URL [--acme-ca-file FILE]
                        [--tls-cert FILE --tls-key FILE]
   aws-sso-signer account add USER --email EMAIL     (password on stdin)
-  aws-sso-signer account list | disable USER | enable USER | delete USER
+  aws-sso-signer account list | disable USER | enable USER
+  aws-sso-signer account delete USER [--acme-directory URL [--acme-ca-file FILE] | --keep-certificates]
   aws-sso-signer hostname add USER LABEL [--cap N]
-  aws-sso-signer hostname release LABEL
+  aws-sso-signer hostname release LABEL [--acme-directory URL [--acme-ca-file FILE] | --keep-certificates]
   aws-sso-signer hostname list [USER]
   aws-sso-signer key create USER --hostname FQDN [--hostname FQDN...]
   aws-sso-signer key list [USER]
@@ -45,6 +46,11 @@ The database: --db URL on every command, else $AWS_SSO_SIGNER_DB.
   sqlite:PATH                    one instance (the default engine)
   postgres://USER@HOST/DB        several instances; the password goes in
                                  PGPASSWORD or ~/.pgpass, never in argv
+
+Giving a hostname up (hostname release, account delete) first revokes its
+valid certificates at the CA with the service's ACME account: give serve's
+--acme-directory (else $AWS_SSO_SIGNER_ACME_DIRECTORY), or
+--keep-certificates. The label is then quarantined for 90 days.
 
 Audit: every change appends one JSON line to --audit-log FILE (0600), else
 $AWS_SSO_SIGNER_AUDIT_LOG; serve writes its API's lines there or to stdout.
@@ -58,6 +64,9 @@ type cli struct {
 	getenv         func(string) string
 	// parts builds the DNS server and the ACME issuer for serve.
 	parts partsBuilder
+	// revoker builds what revokes certificates for hostname release and
+	// account delete; nil means buildRevoker.
+	revoker revokerBuilder
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

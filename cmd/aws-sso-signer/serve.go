@@ -94,6 +94,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return usagef("serve needs --zone, --listen, --dns-listen and --acme-directory")
 	case (*tlsCert == "") != (*tlsKey == ""):
 		return usagef("--tls-cert and --tls-key go together")
+	case *perHost < 1 || *global < 1:
+		return usagef("--budget-hostname and --budget-zone must be at least 1")
 	}
 	z, err := public.ValidateFQDN(*zone)
 	if err != nil {

@@ -141,6 +141,7 @@ func TestBadInput(t *testing.T) {
 	for _, s := range sqli {
 		rows = append(rows,
 			row{"sql in csr " + s, "POST", protocol.PathCertificates, f.aliceKey, protocol.SignRequest{CSR: s}, nil, 400, protocol.CodeBadCSR},
+			row{"sql in the csr's name " + s, "POST", protocol.PathCertificates, f.aliceKey, sign("", csrFor(t, s+"."+zone, nil)), nil, 400, protocol.CodeBadCSR},
 			row{"sql in key " + s, "GET", protocol.PathCertificates, s, nil, nil, 401, protocol.CodeUnauthorized},
 			row{"sql in serial " + s, "POST", protocol.PathRevoke, f.aliceKey, protocol.RevokeRequest{Serial: s}, nil, 400, protocol.CodeBadRequest},
 			row{"sql in subdomain " + s, "POST", protocol.PathUpdate, "", protocol.UpdateRequest{Subdomain: s, TXT: strings.Repeat("a", 43)}, []string{protocol.HeaderAPIUser, "alice", protocol.HeaderAPIKey, f.aliceKey}, 400, protocol.CodeBadRequest},
