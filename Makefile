@@ -87,7 +87,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 
 bench: ## benchmarks, each against its baseline in the same run; prints ratios
 	$(GO) test -run '^$$' -bench . $$($(GO) list ./... | grep -v /e2e$$)
-	AWS_SSO_AGENT_REQUIRE_PEERS=1 $(GO) test -run '^$$' -bench . -benchtime 20x ./e2e/
+	AWS_SSO_AGENT_REQUIRE_PEERS=1 ./scripts/with-secret-service $(GO) test -run '^$$' -bench . -benchtime 20x ./e2e/
 
 release: ## static release binaries for every platform into dist/, JOBS (default: the cores) at a time
 	@$(MAKE) --no-print-directory -j$(JOBS) $(RELEASE_TARGETS)

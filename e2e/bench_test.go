@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -75,6 +78,118 @@ func BenchmarkAgentMemory(b *testing.B) {
 	b.ReportMetric(float64(idle)/(1<<20), "idle-RSS-MB")
 	b.ReportMetric(float64(idleAnon)/(1<<20), "idle-anon-MB")
 	b.ReportMetric(float64(busy-idle)/sessions/1024, "KB/session")
+}
+
+// BenchmarkAgentMemoryKeyring measures the case the memory target names:
+// the idle agent's RSS with the keyring store (a real Secret Service,
+// scripts/with-secret-service) and two slots loaded, each served over
+// TLS a few times (target: at most 20 MB). Beside it, in the same run, a
+// bare net/http TLS server (testdata/tlsbaseline) served the same number
+// of requests: the ratio is the agent's cost over any Go HTTPS server.
+func BenchmarkAgentMemoryKeyring(b *testing.B) {
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		e2e.PeerMissing(b, "no Secret Service: run under scripts/with-secret-service")
+	}
+	moto := e2e.StartMoto(b)
+	dev := e2e.RoleProfile{Name: "dev", Role: "dev-role", Session: "dev-session"}
+	ops := e2e.RoleProfile{Name: "ops", Role: "ops-role", Session: "ops-session"}
+	cfg := e2e.WriteAWSConfig(b, b.TempDir(), moto, dev, ops)
+
+	// The session's keyring is shared by the run: start from none of the
+	// agent's keys, and leave none.
+	clearAgentKeyring(b)
+	b.Cleanup(func() { clearAgentKeyring(b) })
+	a := startAgent(b, agentOptions{store: "keyring"})
+	a.mustCLI(cfg.Env(), "load", "--profile", "dev")
+	a.mustCLI(cfg.Env(), "load", "--profile", "ops", "--slot=operations")
+	for _, slot := range [][]string{nil, {"--slot", "operations"}} {
+		vars := exports(b, a.mustCLI(nil, append([]string{"env", "--tls"}, slot...)...))
+		token, err := os.ReadFile(e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		getTLS(b, e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI"), e2e.Getenv(vars, "SSL_CERT_FILE"), string(token), "AccessKeyId")
+	}
+
+	base := startTLSBaseline(b)
+	for range 2 { // as many requests as the agent served
+		getTLS(b, base.url, base.certFile, "", `"ok"`)
+	}
+
+	// Both idle for the same time, then read together.
+	time.Sleep(time.Second)
+	agentRSS, agentAnon := procMemory(b, a.proc.PID(), "VmRSS"), procMemory(b, a.proc.PID(), "RssAnon")
+	baseRSS, baseAnon := procMemory(b, base.proc.PID(), "VmRSS"), procMemory(b, base.proc.PID(), "RssAnon")
+	b.ReportMetric(float64(agentRSS)/(1<<20), "idle-RSS-MB")
+	b.ReportMetric(float64(agentAnon)/(1<<20), "idle-anon-MB")
+	b.ReportMetric(float64(baseRSS)/(1<<20), "baseline-RSS-MB")
+	b.ReportMetric(float64(baseAnon)/(1<<20), "baseline-anon-MB")
+	b.ReportMetric(float64(agentRSS)/float64(baseRSS), "ratio")
+	b.ReportMetric(float64(agentAnon)/float64(baseAnon), "anon-ratio")
+}
+
+// requestsPerServer is how many credential requests each server answers
+// before it is measured idle: enough to have run every path once and
+// grown its pools, as a client's first calls do.
+const requestsPerServer = 5
+
+// getTLS makes requestsPerServer GETs of url on new connections, trusting
+// only the CA in caFile, and fails unless each is a 200 whose body holds
+// want. It closes its connections: the server is idle afterwards.
+func getTLS(b *testing.B, url, caFile, token, want string) {
+	b.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		b.Fatalf("no certificate in %s", caFile)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	for range requestsPerServer {
+		req, err := http.NewRequest("GET", url, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			b.Fatalf("GET %s: %d %.200s", url, resp.StatusCode, body)
+		}
+	}
+}
+
+// tlsBaseline is a running testdata/tlsbaseline.
+type tlsBaseline struct {
+	proc     *e2e.Process
+	url      string
+	certFile string
+}
+
+// startTLSBaseline builds testdata/tlsbaseline as the agent is built
+// (static, stripped: TestMain) and starts it.
+func startTLSBaseline(b *testing.B) *tlsBaseline {
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "tlsbaseline")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./testdata/tlsbaseline")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build tlsbaseline: %v\n%s", err, out)
+	}
+	certFile := filepath.Join(dir, "cert.pem")
+	p := e2e.StartProcess(b, e2e.CleanEnv(b), bin, certFile)
+	line := p.WaitForOutput(b, "listening on ", 10*time.Second)
+	_, addr, _ := strings.Cut(line, "listening on ")
+	return &tlsBaseline{proc: p, url: "https://" + strings.TrimSpace(addr) + "/", certFile: certFile}
 }
 
 // benchRemote starts what the SSH benchmarks share.

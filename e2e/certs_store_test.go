@@ -18,7 +18,7 @@ import (
 
 // clearAgentKeyring removes every key the agent keeps in the OS keyring
 // (service aws-sso-agent) of this session.
-func clearAgentKeyring(t *testing.T) {
+func clearAgentKeyring(t testing.TB) {
 	t.Helper()
 	k := store.NewKeyring("aws-sso-agent")
 	for _, name := range []string{localca.IntermediateKeyName, public.KeyName, public.PendingKeyName, acme.AccountKeyName, acme.TSIGSecretName} {
