@@ -356,15 +356,23 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	s.renderAccount(w, r, http.StatusOK, "")
 }
 
-type accountData struct{ HoldDays int }
+type accountData struct {
+	HoldDays int
+	Passkeys []passkeyView
+}
 
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, errMsg string) {
 	notice := ""
 	if status == http.StatusOK {
 		notice = noticeOf(r)
 	}
+	keys, err := s.cfg.Store.Passkeys(r.Context(), userOf(r).ID)
+	if err != nil {
+		s.internal(w, r, "listing your passkeys", err)
+		return
+	}
 	s.render(w, r, status, "account.html", &page{Title: "Account", Section: "account", Error: errMsg, Notice: notice,
-		Data: accountData{HoldDays: int(store.Quarantine.Hours() / 24)}})
+		Data: accountData{HoldDays: int(store.Quarantine.Hours() / 24), Passkeys: passkeyViews(keys)}})
 }
 
 // deleteAccount revokes the account's live certificates and deletes it;

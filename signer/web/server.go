@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/aws-sso-agent/aws-sso-agent/signer"
 	"github.com/aws-sso-agent/aws-sso-agent/signer/store"
 )
@@ -92,6 +94,7 @@ type Server struct {
 	pages     map[string]*template.Template
 	dummyHash string
 	hashing   chan struct{}
+	passkeys *webauthn.WebAuthn
 	// verifications counts argon2id verifications, so a test can see that
 	// an unknown user costs one as a wrong password does.
 	verifications atomic.Int64
@@ -151,6 +154,12 @@ func New(cfg Config) (*Server, error) {
 	if s.dummyHash, err = signer.HashPassword("not a password of anyone's"); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
+	// The passkeys belong to the pages' host name, and are used only
+	// from the pages' origin.
+	if s.passkeys, err = webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: cfg.Zone,
+		RPOrigins: []string{u.Scheme + "://" + u.Host}}); err != nil {
+		return nil, fmt.Errorf("web: passkeys: %w", err)
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -181,6 +190,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /account", s.authed(s.account))
 	mux.HandleFunc("POST /account/password", s.authed(s.changePassword))
 	mux.HandleFunc("POST /account/delete", s.authed(s.deleteAccount))
+	mux.HandleFunc("POST /passkeys/register/begin", s.authed(s.passkeyRegisterBegin))
+	mux.HandleFunc("POST /passkeys/register/finish", s.authed(s.passkeyRegisterFinish))
+	mux.HandleFunc("POST /passkeys/delete", s.authed(s.passkeyDelete))
+	mux.HandleFunc("POST /passkeys/login/begin", s.passkeyLoginBegin)
+	mux.HandleFunc("POST /passkeys/login/finish", s.passkeyLoginFinish)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "message.html", &page{Title: "Not found", Error: "There is no page at this address."})
 	})
@@ -204,10 +218,11 @@ func (s *Server) routes() http.Handler {
 // ServeHTTP serves the pages.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// contentSecurityPolicy allows the service's own stylesheet and images
-// and nothing else: no script at all, no inline style, forms only to
-// itself, never inside a frame.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// contentSecurityPolicy allows the service's own stylesheet, images and
+// script file (the passkeys', which calls back only to the service) and
+// nothing else: no inline script or style, forms only to itself, never
+// inside a frame.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -317,6 +332,8 @@ var notices = map[string]string{
 	"certrev":   "The certificate is revoked.",
 	"password":  "Your password is changed; your other sessions are ended.",
 	"deleted":   "Your account is deleted, its certificates revoked.",
+	"passkey":   "The passkey is added. Log in with it instead of the password.",
+	"passkeyrm": "The passkey is removed.",
 }
 
 func (s *Server) redirect(w http.ResponseWriter, r *http.Request, path, notice string) {
