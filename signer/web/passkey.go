@@ -34,6 +34,17 @@ const passkeyTTL = 5 * time.Minute
 // maxPasskeys bounds each account's credentials.
 const maxPasskeys = 10
 
+// withPasskeys runs h if the pages offer passkeys.
+func (s *Server) withPasskeys(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.passkeys == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "This service offers no passkeys."})
+			return
+		}
+		h(w, r)
+	}
+}
+
 // passkeyUser is an account as the WebAuthn library sees it.
 type passkeyUser struct {
 	account store.Account

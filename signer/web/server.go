@@ -94,7 +94,7 @@ type Server struct {
 	pages     map[string]*template.Template
 	dummyHash string
 	hashing   chan struct{}
-	passkeys *webauthn.WebAuthn
+	passkeys  *webauthn.WebAuthn
 	// verifications counts argon2id verifications, so a test can see that
 	// an unknown user costs one as a wrong password does.
 	verifications atomic.Int64
@@ -155,10 +155,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 	// The passkeys belong to the pages' host name, and are used only
-	// from the pages' origin.
-	if s.passkeys, err = webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: cfg.Zone,
-		RPOrigins: []string{u.Scheme + "://" + u.Host}}); err != nil {
-		return nil, fmt.Errorf("web: passkeys: %w", err)
+	// from the pages' origin. WebAuthn has them for domain names only:
+	// pages at an IP address offer none.
+	if _, err := netip.ParseAddr(u.Hostname()); err != nil {
+		if s.passkeys, err = webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: cfg.Zone,
+			RPOrigins: []string{u.Scheme + "://" + u.Host}}); err != nil {
+			return nil, fmt.Errorf("web: passkeys: %w", err)
+		}
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -190,11 +193,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /account", s.authed(s.account))
 	mux.HandleFunc("POST /account/password", s.authed(s.changePassword))
 	mux.HandleFunc("POST /account/delete", s.authed(s.deleteAccount))
-	mux.HandleFunc("POST /passkeys/register/begin", s.authed(s.passkeyRegisterBegin))
-	mux.HandleFunc("POST /passkeys/register/finish", s.authed(s.passkeyRegisterFinish))
-	mux.HandleFunc("POST /passkeys/delete", s.authed(s.passkeyDelete))
-	mux.HandleFunc("POST /passkeys/login/begin", s.passkeyLoginBegin)
-	mux.HandleFunc("POST /passkeys/login/finish", s.passkeyLoginFinish)
+	mux.HandleFunc("POST /passkeys/register/begin", s.withPasskeys(s.authed(s.passkeyRegisterBegin)))
+	mux.HandleFunc("POST /passkeys/register/finish", s.withPasskeys(s.authed(s.passkeyRegisterFinish)))
+	mux.HandleFunc("POST /passkeys/delete", s.withPasskeys(s.authed(s.passkeyDelete)))
+	mux.HandleFunc("POST /passkeys/login/begin", s.withPasskeys(s.passkeyLoginBegin))
+	mux.HandleFunc("POST /passkeys/login/finish", s.withPasskeys(s.passkeyLoginFinish))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "message.html", &page{Title: "Not found", Error: "There is no page at this address."})
 	})
@@ -264,7 +267,9 @@ type page struct {
 	Section string // the nav entry to mark current
 	// Anonymous renders the page as for a visitor who is not logged in.
 	Anonymous bool
-	Data      any
+	// Passkeys says the pages offer passkeys (they are at a domain name).
+	Passkeys bool
+	Data     any
 }
 
 var funcs = template.FuncMap{
@@ -301,6 +306,7 @@ func (s *Server) parseTemplates() error {
 // a template error is a clean 500, never half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
 	p.Zone = s.cfg.Zone
+	p.Passkeys = s.passkeys != nil
 	if p.User == nil && !p.Anonymous {
 		p.User = userOf(r)
 	}
