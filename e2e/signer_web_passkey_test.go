@@ -105,8 +105,8 @@ func TestSignerWebPasskeys(t *testing.T) {
 		t.Fatalf("the authenticator's credentials: %v, %v; want alice's one", creds, err)
 	}
 	aliceHandle := base64.RawURLEncoding.EncodeToString(creds.Credentials[0].UserHandle)
-	if !creds.Credentials[0].IsResidentCredential || creds.Credentials[0].RpID != signerAPI {
-		t.Errorf("alice's credential: resident %v, RP %q; want a discoverable one for %s", creds.Credentials[0].IsResidentCredential, creds.Credentials[0].RpID, signerAPI)
+	if host := strings.Split(strings.TrimPrefix(base, "https://"), ":")[0]; !creds.Credentials[0].IsResidentCredential || creds.Credentials[0].RpID != host {
+		t.Errorf("alice's credential: resident %v, RP %q; want a discoverable one for %s", creds.Credentials[0].IsResidentCredential, creds.Credentials[0].RpID, host)
 	}
 
 	// Log in with it, keeping a copy of what the page sent: the tab's

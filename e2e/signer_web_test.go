@@ -308,7 +308,7 @@ func TestSignerWebFlow(t *testing.T) {
 
 	// The agent, set up by sign-csr, serves the certificate.
 	setHosts(t, signerFQDN, "127.0.0.1")
-	served := runningAgentOverSigner(t, s)
+	served := runningAgentOverSigner(t, s, signerFQDN)
 	first := served()
 
 	run(t, ctx, "open certificates", chromedp.Navigate(base+"/certificates"))
@@ -354,11 +354,11 @@ func TestSignerWebFlow(t *testing.T) {
 }
 
 // runningAgentOverSigner starts the agent in s's home, where sign-csr
-// has set up the signer as its certificate source, with renewal checked
-// every second. It returns a function that asks the agent's TLS endpoint
+// has set up the signer as its certificate source for fqdn, with
+// renewal checked every second. It returns a function that asks the agent's TLS endpoint
 // and returns the serial (hex, as the pages show it) of the certificate
 // a new connection gets.
-func runningAgentOverSigner(t *testing.T, s *signerService) func() string {
+func runningAgentOverSigner(t *testing.T, s *signerService, fqdn string) func() string {
 	t.Helper()
 	config := filepath.Join(t.TempDir(), "config")
 	os.WriteFile(config, []byte("[profile static]\naws_access_key_id = AKIASTATICSTATIC0001\naws_secret_access_key = s\nregion = us-east-1\n"), 0o600)
@@ -367,8 +367,8 @@ func runningAgentOverSigner(t *testing.T, s *signerService) func() string {
 	a.mustCLI([]string{"AWS_CONFIG_FILE=" + config}, "load", "--profile", "static")
 	vars := exports(t, a.mustCLI(nil, "env", "--tls"))
 	url := e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
-	if !strings.HasPrefix(url, "https://"+signerFQDN+":") {
-		t.Fatalf("env --tls URL %q, want https://%s:PORT/", url, signerFQDN)
+	if !strings.HasPrefix(url, "https://"+fqdn+":") {
+		t.Fatalf("env --tls URL %q, want https://%s:PORT/", url, fqdn)
 	}
 	token, err := os.ReadFile(e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
 	if err != nil {

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -332,24 +330,12 @@ func (s *Server) revokeCertificate(w http.ResponseWriter, r *http.Request) {
 	s.redirect(w, r, "/certificates", "certrev")
 }
 
-// revoke has the CA revoke c and records it.
+// revoke has the CA revoke c and records it, detached from the request
+// so that a revocation the CA made is recorded.
 func (s *Server) revoke(ctx context.Context, c store.Certificate) error {
-	block, _ := pem.Decode([]byte(c.ChainPEM))
-	if block == nil {
-		return errors.New("the stored chain has no PEM block")
-	}
-	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-		return fmt.Errorf("the stored certificate: %w", err)
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if err := s.cfg.Issuer.Revoke(ctx, block.Bytes); err != nil {
-		return err
-	}
-	if err := s.cfg.Store.SetCertificateRevoked(ctx, c.Serial); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
+	return s.cfg.Store.RevokeCertificate(ctx, s.cfg.Issuer, c)
 }
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
