@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/http"
@@ -28,14 +29,15 @@ const chromiumPath = "/usr/bin/chromium"
 // webZone is the web tests' zone, which the browser maps to loopback.
 const webZone = "signer.test"
 
-// startSignerWeb runs Pebble and one aws-sso-signer serve on SQLite with
-// its web pages, mailing through sink; nobody has an account yet.
-func startSignerWeb(t *testing.T, sink *smtpsink.Sink) *signerService {
+// startSignerWeb runs Pebble, signing certificates valid for validity,
+// and one aws-sso-signer serve on SQLite with its web pages and more
+// serve flags, mailing through sink; nobody has an account yet.
+func startSignerWeb(t *testing.T, sink *smtpsink.Sink, validity time.Duration, args ...string) *signerService {
 	t.Helper()
 	s := &signerService{bin: e2e.SharedBinary(t, signerPkg), dns: []string{fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t))},
 		zone: webZone, apiName: "api." + webZone, fqdn: signerUser + "." + webZone}
 	s.publicPeers = &publicPeers{home: t.TempDir()}
-	s.pebble = acmetest.StartPebbleValidity(t, s.dns[0], 90*24*time.Hour)
+	s.pebble = acmetest.StartPebbleValidity(t, s.dns[0], validity)
 	s.trustPebble(t)
 	s.pass = filepath.Join(s.home, "passphrase")
 	os.WriteFile(s.pass, []byte("correct horse battery staple"), 0o600)
@@ -49,11 +51,11 @@ func startSignerWeb(t *testing.T, sink *smtpsink.Sink) *signerService {
 
 	port := e2e.FreePort(t)
 	s.api = []string{fmt.Sprintf("https://%s:%d", s.apiName, port)}
-	p := e2e.StartProcess(t, e2e.CleanEnv(t), s.bin, "serve", "--zone", s.zone, "--db", s.db,
+	p := e2e.StartProcess(t, e2e.CleanEnv(t), s.bin, append([]string{"serve", "--zone", s.zone, "--db", s.db,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--dns-listen", s.dns[0],
 		"--acme-directory", s.pebble.Directory, "--acme-ca-file", caFile,
 		"--public-ip", "127.0.0.1", "--caa-issuer", "pebble.letsencrypt.org",
-		"--smtp-addr", sink.Addr, "--web-url", s.api[0], "--public-resolver", s.dns[0])
+		"--smtp-addr", sink.Addr, "--web-url", s.api[0], "--public-resolver", s.dns[0]}, args...)...)
 	s.procs = []*e2e.Process{p}
 	p.WaitForOutput(t, `"msg":"serving"`, 30*time.Second)
 	s.waitAPI(t, 0)
@@ -222,11 +224,15 @@ func skipLinkFirst(t *testing.T, ctx context.Context, page string) {
 // TestSignerWebFlow is the design's whole flow through the web pages in
 // a real browser: sign up, the verification mail from an SMTP server,
 // log in, claim a hostname, create a key; the agent's `certs api-key`
-// and `certs sign-csr` with it against Pebble; the certificate on its
-// page, revoked there; a new one from the next sign-csr.
+// and `certs sign-csr` with it against Pebble; the running agent serving
+// the certificate, which is on its page and revoked there; the agent's
+// own renewal then serving a new one, which the page lists.
+//
+// Pebble signs for 60 seconds, so the agent's renewal (a third of the
+// lifetime left) comes 40 seconds after each issue, within the test.
 func TestSignerWebFlow(t *testing.T) {
 	sink := smtpsink.Start(t)
-	s := startSignerWeb(t, sink)
+	s := startSignerWeb(t, sink, 60*time.Second, "--budget-hostname", "100") // one renewal every 40 s
 	ctx := browser(t)
 	sh := newShots(t)
 	base := s.api[0]
@@ -304,27 +310,42 @@ func TestSignerWebFlow(t *testing.T) {
 	}
 	sh.take(ctx, "keys")
 
+	// The agent, set up by sign-csr, serves the certificate.
+	setHosts(t, s.fqdn, "127.0.0.1")
+	served := runningAgentOverSigner(t, s, s.fqdn)
+	first := served()
+
 	run(t, ctx, "open certificates", chromedp.Navigate(base+"/certificates"))
 	waitText(t, ctx, s.fqdn)
-	first := text(t, ctx, "code.serial")
-	if !strings.Contains(text(t, ctx, "main"), "(in 89 days)") && !strings.Contains(text(t, ctx, "main"), "(in 90 days)") {
+	if !strings.Contains(text(t, ctx, "main"), first) {
+		t.Fatalf("the certificates page does not list the served certificate %s:\n%s", first, text(t, ctx, "main"))
+	}
+	if !regexp.MustCompile(`Expires\s+\d{4}-\d\d-\d\d.*\(in 0 days\)`).MatchString(text(t, ctx, "main")) {
 		t.Errorf("the certificate's expiry is not shown:\n%s", text(t, ctx, "main"))
 	}
 	sh.take(ctx, "certificates")
 	fitsNarrowScreen(t, ctx, "certificates")
-	submit(t, ctx, "revoke", nil, "main form[action='/certificates/revoke'] button")
+	submit(t, ctx, "revoke", nil, "main li:has(input[name=serial][value='"+first+"']) form[action='/certificates/revoke'] button")
 	waitText(t, ctx, "The certificate is revoked")
-	if body := text(t, ctx, "main"); !strings.Contains(body, "revoked") {
-		t.Errorf("the page does not mark it revoked:\n%s", body)
+	if li := text(t, ctx, "main li:has(code.serial)"); !strings.Contains(li, first) || !strings.Contains(li, "revoked") {
+		t.Errorf("the page does not mark %s revoked:\n%s", first, text(t, ctx, "main"))
 	}
 	sh.take(ctx, "revoked")
 
-	// The next sign-csr, as a renewal does, gets a new certificate with
-	// the same key.
-	s.signCSR(t, base)
+	// The running agent renews by itself and new connections get the
+	// new certificate, which the page lists as valid.
+	var renewed string
+	deadline = time.Now().Add(90 * time.Second)
+	for renewed = served(); renewed == first; renewed = served() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent still serves the revoked certificate %s", first)
+		}
+		time.Sleep(time.Second)
+	}
 	run(t, ctx, "open certificates again", chromedp.Navigate(base+"/certificates"))
-	if newest := text(t, ctx, "code.serial"); newest == first {
-		t.Errorf("the newest certificate is still %s", first)
+	li := text(t, ctx, "main li:has(input[name=serial][value='"+renewed+"'])")
+	if !strings.Contains(li, renewed) || strings.Contains(li, "revoked") {
+		t.Errorf("the page does not list the renewed certificate %s as valid:\n%s", renewed, text(t, ctx, "main"))
 	}
 	sh.take(ctx, "renewed")
 
@@ -336,12 +357,50 @@ func TestSignerWebFlow(t *testing.T) {
 	sh.take(ctx, "account-360px")
 }
 
+// runningAgentOverSigner starts the agent in s's home, where sign-csr
+// has set up the signer as its certificate source for fqdn, with
+// renewal checked every second. It returns a function that asks the agent's TLS endpoint
+// and returns the serial (hex, as the pages show it) of the certificate
+// a new connection gets.
+func runningAgentOverSigner(t *testing.T, s *signerService, fqdn string) func() string {
+	t.Helper()
+	config := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(config, []byte("[profile static]\naws_access_key_id = AKIASTATICSTATIC0001\naws_secret_access_key = s\nregion = us-east-1\n"), 0o600)
+	a := startAgent(t, agentOptions{home: s.home, extra: []string{"AWS_SSO_AGENT_EXTRA_ROOTS=" + s.extraRoots},
+		args: []string{"--test-renew-check-interval", "1s"}})
+	a.mustCLI([]string{"AWS_CONFIG_FILE=" + config}, "load", "--profile", "static")
+	vars := exports(t, a.mustCLI(nil, "env", "--tls"))
+	url := e2e.Getenv(vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+	if !strings.HasPrefix(url, "https://"+fqdn+":") {
+		t.Fatalf("env --tls URL %q, want https://%s:PORT/", url, fqdn)
+	}
+	token, err := os.ReadFile(e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() string {
+		t.Helper()
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pebbleT}}}
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", string(token))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("the agent over TLS: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("the agent over TLS: status %d", resp.StatusCode)
+		}
+		return fmt.Sprintf("%x", resp.TLS.PeerCertificates[0].SerialNumber)
+	}
+}
+
 // TestSignerWebBrowserRefusesAttacks has a page on another origin try
 // what a browser would do for an attacker: frame the login page, and
 // post a logged-in user's form. The service's answers stop both.
 func TestSignerWebBrowserRefusesAttacks(t *testing.T) {
 	sink := smtpsink.Start(t)
-	s := startSignerWeb(t, sink)
+	s := startSignerWeb(t, sink, 90*24*time.Hour)
 	ctx := browser(t)
 	base := s.api[0]
 

@@ -480,18 +480,13 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) *refusal {
 		return notFound
 	}
 	if c.RevokedAt == nil {
-		block, _ := pem.Decode([]byte(c.ChainPEM))
-		if block == nil {
-			return s.internal("reading the stored certificate", errors.New("stored chain has no PEM block"))
-		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.IssueTimeout)
 		defer cancel()
-		if err := s.cfg.Issuer.Revoke(ctx, block.Bytes); err != nil {
+		if err := s.cfg.Store.RevokeCertificate(ctx, s.cfg.Issuer, c); errors.Is(err, store.ErrCADidNotRevoke) {
 			s.cfg.Log.Warn("api: revoke", "serial", serial, "err", err)
 			return &refusal{status: http.StatusBadGateway, code: protocol.CodeIssuerFailed, msg: "the CA did not revoke " + serial + "; try again later"}
-		}
-		if err := s.cfg.Store.SetCertificateRevoked(ctx, serial); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return s.internal("recording the revocation", err)
+		} else if err != nil {
+			return s.internal("revoking the certificate", err)
 		}
 		if c, err = s.cfg.Store.CertificateBySerial(ctx, serial); err != nil {
 			return s.internal("reading the certificate", err)

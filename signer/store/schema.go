@@ -117,6 +117,31 @@ CREATE TABLE login_failures (
 	locked_until BIGINT NOT NULL
 );
 `,
+	// 4: passkeys (WebAuthn) for the web pages' login: each account's
+	// random user handle, its credentials (the library's record as
+	// JSON, with its sign count), and the ceremonies' challenges, each
+	// spent once.
+	4: `
+CREATE TABLE passkey_users (
+	account_id BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+	handle {{blob}} NOT NULL UNIQUE
+);
+CREATE TABLE passkeys (
+	credential_id {{blob}} PRIMARY KEY,
+	account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name TEXT NOT NULL,
+	credential {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL,
+	last_used_at BIGINT
+);
+CREATE INDEX passkeys_account ON passkeys(account_id);
+CREATE TABLE passkey_challenges (
+	state_hash {{blob}} PRIMARY KEY,
+	account_id BIGINT,
+	session {{blob}} NOT NULL,
+	expires_at BIGINT NOT NULL
+);
+`,
 }
 
 // expand writes a migration in d's dialect.

@@ -12,13 +12,14 @@ import (
 )
 
 // latestSchema is the schema version Open migrates to.
-const latestSchema = 3
+const latestSchema = 4
 
-// undoWebMigration takes a database back from version 3 (signer/web's
-// tables) to version 2, for the upgrade test.
+// undoWebMigration takes a database back from version 4 (signer/web's
+// tables, then its passkeys) to version 2, for the upgrade test.
 func undoWebMigration(t *testing.T, raw *sql.DB) {
 	t.Helper()
-	for _, q := range []string{`DROP TABLE web_sessions`, `DROP TABLE web_tokens`, `DROP TABLE login_failures`,
+	for _, q := range []string{`DROP TABLE passkey_challenges`, `DROP TABLE passkeys`, `DROP TABLE passkey_users`,
+		`DELETE FROM schema_migrations WHERE version = 4`, `DROP TABLE web_sessions`, `DROP TABLE web_tokens`, `DROP TABLE login_failures`,
 		`ALTER TABLE accounts DROP COLUMN email_pending`, `DELETE FROM schema_migrations WHERE version = 3`} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)

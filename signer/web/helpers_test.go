@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -88,11 +89,15 @@ func (fixedResolver) LookupHost(_ context.Context, host string) ([]string, error
 }
 
 type harness struct {
-	t      testing.TB
-	clk    *clock
-	db     *store.DB
-	web    *Server
-	srv    *httptest.Server
+	t   testing.TB
+	clk *clock
+	db  *store.DB
+	web *Server
+	srv *httptest.Server
+	// base is the pages' URL: https://example.com:PORT, a name the test
+	// server's certificate holds (passkeys need a domain name), which
+	// the harness's clients reach at the server.
+	base   string
 	sink   *smtpsink.Sink
 	issuer *revoker
 }
@@ -109,8 +114,9 @@ func newHarness(t testing.TB) *harness {
 	h.srv = httptest.NewUnstartedServer(nil)
 	h.srv.StartTLS()
 	t.Cleanup(h.srv.Close)
+	h.base = "https://example.com:" + mustURL(t, h.srv.URL).Port()
 	h.web, err = New(Config{
-		Store: h.db, Zone: testZone, BaseURL: h.srv.URL,
+		Store: h.db, Zone: testZone, BaseURL: h.base,
 		Mailer:   &SMTP{Addr: h.sink.Addr, From: "signer@" + testZone},
 		Issuer:   h.issuer,
 		Resolver: fixedResolver{},
@@ -128,6 +134,12 @@ func newHarness(t testing.TB) *harness {
 func (h *harness) client() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	c := *h.srv.Client() // a copy: the server's client is one shared value
+	tr := c.Transport.(*http.Transport).Clone()
+	addr := h.srv.Listener.Addr().String()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	c.Transport = tr
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &c
@@ -145,7 +157,7 @@ func (h *harness) do(c *http.Client, method, path string, form url.Values, heade
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req, err := http.NewRequest(method, h.srv.URL+path, body)
+	req, err := http.NewRequest(method, h.base+path, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -191,7 +203,7 @@ func (h *harness) mailedLink(to string) string {
 	if link == "" {
 		h.t.Fatalf("no link in mail:\n%s", m.Body)
 	}
-	return strings.TrimPrefix(link, h.srv.URL)
+	return strings.TrimPrefix(link, h.base)
 }
 
 const testPassword = "correct horse battery staple"

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -157,11 +155,25 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request) {
 		s.renderHostnames(w, r, http.StatusNotFound, "You have no such hostname.", "")
 		return
 	}
+	// The name's live certificates are revoked first, as aws-sso-signer
+	// hostname release does: once released, the name is no longer its
+	// owner's to revoke for.
+	certs, err := s.cfg.Store.AccountCertificates(r.Context(), a.ID, maxCertificates)
+	if err != nil {
+		s.internal(w, r, "releasing the hostname", err)
+		return
+	}
+	revoked, failed, err := s.revokeLive(r.Context(), certs, label)
+	if err != nil {
+		s.cfg.Log.Warn("web: release hostname: revoke", "user", a.Username, "serial", failed.Serial, "err", err)
+		s.renderHostnames(w, r, http.StatusBadGateway, "The CA did not revoke certificate "+failed.Serial+", so the hostname is not released. Try again in a few minutes.", "")
+		return
+	}
 	if err := s.cfg.Store.ReleaseHostname(r.Context(), label); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.internal(w, r, "releasing the hostname", err)
 		return
 	}
-	s.cfg.Log.Info("web: hostname released", "user", a.Username, "hostname", s.fqdn(label), "from", s.clientIP(r))
+	s.cfg.Log.Info("web: hostname released", "user", a.Username, "hostname", s.fqdn(label), "certificates revoked", revoked, "from", s.clientIP(r))
 	s.redirect(w, r, "/hostnames", "released")
 }
 
@@ -332,39 +344,52 @@ func (s *Server) revokeCertificate(w http.ResponseWriter, r *http.Request) {
 	s.redirect(w, r, "/certificates", "certrev")
 }
 
-// revoke has the CA revoke c and records it.
+// revokeLive revokes each of certs (only label's, unless label is empty)
+// that has neither expired nor been revoked. It stops at the first the
+// CA does not revoke and returns it, so the caller gives nothing up.
+func (s *Server) revokeLive(ctx context.Context, certs []store.Certificate, label string) (revoked int, failed store.Certificate, err error) {
+	now := s.cfg.Now()
+	for _, c := range certs {
+		if label != "" && c.Label != label || c.RevokedAt != nil || !now.Before(c.NotAfter) {
+			continue
+		}
+		if err := s.revoke(ctx, c); err != nil {
+			return revoked, c, err
+		}
+		revoked++
+	}
+	return revoked, store.Certificate{}, nil
+}
+
+// revoke has the CA revoke c and records it, detached from the request
+// so that a revocation the CA made is recorded.
 func (s *Server) revoke(ctx context.Context, c store.Certificate) error {
-	block, _ := pem.Decode([]byte(c.ChainPEM))
-	if block == nil {
-		return errors.New("the stored chain has no PEM block")
-	}
-	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-		return fmt.Errorf("the stored certificate: %w", err)
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if err := s.cfg.Issuer.Revoke(ctx, block.Bytes); err != nil {
-		return err
-	}
-	if err := s.cfg.Store.SetCertificateRevoked(ctx, c.Serial); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
+	return s.cfg.Store.RevokeCertificate(ctx, s.cfg.Issuer, c)
 }
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	s.renderAccount(w, r, http.StatusOK, "")
 }
 
-type accountData struct{ HoldDays int }
+type accountData struct {
+	HoldDays int
+	Passkeys []passkeyView
+}
 
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, errMsg string) {
 	notice := ""
 	if status == http.StatusOK {
 		notice = noticeOf(r)
 	}
+	keys, err := s.cfg.Store.Passkeys(r.Context(), userOf(r).ID)
+	if err != nil {
+		s.internal(w, r, "listing your passkeys", err)
+		return
+	}
 	s.render(w, r, status, "account.html", &page{Title: "Account", Section: "account", Error: errMsg, Notice: notice,
-		Data: accountData{HoldDays: int(store.Quarantine.Hours() / 24)}})
+		Data: accountData{HoldDays: int(store.Quarantine.Hours() / 24), Passkeys: passkeyViews(keys)}})
 }
 
 // deleteAccount revokes the account's live certificates and deletes it;
@@ -384,18 +409,11 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "deleting your account", err)
 		return
 	}
-	now := s.cfg.Now()
-	revoked := 0
-	for _, c := range certs {
-		if c.RevokedAt != nil || !now.Before(c.NotAfter) {
-			continue
-		}
-		if err := s.revoke(ctx, c); err != nil {
-			s.cfg.Log.Warn("web: delete account: revoke", "user", a.Username, "serial", c.Serial, "err", err)
-			s.renderAccount(w, r, http.StatusBadGateway, "The CA did not revoke certificate "+c.Serial+", so the account is not deleted. Try again in a few minutes.")
-			return
-		}
-		revoked++
+	revoked, failed, err := s.revokeLive(ctx, certs, "")
+	if err != nil {
+		s.cfg.Log.Warn("web: delete account: revoke", "user", a.Username, "serial", failed.Serial, "err", err)
+		s.renderAccount(w, r, http.StatusBadGateway, "The CA did not revoke certificate "+failed.Serial+", so the account is not deleted. Try again in a few minutes.")
+		return
 	}
 	if err := s.cfg.Store.DeleteAccount(ctx, a.Username); err != nil {
 		s.internal(w, r, "deleting your account", err)

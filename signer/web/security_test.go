@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +31,11 @@ func TestCrossOriginPostRefused(t *testing.T) {
 	}
 	// The same POST from the service's own origin goes through, also when
 	// a proxy in front changed Host.
-	if a := h.do(c, "POST", "/hostnames/claim", url.Values{"label": {"proxied"}}, "Origin", h.srv.URL, "Host", "internal:8080"); a.status != http.StatusSeeOther {
+	if a := h.do(c, "POST", "/hostnames/claim", url.Values{"label": {"proxied"}}, "Origin", h.base, "Host", "internal:8080"); a.status != http.StatusSeeOther {
 		t.Errorf("same-origin POST through a proxy: %d, want 303", a.status)
 	}
 	// The same POST from the service's own origin goes through.
-	if a := h.do(c, "POST", "/hostnames/claim", url.Values{"label": {"mine"}}, "Origin", h.srv.URL, "Sec-Fetch-Site", "same-origin"); a.status != http.StatusSeeOther {
+	if a := h.do(c, "POST", "/hostnames/claim", url.Values{"label": {"mine"}}, "Origin", h.base, "Sec-Fetch-Site", "same-origin"); a.status != http.StatusSeeOther {
 		t.Errorf("same-origin POST: %d, want 303", a.status)
 	}
 }
@@ -50,8 +51,10 @@ func TestSecurityHeaders(t *testing.T) {
 				t.Errorf("%s: Content-Security-Policy %q lacks %s", path, csp, want)
 			}
 		}
-		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "script-src") {
-			t.Errorf("%s: Content-Security-Policy %q allows script", path, csp)
+		// Script only from the service's own files: no inline script, no
+		// other origin.
+		if strings.Contains(csp, "unsafe-") || !strings.Contains(csp, "script-src 'self';") {
+			t.Errorf("%s: Content-Security-Policy %q allows script beyond the service's own files", path, csp)
 		}
 		if got := a.header.Get("X-Frame-Options"); got != "DENY" {
 			t.Errorf("%s: X-Frame-Options %q", path, got)
@@ -65,7 +68,9 @@ func TestSecurityHeaders(t *testing.T) {
 		if got := a.header.Get("X-Content-Type-Options"); got != "nosniff" {
 			t.Errorf("%s: X-Content-Type-Options %q", path, got)
 		}
-		if strings.Contains(a.body, "<script") || strings.Contains(a.body, "style=") {
+		// A script is only the service's own file, with nothing inline.
+		inline := regexp.MustCompile(`<script src="/static/[a-z]+\.js" defer></script>`).ReplaceAllString(a.body, "")
+		if strings.Contains(inline, "<script") || strings.Contains(a.body, "style=") {
 			t.Errorf("%s: inline script or style in the page", path)
 		}
 	}
@@ -77,7 +82,7 @@ func TestSessionCookie(t *testing.T) {
 	c := h.client()
 	// A session id planted before login (fixation) is not the one after.
 	planted := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	u, _ := url.Parse(h.srv.URL)
+	u, _ := url.Parse(h.base)
 	c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: planted, Path: "/"}})
 	first := h.post(c, "/login", "username", "alice", "password", testPassword)
 	second := h.post(h.client(), "/login", "username", "alice", "password", testPassword)
@@ -319,5 +324,39 @@ func TestDeletedAccountsHostnamesAreHeld(t *testing.T) {
 	}
 	if a := h.post(bob, "/hostnames/claim", "label", "laptop"); a.status != http.StatusSeeOther {
 		t.Errorf("bob claims laptop after its hold: %d", a.status)
+	}
+}
+
+// TestReleasedHostnamesCertificatesAreRevoked: releasing a hostname on
+// its page revokes its live certificates first, and only its own; with
+// the CA down the name stays its owner's.
+func TestReleasedHostnamesCertificatesAreRevoked(t *testing.T) {
+	h := newHarness(t)
+	alice := h.user("alice")
+	ctx := context.Background()
+	for _, l := range []string{"laptop", "desktop"} {
+		if a := h.post(alice, "/hostnames/claim", "label", l); a.status != http.StatusSeeOther {
+			t.Fatal(a.status)
+		}
+	}
+	live := h.issue("alice", "laptop", 90*24*time.Hour)
+	other := h.issue("alice", "desktop", 90*24*time.Hour)
+
+	h.issuer.fail = true
+	if a := h.post(alice, "/hostnames/release", "label", "laptop"); a.status != http.StatusBadGateway {
+		t.Fatalf("release with the CA down: %d, want 502", a.status)
+	}
+	if hn, err := h.db.Hostname(ctx, "laptop"); err != nil || hn.Username != "alice" {
+		t.Fatalf("the name was released though its certificate was not revoked: %+v, %v", hn, err)
+	}
+	h.issuer.fail = false
+	if a := h.post(alice, "/hostnames/release", "label", "laptop"); a.status != http.StatusSeeOther {
+		t.Fatalf("release: %d\n%s", a.status, a.body)
+	}
+	if got := h.issuer.serials(); len(got) != 1 || got[0] != live.Serial {
+		t.Errorf("the CA was asked to revoke %v, want only laptop's %s (not desktop's %s)", got, live.Serial, other.Serial)
+	}
+	if got, _ := h.db.CertificateBySerial(ctx, live.Serial); got.RevokedAt == nil {
+		t.Error("the revocation is not recorded")
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/aws-sso-agent/aws-sso-agent/signer"
 	"github.com/aws-sso-agent/aws-sso-agent/signer/store"
 )
@@ -92,6 +94,7 @@ type Server struct {
 	pages     map[string]*template.Template
 	dummyHash string
 	hashing   chan struct{}
+	passkeys  *webauthn.WebAuthn
 	// verifications counts argon2id verifications, so a test can see that
 	// an unknown user costs one as a wrong password does.
 	verifications atomic.Int64
@@ -151,6 +154,15 @@ func New(cfg Config) (*Server, error) {
 	if s.dummyHash, err = signer.HashPassword("not a password of anyone's"); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
+	// The passkeys belong to the pages' host name, and are used only
+	// from the pages' origin. WebAuthn has them for domain names only:
+	// pages at an IP address offer none.
+	if _, err := netip.ParseAddr(u.Hostname()); err != nil {
+		if s.passkeys, err = webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: cfg.Zone,
+			RPOrigins: []string{u.Scheme + "://" + u.Host}}); err != nil {
+			return nil, fmt.Errorf("web: passkeys: %w", err)
+		}
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -181,6 +193,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /account", s.authed(s.account))
 	mux.HandleFunc("POST /account/password", s.authed(s.changePassword))
 	mux.HandleFunc("POST /account/delete", s.authed(s.deleteAccount))
+	mux.HandleFunc("POST /passkeys/register/begin", s.withPasskeys(s.authed(s.passkeyRegisterBegin)))
+	mux.HandleFunc("POST /passkeys/register/finish", s.withPasskeys(s.authed(s.passkeyRegisterFinish)))
+	mux.HandleFunc("POST /passkeys/delete", s.withPasskeys(s.authed(s.passkeyDelete)))
+	mux.HandleFunc("POST /passkeys/login/begin", s.withPasskeys(s.passkeyLoginBegin))
+	mux.HandleFunc("POST /passkeys/login/finish", s.withPasskeys(s.passkeyLoginFinish))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "message.html", &page{Title: "Not found", Error: "There is no page at this address."})
 	})
@@ -204,10 +221,11 @@ func (s *Server) routes() http.Handler {
 // ServeHTTP serves the pages.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// contentSecurityPolicy allows the service's own stylesheet and images
-// and nothing else: no script at all, no inline style, forms only to
-// itself, never inside a frame.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// contentSecurityPolicy allows the service's own stylesheet, images and
+// script file (the passkeys', which calls back only to the service) and
+// nothing else: no inline script or style, forms only to itself, never
+// inside a frame.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -249,7 +267,9 @@ type page struct {
 	Section string // the nav entry to mark current
 	// Anonymous renders the page as for a visitor who is not logged in.
 	Anonymous bool
-	Data      any
+	// Passkeys says the pages offer passkeys (they are at a domain name).
+	Passkeys bool
+	Data     any
 }
 
 var funcs = template.FuncMap{
@@ -286,6 +306,7 @@ func (s *Server) parseTemplates() error {
 // a template error is a clean 500, never half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
 	p.Zone = s.cfg.Zone
+	p.Passkeys = s.passkeys != nil
 	if p.User == nil && !p.Anonymous {
 		p.User = userOf(r)
 	}
@@ -317,6 +338,8 @@ var notices = map[string]string{
 	"certrev":   "The certificate is revoked.",
 	"password":  "Your password is changed; your other sessions are ended.",
 	"deleted":   "Your account is deleted, its certificates revoked.",
+	"passkey":   "The passkey is added. Log in with it instead of the password.",
+	"passkeyrm": "The passkey is removed.",
 }
 
 func (s *Server) redirect(w http.ResponseWriter, r *http.Request, path, notice string) {

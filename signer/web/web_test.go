@@ -92,7 +92,7 @@ func TestHostnamesKeysCertificates(t *testing.T) {
 	if a.status != http.StatusOK || key == nil {
 		t.Fatalf("create key: %d\n%s", a.status, a.body)
 	}
-	if want := "aws-sso-agent certs api-key --service " + h.srv.URL; !strings.Contains(a.body, want) {
+	if want := "aws-sso-agent certs api-key --service " + h.base; !strings.Contains(a.body, want) {
 		t.Errorf("the new key's page lacks %q", want)
 	}
 	hash, err := signer.ParseAPIKey(key[1])
