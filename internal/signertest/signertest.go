@@ -5,25 +5,24 @@ package signertest
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws-sso-agent/aws-sso-agent/internal/testca"
 	"github.com/aws-sso-agent/aws-sso-agent/signer"
 )
 
 // CA is a signer.Issuer that certifies each CSR's key and names for 90
-// days, or fails as told.
+// days with a testca root, or fails as told.
 type CA struct {
-	key  crypto.Signer
+	root *testca.CA
 	Cert *x509.Certificate
 
 	mu      sync.Mutex
@@ -38,22 +37,8 @@ var _ signer.Issuer = (*CA)(nil)
 // NewCA returns a CA with a fresh P-256 root.
 func NewCA(t testing.TB) *CA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "signertest CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &CA{key: key, Cert: cert}
+	root := testca.New(t, "signertest CA")
+	return &CA{root: root, Cert: root.Cert}
 }
 
 // Fail makes Issue return err (nil: succeed again).
@@ -87,9 +72,9 @@ func (ca *CA) Issue(ctx context.Context, csr *x509.CertificateRequest) ([]byte, 
 		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		pub = k.Public()
 	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: serial, DNSNames: csr.DNSNames,
+	der, err := ca.root.Certify(&x509.Certificate{SerialNumber: serial, DNSNames: csr.DNSNames,
 		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(90 * 24 * time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca.Cert, pub, ca.key)
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, pub)
 	if err != nil {
 		return nil, err
 	}

@@ -68,11 +68,17 @@ func (ca *CA) Sign(t testing.TB, pub crypto.PublicKey, dnsName string) []byte {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)
+	der, err := ca.Certify(tmpl, pub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// Certify signs tmpl for pub with the root and returns the certificate's
+// DER, for tests that shape the certificate themselves.
+func (ca *CA) Certify(tmpl *x509.Certificate, pub crypto.PublicKey) ([]byte, error) {
+	return x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)
 }
 
 // SignCSR issues a certificate for the key and first name of a PEM CSR,
