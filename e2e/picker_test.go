@@ -36,28 +36,8 @@ sso_start_url = https://example.awsapps.com/start
 
 	cmd := exec.Command(agentBin, "load")
 	cmd.Env = e2e.MergeEnv(a.env, "AWS_CONFIG_FILE="+config, "TERM=xterm")
-	ptmx, err := pty.Start(cmd)
-	if err != nil {
-		e2e.PeerMissing(t, "no pseudo-terminal: %v", err)
-	}
-	defer ptmx.Close()
-	var mu sync.Mutex
-	var screen strings.Builder
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(buf)
-			mu.Lock()
-			screen.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	shown := func(s string) func() bool {
-		return func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(screen.String(), s) }
-	}
+	ptmx := startPTY(t, cmd)
+	shown := ptmx.shown
 	e2e.WaitFor(t, shown("(3 of 3)"), 10*time.Second)
 	ptmx.WriteString("beta")
 	e2e.WaitFor(t, shown("(2 of 3)"), 10*time.Second)
@@ -69,15 +49,57 @@ sso_start_url = https://example.awsapps.com/start
 	select {
 	case err := <-done:
 		if err != nil {
-			mu.Lock()
-			t.Fatalf("load: %v\n%s", err, screen.String())
+			t.Fatalf("load: %v\n%s", err, ptmx.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("load did not finish")
 	}
 	// Matches are sorted: beta-admin, beta-readonly; one down is readonly.
 	if got := strings.TrimSpace(a.mustCLI(nil, "profile")); got != "beta-readonly" {
-		mu.Lock()
-		t.Errorf("loaded %q, want beta-readonly; screen:\n%q", got, screen.String())
+		t.Errorf("loaded %q, want beta-readonly; screen:\n%q", got, ptmx.String())
 	}
+}
+
+// ptyScreen is a command's pseudo-terminal and what it has shown.
+type ptyScreen struct {
+	*os.File
+	mu     sync.Mutex
+	screen strings.Builder
+}
+
+// String is the screen so far.
+func (p *ptyScreen) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.screen.String()
+}
+
+// shown is a condition for e2e.WaitFor: the screen shows text.
+func (p *ptyScreen) shown(text string) func() bool {
+	return func() bool { return strings.Contains(p.String(), text) }
+}
+
+// startPTY starts cmd on a pseudo-terminal that it closes at the end of
+// the test.
+func startPTY(t *testing.T, cmd *exec.Cmd) *ptyScreen {
+	t.Helper()
+	f, err := pty.Start(cmd)
+	if err != nil {
+		e2e.PeerMissing(t, "no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	p := &ptyScreen{File: f}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := f.Read(buf)
+			p.mu.Lock()
+			p.screen.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return p
 }

@@ -10,14 +10,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/creack/pty"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/e2e"
 	"github.com/aws-sso-agent/aws-sso-agent/internal/ssofake"
@@ -161,28 +159,8 @@ func TestSSORolesPickerLoadsDiscoveredRole(t *testing.T) {
 
 	cmd := exec.Command(agentBin, "load")
 	cmd.Env = e2e.MergeEnv(a.env, "TERM=xterm")
-	ptmx, err := pty.Start(cmd)
-	if err != nil {
-		e2e.PeerMissing(t, "no pseudo-terminal: %v", err)
-	}
-	defer ptmx.Close()
-	var mu sync.Mutex
-	var screen strings.Builder
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(buf)
-			mu.Lock()
-			screen.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	shown := func(s string) func() bool {
-		return func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(screen.String(), s) }
-	}
+	ptmx := startPTY(t, cmd)
+	shown := ptmx.shown
 	e2e.WaitFor(t, shown("dev (444455556666) / Developer"), 20*time.Second)
 	// The profile dev of the config, beside the 6 roles.
 	e2e.WaitFor(t, shown("(7 of 7)"), 10*time.Second)
@@ -194,8 +172,7 @@ func TestSSORolesPickerLoadsDiscoveredRole(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			mu.Lock()
-			t.Fatalf("load: %v\n%s", err, screen.String())
+			t.Fatalf("load: %v\n%s", err, ptmx.String())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("load did not finish")
