@@ -140,7 +140,7 @@ func Obtain(ctx context.Context, cfg Config) (*public.Cert, error) {
 	if err != nil {
 		return nil, err
 	}
-	user := &acmeUser{email: cfg.Email, key: accountKey}
+	user := &User{Email: cfg.Email, Key: accountKey}
 	lc := lego.NewConfig(user)
 	lc.CADirURL = dir
 	lc.UserAgent = userAgent
@@ -185,7 +185,7 @@ func Obtain(ctx context.Context, cfg Config) (*public.Cert, error) {
 		}
 		return nil, fmt.Errorf("certs: acme: account at %s: %w", dir, ctxErr(ctx, err))
 	}
-	user.reg = reg
+	user.Registration = reg
 	log.Debug("acme account", "directory", dir, "account", reg.URI)
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -260,16 +260,17 @@ func acmeAccountKey(st store.Store, log *slog.Logger) (*ecdsa.PrivateKey, error)
 	return k, nil
 }
 
-// acmeUser is the account as lego wants it.
-type acmeUser struct {
-	email string
-	key   crypto.PrivateKey
-	reg   *registration.Resource
+// User is the ACME account as lego wants it (registration.User): its
+// contact, its key and, once registered, its registration.
+type User struct {
+	Email        string
+	Key          crypto.PrivateKey
+	Registration *registration.Resource
 }
 
-func (u *acmeUser) GetEmail() string                        { return u.email }
-func (u *acmeUser) GetRegistration() *registration.Resource { return u.reg }
-func (u *acmeUser) GetPrivateKey() crypto.PrivateKey        { return u.key }
+func (u *User) GetEmail() string                        { return u.Email }
+func (u *User) GetRegistration() *registration.Resource { return u.Registration }
+func (u *User) GetPrivateKey() crypto.PrivateKey        { return u.Key }
 
 // challengeProvider adapts a DNSProvider for lego: it logs, stops when ctx
 // is done, and sets the propagation wait.

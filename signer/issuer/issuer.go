@@ -208,7 +208,7 @@ func (is *Issuer) client(ctx context.Context) (*lego.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	user := &acmeUser{email: is.cfg.Email, key: key}
+	user := &acme.User{Email: is.cfg.Email, Key: key}
 	lc := lego.NewConfig(user)
 	lc.CADirURL = is.cfg.Directory
 	lc.UserAgent = "aws-sso-signer"
@@ -235,7 +235,7 @@ func (is *Issuer) client(ctx context.Context) (*lego.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signer: issuer: account at %s: %w", is.cfg.Directory, acme.ContextError(ctx, err))
 	}
-	user.reg = reg
+	user.Registration = reg
 	return client, nil
 }
 
@@ -280,16 +280,6 @@ func (is *Issuer) newAccountKey(ctx context.Context) error {
 	is.log.Info("issuer: made a new ACME account key")
 	return nil
 }
-
-type acmeUser struct {
-	email string
-	key   crypto.PrivateKey
-	reg   *registration.Resource
-}
-
-func (u *acmeUser) GetEmail() string                        { return u.email }
-func (u *acmeUser) GetRegistration() *registration.Resource { return u.reg }
-func (u *acmeUser) GetPrivateKey() crypto.PrivateKey        { return u.key }
 
 // provider publishes lego's DNS-01 records through signer.Challenges.
 type provider struct {
