@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -194,7 +193,7 @@ func (c *Client) registrationPath(grantTypes []string) string {
 // more than registrationMargin left.
 func (c *Client) register(ctx context.Context, grantTypes []string, redirectURI string) (registration, error) {
 	path := c.registrationPath(grantTypes)
-	if data, err := readPrivateFile(path); err == nil {
+	if data, err := readPrivateFile(path, maxCacheFile); err == nil {
 		var r registration
 		if json.Unmarshal(data, &r) == nil && r.ClientID != "" && r.ClientSecret != "" &&
 			r.expires().Sub(c.now()) > registrationMargin &&
@@ -362,25 +361,4 @@ func (c *Client) Logout(ctx context.Context) error {
 		return fmt.Errorf("sso: %s: remove cached token: %w", c.session, err)
 	}
 	return nil
-}
-
-// readPrivateFile reads a small cache file that only we can read.
-func readPrivateFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := checkCacheFileOwner(fi); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxCacheFile+1))
-	if err == nil && len(data) > maxCacheFile {
-		err = errors.New("too large")
-	}
-	return data, err
 }
