@@ -3,7 +3,6 @@ package sso
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -328,7 +327,7 @@ func (k *Keeper) autoLoginLocked(kp *kept) {
 		k.mu.Unlock()
 		if err != nil && kp.ctx.Err() == nil {
 			k.log.Warn("sso login failed", "session", session, "err", err,
-				"hint", fmt.Sprintf("run: aws-sso-agent login %s", loginFlag(session)))
+				"hint", "run: aws-sso-agent login "+kp.client.session.LoginFlags())
 		}
 		select {
 		case kp.wake <- struct{}{}:

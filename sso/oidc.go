@@ -42,6 +42,8 @@ var ErrLoginRequired = errors.New("login required")
 type LoginRequiredError struct {
 	Session string // Session.String()
 	Reason  string
+	// loginFlags name the session to the login command (Hint).
+	loginFlags string
 }
 
 func (e *LoginRequiredError) Error() string {
@@ -52,19 +54,7 @@ func (e *LoginRequiredError) Error() string {
 func (e *LoginRequiredError) Is(target error) bool { return target == ErrLoginRequired }
 
 // Hint is what the person runs.
-func (e *LoginRequiredError) Hint() string { return "run: aws-sso-agent login " + loginFlag(e.Session) }
-
-// loginFlag turns Session.String() into the login command's flag.
-func loginFlag(session string) string {
-	kind, name, _ := strings.Cut(session, " ")
-	switch kind {
-	case "sso-session":
-		return "--sso-session " + name
-	case "profile":
-		return "--profile " + name
-	}
-	return ""
-}
+func (e *LoginRequiredError) Hint() string { return "run: aws-sso-agent login " + e.loginFlags }
 
 // ClientConfig configures a Client.
 type ClientConfig struct {
@@ -318,7 +308,7 @@ func (c *Client) Refresh(ctx context.Context) (Token, error) {
 }
 
 func (c *Client) loginRequired(reason string) error {
-	return &LoginRequiredError{Session: c.session.String(), Reason: reason}
+	return &LoginRequiredError{Session: c.session.String(), Reason: reason, loginFlags: c.session.LoginFlags()}
 }
 
 // refusedGrant reports whether the service said the refresh token or the
