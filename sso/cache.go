@@ -236,7 +236,8 @@ func writeFileAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("sso: write %s: %w", path, err)
 	}
-	// CreateTemp makes the file 0600; say so for umasks that would not.
+	// CreateTemp makes the file 0600 and a umask only removes bits; the
+	// Chmod says so here rather than leave it to CreateTemp's docs.
 	if err := f.Chmod(0o600); err != nil {
 		return fail(err)
 	}
