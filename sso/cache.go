@@ -158,36 +158,44 @@ func MarshalCache(t Token) ([]byte, error) {
 // a file that other users can read or that another user owns is refused
 // (*CacheFileError), as is one that does not parse.
 func ReadCache(path string) (Token, error) {
-	f, err := os.Open(path)
+	data, err := readPrivateFile(path, maxCacheFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Token{}, fmt.Errorf("sso: read %s: %w", path, ErrNoCache)
 	}
 	if err != nil {
 		return Token{}, &CacheFileError{Path: path, Err: err}
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return Token{}, &CacheFileError{Path: path, Err: err}
-	}
-	if !fi.Mode().IsRegular() {
-		return Token{}, &CacheFileError{Path: path, Err: errors.New("not a regular file")}
-	}
-	if err := checkCacheFileOwner(fi); err != nil {
-		return Token{}, &CacheFileError{Path: path, Err: err}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxCacheFile+1))
-	if err != nil {
-		return Token{}, &CacheFileError{Path: path, Err: err}
-	}
-	if len(data) > maxCacheFile {
-		return Token{}, &CacheFileError{Path: path, Err: fmt.Errorf("larger than %d bytes", maxCacheFile)}
-	}
 	t, err := ParseCache(data)
 	if err != nil {
 		return Token{}, &CacheFileError{Path: path, Err: err}
 	}
 	return t, nil
+}
+
+// readPrivateFile reads a cache file of at most limit bytes that is ours
+// alone (checkPrivateFile). Errors of the file system are *fs.PathError;
+// the others say what is wrong with the file.
+func readPrivateFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPrivateFile(fi); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return data, nil
 }
 
 // CacheFileError is a cache file that exists but cannot be used. The file
@@ -228,7 +236,8 @@ func writeFileAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("sso: write %s: %w", path, err)
 	}
-	// CreateTemp makes the file 0600; say so for umasks that would not.
+	// CreateTemp makes the file 0600 and a umask only removes bits; the
+	// Chmod says so here rather than leave it to CreateTemp's docs.
 	if err := f.Chmod(0o600); err != nil {
 		return fail(err)
 	}

@@ -1,7 +1,16 @@
 package sso
 
-import "io/fs"
+import (
+	"errors"
+	"io/fs"
+)
 
-// checkCacheFileOwner accepts every file: the profile directory's ACL
-// keeps other users out on Windows, and Go reports no owner.
-func checkCacheFileOwner(fs.FileInfo) error { return nil }
+// checkPrivateFile refuses only what is not a regular file: the profile
+// directory's ACL keeps other users out on Windows, and Go reports no
+// owner or permission bits there.
+func checkPrivateFile(fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
+	return nil
+}

@@ -53,6 +53,18 @@ func (s Session) String() string {
 	return "start url " + s.StartURL
 }
 
+// LoginFlags are the flags that name the session to `aws-sso-agent
+// login` (and logout), "" for a start URL found through no profile.
+func (s Session) LoginFlags() string {
+	if s.Name != "" {
+		return "--sso-session " + s.Name
+	}
+	if s.Profile != "" {
+		return "--profile " + s.Profile
+	}
+	return ""
+}
+
 // ConfigFile is the shared config file the SDKs read: configFile if not
 // empty, else AWS_CONFIG_FILE, else ~/.aws/config.
 func ConfigFile(configFile string) string {

@@ -6,8 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"io/fs"
 	"time"
 )
 
@@ -51,24 +50,16 @@ func (c *RoleCache) Path(session string) string { return CachePath(c.Dir, sessio
 // discovered for startURL.
 func (c *RoleCache) Load(session, startURL string) (Listing, error) {
 	path := c.Path(session)
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	data, err := readPrivateFile(path, maxListingFile)
+	if errors.Is(err, fs.ErrNotExist) {
 		return Listing{}, fmt.Errorf("sso: role cache %s: %w", path, ErrNotCached)
 	}
-	if err != nil {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
 		return Listing{}, fmt.Errorf("sso: role cache: %w", err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
 	if err != nil {
-		return Listing{}, fmt.Errorf("sso: role cache: %w", err)
-	}
-	if err := checkPrivateFile(fi); err != nil {
 		return Listing{}, fmt.Errorf("sso: role cache %s: %w: %w", path, err, ErrNotCached)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxListingFile+1))
-	if err != nil {
-		return Listing{}, fmt.Errorf("sso: role cache: %w", err)
 	}
 	l, err := ParseListing(data)
 	if err != nil {

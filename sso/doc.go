@@ -6,7 +6,7 @@
 //   - Session (config.go) is an [sso-session] section, or the sso_start_url
 //     and sso_region of a legacy profile, read as the AWS CLI reads them,
 //     with sso_registration_scopes.
-//   - Cache (cache.go) is the AWS CLI v2 token cache,
+//   - Token (cache.go) is an entry of the AWS CLI v2 token cache,
 //     ~/.aws/sso/cache/<sha1>.json: the same eight fields, written 0600
 //     through a temporary file and a rename, so that the AWS CLI v2,
 //     botocore and aws-sdk-go-v2 all use the one login.
@@ -15,9 +15,8 @@
 //     resolve them (AWS_ENDPOINT_URL_SSO_OIDC, [services] sections,
 //     sso_region). It registers with scopes so that refresh tokens are
 //     issued, caches the registration, logs in with the authorization code
-//     grant and PKCE through a loopback redirect (login_pkce.go) or with
-//     the device code grant (login_device.go), refreshes, and logs out at
-//     the portal.
+//     grant and PKCE through a loopback redirect or with the device code
+//     grant (login.go), refreshes, and logs out at the portal.
 //   - Discoverer (discovery.go) lists every account and role a login
 //     reaches through the portal, paged, a few accounts at a time, with
 //     backoff when throttled; RoleCache (discovery_cache.go) keeps the

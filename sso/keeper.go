@@ -3,7 +3,7 @@ package sso
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -94,6 +94,11 @@ type kept struct {
 	// refreshes and its automatic login stop.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// refused is the cache file as it was when only a new login could
+	// do: while it stays that file, a poll re-reads it but does not
+	// offer the service a refresh token it refused already. Only run
+	// uses it.
+	refused fs.FileInfo
 
 	// Guarded by Keeper.mu.
 	status       SessionStatus
@@ -235,10 +240,18 @@ func (k *Keeper) step(kp *kept, failures *int) time.Duration {
 	c := kp.client
 	now := time.Now()
 	t, err := c.Cached()
-	if err == nil && !t.ExpiresAt.After(now.Add(k.ahead(c, t))) || err != nil && errors.Is(err, ErrNoCache) {
+	if err == nil && !t.ExpiresAt.After(now.Add(k.ahead(c, t))) || errors.Is(err, ErrNoCache) {
+		before, statErr := os.Stat(c.CachePath())
+		if statErr == nil && kp.refused != nil && sameFile(before, kp.refused) {
+			return k.cfg.PollInterval
+		}
 		t, err = c.Refresh(kp.ctx)
 		if err == nil {
 			k.log.Info("sso token refreshed", "session", c.session.String(), "expires", t.ExpiresAt)
+		}
+		kp.refused = nil
+		if errors.Is(err, ErrLoginRequired) && statErr == nil {
+			kp.refused = before
 		}
 	}
 	if kp.ctx.Err() != nil {
@@ -289,6 +302,13 @@ func (k *Keeper) ahead(c *Client, t Token) time.Duration {
 	return keeperAhead
 }
 
+// sameFile reports whether a and b are one version of one file: a login
+// or a refresh replaces the cache file (WriteCache renames a new one over
+// it), and an editor or another tool may rewrite it in place.
+func sameFile(a, b fs.FileInfo) bool {
+	return os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
+}
+
 // autoLoginLocked starts the session's automatic login, unless one is
 // running or already ran in this episode.
 func (k *Keeper) autoLoginLocked(kp *kept) {
@@ -307,7 +327,7 @@ func (k *Keeper) autoLoginLocked(kp *kept) {
 		k.mu.Unlock()
 		if err != nil && kp.ctx.Err() == nil {
 			k.log.Warn("sso login failed", "session", session, "err", err,
-				"hint", fmt.Sprintf("run: aws-sso-agent login %s", loginFlag(session)))
+				"hint", "run: aws-sso-agent login "+kp.client.session.LoginFlags())
 		}
 		select {
 		case kp.wake <- struct{}{}:

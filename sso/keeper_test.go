@@ -162,3 +162,36 @@ func TestKeeperRetainForgets(t *testing.T) {
 	}
 	waitFor(t, "a refresh once kept again", func() bool { return refreshes() > n })
 }
+
+// TestKeeperAsksOnceForARefusedToken: once the service refused the cached
+// refresh token, polls wait for a new login in the cache file rather than
+// offer the service the same token every PollInterval.
+func TestKeeperAsksOnceForARefusedToken(t *testing.T) {
+	f := newFixture(t, ssofake.Config{OIDC: ssofake.OIDCConfig{AccessTokenLifetime: 2 * time.Second}})
+	c := f.client(t)
+	if _, err := c.Login(context.Background(), LoginOptions{Browser: &followBrowser{}, Prompt: &recordPrompt{}}); err != nil {
+		t.Fatal(err)
+	}
+	f.fake.OIDC.RevokeRefreshTokens()
+	k := NewKeeper(KeeperConfig{CacheDir: f.cacheDir, PollInterval: 20 * time.Millisecond})
+	defer k.Close()
+	ref := SessionRef{ConfigFile: f.config, Profile: "dev"}
+	if _, err := k.Keep(ref); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "login needed", func() bool { _, needed := k.LoginNeeded(ref); return needed })
+	calls := func() int { return f.fake.OIDC.Calls(ssofake.OpCreateToken) }
+	n := calls()
+	time.Sleep(300 * time.Millisecond) // many polls
+	if got := calls(); got != n {
+		t.Errorf("%d refreshes with the refused token, want none", got-n)
+	}
+
+	// A login made elsewhere is noticed, and its token refreshed.
+	if _, err := c.Login(context.Background(), LoginOptions{Browser: &followBrowser{}, Prompt: &recordPrompt{}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "logged in again", func() bool { _, needed := k.LoginNeeded(ref); return !needed })
+	n = calls()
+	waitFor(t, "a refresh of the new login", func() bool { return calls() > n })
+}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -43,6 +42,8 @@ var ErrLoginRequired = errors.New("login required")
 type LoginRequiredError struct {
 	Session string // Session.String()
 	Reason  string
+	// loginFlags name the session to the login command (Hint).
+	loginFlags string
 }
 
 func (e *LoginRequiredError) Error() string {
@@ -53,19 +54,7 @@ func (e *LoginRequiredError) Error() string {
 func (e *LoginRequiredError) Is(target error) bool { return target == ErrLoginRequired }
 
 // Hint is what the person runs.
-func (e *LoginRequiredError) Hint() string { return "run: aws-sso-agent login " + loginFlag(e.Session) }
-
-// loginFlag turns Session.String() into the login command's flag.
-func loginFlag(session string) string {
-	kind, name, _ := strings.Cut(session, " ")
-	switch kind {
-	case "sso-session":
-		return "--sso-session " + name
-	case "profile":
-		return "--profile " + name
-	}
-	return ""
-}
+func (e *LoginRequiredError) Hint() string { return "run: aws-sso-agent login " + e.loginFlags }
 
 // ClientConfig configures a Client.
 type ClientConfig struct {
@@ -194,7 +183,7 @@ func (c *Client) registrationPath(grantTypes []string) string {
 // more than registrationMargin left.
 func (c *Client) register(ctx context.Context, grantTypes []string, redirectURI string) (registration, error) {
 	path := c.registrationPath(grantTypes)
-	if data, err := readPrivateFile(path); err == nil {
+	if data, err := readPrivateFile(path, maxCacheFile); err == nil {
 		var r registration
 		if json.Unmarshal(data, &r) == nil && r.ClientID != "" && r.ClientSecret != "" &&
 			r.expires().Sub(c.now()) > registrationMargin &&
@@ -319,7 +308,7 @@ func (c *Client) Refresh(ctx context.Context) (Token, error) {
 }
 
 func (c *Client) loginRequired(reason string) error {
-	return &LoginRequiredError{Session: c.session.String(), Reason: reason}
+	return &LoginRequiredError{Session: c.session.String(), Reason: reason, loginFlags: c.session.LoginFlags()}
 }
 
 // refusedGrant reports whether the service said the refresh token or the
@@ -362,25 +351,4 @@ func (c *Client) Logout(ctx context.Context) error {
 		return fmt.Errorf("sso: %s: remove cached token: %w", c.session, err)
 	}
 	return nil
-}
-
-// readPrivateFile reads a small cache file that only we can read.
-func readPrivateFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := checkCacheFileOwner(fi); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxCacheFile+1))
-	if err == nil && len(data) > maxCacheFile {
-		err = errors.New("too large")
-	}
-	return data, err
 }

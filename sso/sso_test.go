@@ -462,3 +462,18 @@ func TestEndpointErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSessionLoginFlags(t *testing.T) {
+	for _, tc := range []struct {
+		s    Session
+		want string
+	}{
+		{Session{Name: "corp", Profile: "dev", StartURL: "https://x"}, "--sso-session corp"},
+		{Session{Profile: "legacy", StartURL: "https://x"}, "--profile legacy"},
+		{Session{StartURL: "https://x"}, ""},
+	} {
+		if got := tc.s.LoginFlags(); got != tc.want {
+			t.Errorf("%v.LoginFlags() = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}

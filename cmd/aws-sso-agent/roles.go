@@ -82,10 +82,6 @@ func (c *cli) roleCache() (*sso.RoleCache, error) {
 // error it may still return an older listing. When the portal is asked,
 // progress (if not nil) is told first: that can take seconds.
 func (c *cli) discoverSession(ctx context.Context, cache *sso.RoleCache, session sso.Session, refresh bool, progress io.Writer) (sso.Listing, error) {
-	login := "--sso-session " + session.Name
-	if session.Name == "" {
-		login = "--profile " + session.Profile
-	}
 	profile := session.Profile
 	if session.Name != "" {
 		profile = "" // the session itself, as `roles --sso-session` names it
@@ -107,7 +103,7 @@ func (c *cli) discoverSession(ctx context.Context, cache *sso.RoleCache, session
 		return client.Discoverer().Discover(ctx, token)
 	})
 	if errors.Is(err, sso.ErrTokenRefused) {
-		err = withHint(err, "log in again with: aws-sso-agent login "+login)
+		err = withHint(err, "log in again with: aws-sso-agent login "+session.LoginFlags())
 	}
 	return l, err
 }
