@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -89,14 +90,7 @@ func (d *DB) UseToken(ctx context.Context, purpose string, hash []byte) (int64, 
 	return id, nil
 }
 
-// prefixed qualifies each of a comma-separated column list with p.
+// prefixed qualifies each column of a list written "a, b, c" with p.
 func prefixed(p, columns string) string {
-	out := p
-	for i := 0; i < len(columns); i++ {
-		out += string(columns[i])
-		if columns[i] == ' ' && i > 0 && columns[i-1] == ',' {
-			out += p
-		}
-	}
-	return out
+	return p + strings.ReplaceAll(columns, ", ", ", "+p)
 }

@@ -380,9 +380,38 @@ func (s *Server) resetConfirm(w http.ResponseWriter, r *http.Request) {
 	s.redirect(w, r, "/login", "reset")
 }
 
+// passwordAgain checks the password a logged-in user types again to
+// change it or to delete the account. A wrong one counts against the
+// user name as a failed login does, so a stolen session guesses it no
+// faster than the login page lets anyone; when the name is locked out
+// it answers the lockout's end and checks nothing.
+func (s *Server) passwordAgain(ctx context.Context, a *store.Account, pw string) (ok bool, until time.Time, err error) {
+	key := "login:" + a.Username
+	if until, err := s.cfg.Store.LoginLockedUntil(ctx, key); err != nil || !until.IsZero() {
+		return false, until, err
+	}
+	if s.verifyPassword(ctx, a.PasswordHash, pw) {
+		return true, time.Time{}, nil
+	}
+	_, err = s.cfg.Store.RecordLoginFailure(ctx, key, s.cfg.Login)
+	return false, time.Time{}, err
+}
+
+func tooManyWrongPasswords(until time.Time) string {
+	return "Too many wrong passwords. Try again after " + until.UTC().Format("15:04 UTC") + "."
+}
+
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	a := userOf(r)
-	if !s.verifyPassword(r.Context(), a.PasswordHash, r.PostFormValue("current")) {
+	ok, until, err := s.passwordAgain(r.Context(), a, r.PostFormValue("current"))
+	switch {
+	case err != nil:
+		s.internal(w, r, "changing your password", err)
+		return
+	case !until.IsZero():
+		s.renderAccount(w, r, http.StatusTooManyRequests, tooManyWrongPasswords(until))
+		return
+	case !ok:
 		s.renderAccount(w, r, http.StatusUnauthorized, "The current password is wrong.")
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net"
+	"net/netip"
 	"net/smtp"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ type SMTP struct {
 	Username, Password string
 	// TLS, if set, is used for STARTTLS; otherwise the relay's name is
 	// checked against the system's roots. STARTTLS is used whenever the
-	// relay offers it.
+	// relay offers it, and required of a relay not on this machine.
 	TLS *tls.Config
 	// ImplicitTLS connects with TLS from the start (port 465).
 	ImplicitTLS bool
@@ -75,9 +76,15 @@ func (m *SMTP) Send(ctx context.Context, to, subject, body string) error {
 		return fmt.Errorf("smtp: %s: %w", m.Addr, err)
 	}
 	defer c.Close()
-	if ok, _ := c.Extension("STARTTLS"); ok && !m.ImplicitTLS {
-		if err := c.StartTLS(tlsConf); err != nil {
-			return fmt.Errorf("smtp: %s: starttls: %w", m.Addr, err)
+	if !m.ImplicitTLS {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			if err := c.StartTLS(tlsConf); err != nil {
+				return fmt.Errorf("smtp: %s: starttls: %w", m.Addr, err)
+			}
+		} else if !isLoopback(host) {
+			// The mails carry sign-in links: one who strips STARTTLS
+			// from the relay's answer must not get to read them.
+			return fmt.Errorf("smtp: %s offers no STARTTLS, and the mail's link must not cross the network in clear", m.Addr)
 		}
 	}
 	if m.Username != "" {
@@ -102,6 +109,16 @@ func (m *SMTP) Send(ctx context.Context, to, subject, body string) error {
 		return fmt.Errorf("smtp: %s: data: %w", m.Addr, err)
 	}
 	return c.Quit()
+}
+
+// isLoopback reports whether host, a relay's name or address, is this
+// machine, the one place a mail may go to without TLS.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // message is an RFC 5322 mail with a quoted-printable UTF-8 body, so a

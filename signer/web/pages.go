@@ -400,8 +400,21 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	a := userOf(r)
 	ctx := r.Context()
-	if r.PostFormValue("confirm") != a.Username || !s.verifyPassword(ctx, a.PasswordHash, r.PostFormValue("password")) {
-		s.renderAccount(w, r, http.StatusUnauthorized, "To delete the account, type its user name and its password.")
+	refusal := "To delete the account, type its user name and its password."
+	if r.PostFormValue("confirm") != a.Username {
+		s.renderAccount(w, r, http.StatusUnauthorized, refusal)
+		return
+	}
+	ok, until, err := s.passwordAgain(ctx, a, r.PostFormValue("password"))
+	switch {
+	case err != nil:
+		s.internal(w, r, "deleting your account", err)
+		return
+	case !until.IsZero():
+		s.renderAccount(w, r, http.StatusTooManyRequests, tooManyWrongPasswords(until))
+		return
+	case !ok:
+		s.renderAccount(w, r, http.StatusUnauthorized, refusal)
 		return
 	}
 	certs, err := s.cfg.Store.AccountCertificates(ctx, a.ID, maxCertificates)

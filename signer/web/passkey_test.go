@@ -36,7 +36,7 @@ func TestPasskeyCeremonies(t *testing.T) {
 	state, options := h.begin(alice, "/passkeys/register/begin")
 	rp, _ := options["rp"].(map[string]any)
 	sel, _ := options["authenticatorSelection"].(map[string]any)
-	if rp["id"] != mustURL(t, h.base).Hostname() || sel["residentKey"] != "required" || options["challenge"] == "" {
+	if rp["id"] != mustURL(t, h.base).Hostname() || sel["residentKey"] != "required" || sel["userVerification"] != "required" || options["challenge"] == "" {
 		t.Errorf("registration options: rp %v, selection %v, challenge %v", rp, sel, options["challenge"])
 	}
 	// alice's ceremony finished by bob's session is refused, and spent.
@@ -52,6 +52,10 @@ func TestPasskeyCeremonies(t *testing.T) {
 	loginState, loginOptions := h.begin(h.client(), "/passkeys/login/begin")
 	if _, ok := loginOptions["allowCredentials"]; ok {
 		t.Errorf("a discoverable login names credentials: %v", loginOptions)
+	}
+	// The passkey is the only factor: it must verify its user.
+	if loginOptions["userVerification"] != "required" {
+		t.Errorf("login options: userVerification %v, want required", loginOptions["userVerification"])
 	}
 	for name, target := range map[string]string{
 		"a registration's challenge": "/passkeys/login/finish?state=" + regState,

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/aws-sso-agent/aws-sso-agent/signer"
@@ -156,10 +157,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	// The passkeys belong to the pages' host name, and are used only
 	// from the pages' origin. WebAuthn has them for domain names only:
-	// pages at an IP address offer none.
+	// pages at an IP address offer none. A passkey replaces the
+	// password, so it must prove who holds it (a PIN, a fingerprint),
+	// not only that it is present: user verification is required, not
+	// the library's "preferred", which accepts a security key found on
+	// a desk.
 	if _, err := netip.ParseAddr(u.Hostname()); err != nil {
 		if s.passkeys, err = webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: cfg.Zone,
-			RPOrigins: []string{u.Scheme + "://" + u.Host}}); err != nil {
+			RPOrigins:              []string{u.Scheme + "://" + u.Host},
+			AuthenticatorSelection: protocol.AuthenticatorSelection{UserVerification: protocol.VerificationRequired}}); err != nil {
 			return nil, fmt.Errorf("web: passkeys: %w", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,5 +223,35 @@ func TestLogout(t *testing.T) {
 	}
 	if a := h.get(c, "/hostnames"); a.status != http.StatusSeeOther || a.header.Get("Location") != "/login" {
 		t.Errorf("after logout: %d %s", a.status, a.header.Get("Location"))
+	}
+}
+
+// TestPasswordAgainIsLimited: the password typed again on the account
+// page counts against the login limit, so a session cannot guess it
+// without end; the locked-out name refuses even the right one.
+func TestPasswordAgainIsLimited(t *testing.T) {
+	for _, form := range []struct {
+		path, field string
+		rest        []string // the form's other fields
+	}{
+		{"/account/password", "current", []string{"password", "a new passphrase for alice"}},
+		{"/account/delete", "password", []string{"confirm", "alice"}},
+	} {
+		t.Run(form.path, func(t *testing.T) {
+			h := newHarness(t)
+			c := h.user("alice")
+			for i := range DefaultLoginLimits.Failures {
+				if a := h.post(c, form.path, append([]string{form.field, "a wrong guess, number " + strconv.Itoa(i)}, form.rest...)...); a.status != http.StatusUnauthorized {
+					t.Fatalf("guess %d: %d, want 401", i, a.status)
+				}
+			}
+			a := h.post(c, form.path, append([]string{form.field, testPassword}, form.rest...)...)
+			if a.status != http.StatusTooManyRequests || !strings.Contains(a.body, "Too many wrong passwords") {
+				t.Errorf("the right password after %d guesses: %d, want 429\n%s", DefaultLoginLimits.Failures, a.status, a.body)
+			}
+			if a := h.post(h.client(), "/login", "username", "alice", "password", testPassword); a.status != http.StatusTooManyRequests {
+				t.Errorf("login after the guesses: %d, want the lockout's 429", a.status)
+			}
+		})
 	}
 }
