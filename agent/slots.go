@@ -163,7 +163,9 @@ type Slots struct {
 	recorded uint64
 }
 
-// slot is one loaded source. Fields below mu are guarded by Slots.mu.
+// slot is one loaded source. name, spec and provider never change; info
+// changes only in a restored slot's flight (slotLoaderInfo); the fields
+// from removed on are guarded by Slots.mu.
 type slot struct {
 	name     string
 	spec     SourceSpec
@@ -453,6 +455,8 @@ func (s *Slots) Credentials(ctx context.Context, name string) (Credentials, erro
 			return Credentials{}, err
 		}
 		f := s.startFlightLocked(sl)
+		// Read under the lock: a restored slot's flight sets sl.info.
+		hint, source := sl.info.Hint, slotSourceName(sl)
 		s.mu.Unlock()
 		wait := time.NewTimer(s.requestWait)
 		select {
@@ -463,9 +467,9 @@ func (s *Slots) Credentials(ctx context.Context, name string) (Credentials, erro
 			return Credentials{}, fmt.Errorf("slot %s: wait for refresh: %w", slotDisplayName(name), ctx.Err())
 		case <-wait.C:
 			// The refresh goes on: a later request gets its outcome.
-			return Credentials{}, &UnavailableError{Slot: name, Hint: sl.info.Hint, Reason: fmt.Sprintf(
+			return Credentials{}, &UnavailableError{Slot: name, Hint: hint, Reason: fmt.Sprintf(
 				"%s has not answered in %s (source timeout %s); the refresh goes on in the background",
-				slotSourceName(sl), processSeconds(s.requestWait), processSeconds(s.sourceTimeout))}
+				source, processSeconds(s.requestWait), processSeconds(s.sourceTimeout))}
 		}
 		s.mu.Lock()
 		if sl.removed {
@@ -591,10 +595,13 @@ func (s *Slots) refresh(sl *slot, f *slotFlight) {
 	started := s.now()
 	ac, err := s.retrieve(sl.ctx, sl.provider)
 	now := s.now()
+	// Only a flight writes sl.info (under s.mu), and flights of a slot
+	// follow one another: reading it here needs no lock.
+	info := slotLoaderInfo(sl)
 	var c Credentials
 	var margin time.Duration
 	if err == nil {
-		c, margin, err = s.fresh(ac, sl.info, started)
+		c, margin, err = s.fresh(ac, info, started)
 	}
 
 	s.mu.Lock()
@@ -605,7 +612,7 @@ func (s *Slots) refresh(sl *slot, f *slotFlight) {
 		return
 	}
 	sl.lastAttempt = now
-	slotLoaderInfo(sl)
+	sl.info = info
 	same := err == nil && c.AccessKeyID == sl.creds.AccessKeyID && c.Expires.Equal(sl.creds.Expires)
 	if same {
 		// The source handed back what we hold (a credential_process

@@ -103,13 +103,15 @@ func (l *sourceLoader) Info() SourceInfo {
 	return l.info
 }
 
-// slotLoaderInfo takes a restored slot's SourceInfo from its loader after
-// an attempt, so that status and refusals describe the source and give
-// its hint as they do for a slot loaded by hand.
-func slotLoaderInfo(sl *slot) {
+// slotLoaderInfo is the slot's SourceInfo after an attempt: for a
+// restored slot, what its loader last resolved, so that the credentials
+// carry the role and account, and status and refusals describe the
+// source and give its hint, as they do for a slot loaded by hand.
+func slotLoaderInfo(sl *slot) SourceInfo {
 	if l, ok := sl.provider.(*sourceLoader); ok {
 		if info := l.Info(); info != (SourceInfo{}) {
-			sl.info = info
+			return info
 		}
 	}
+	return sl.info
 }

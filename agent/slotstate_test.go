@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws-sso-agent/aws-sso-agent/internal/fuzztest"
 )
@@ -319,5 +320,79 @@ func TestReadSlotStateRefusesWritableByOthers(t *testing.T) {
 	}
 	if saved, err := ReadSlotState(path); err != nil || len(saved) != 1 {
 		t.Errorf("after chmod 600: %v, %v", saved, err)
+	}
+}
+
+// TestSlotsRestoredWaitTimesOut: a request that stops waiting for a
+// restored slot's first attempt reads the slot's description and hint
+// while that attempt sets them (run with -race).
+func TestSlotsRestoredWaitTimesOut(t *testing.T) {
+	sourceIsolate(t)
+	script := sourceProcessScript(t, "sleep 1\nexit 1\n")
+	spec := sourceFiles(t, "slow", "[profile slow]\ncredential_process = "+script+"\n", "")
+	state := filepath.Join(t.TempDir(), "slots.json")
+	if err := WriteSlotState(state, []SavedSlot{{Slot: "slow", Spec: spec}}); err != nil {
+		t.Fatal(err)
+	}
+	// The attempt schedules its retry once it has set the slot's info:
+	// the test waits for that, not by reading the slot, which would
+	// order the request's reads before the attempt's writes.
+	attempted := make(chan struct{}, 1)
+	s := NewSlots(SlotsConfig{StateFile: state, RequestWait: time.Millisecond,
+		AfterFunc: func(time.Duration, func()) func() bool {
+			select {
+			case attempted <- struct{}{}:
+			default:
+			}
+			return func() bool { return true }
+		}})
+	defer s.Close()
+	if _, err := s.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	var ue *UnavailableError
+	if _, err := s.Credentials(context.Background(), "slow"); !errors.As(err, &ue) {
+		t.Fatalf("got %v, want *UnavailableError", err)
+	}
+	<-attempted
+	if l := s.List(); l[0].Description != "profile slow (credential_process)" {
+		t.Errorf("status after the attempt: %+v", l[0])
+	}
+}
+
+// TestSlotsRestoredRoleMoto: a restored slot's first credentials carry
+// the role and account its profile names, as a loaded slot's do.
+func TestSlotsRestoredRoleMoto(t *testing.T) {
+	motoURL := sourceStartMoto(t)
+	sourceIsolate(t)
+	const roleARN = "arn:aws:iam::123456789012:role/agent-test"
+	cfgText := fmt.Sprintf(`[profile base]
+aws_access_key_id = AKIAIOSFODNN7EXAMPLE
+aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+[profile chain]
+role_arn = %s
+source_profile = base
+region = us-east-1
+services = moto
+[services moto]
+sts =
+  endpoint_url = %s
+`, roleARN, motoURL)
+	spec := sourceFiles(t, "chain", cfgText, "")
+	state := filepath.Join(t.TempDir(), "slots.json")
+	if err := WriteSlotState(state, []SavedSlot{{Slot: "chain", Spec: spec}}); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSlots(SlotsConfig{StateFile: state})
+	defer s.Close()
+	if _, err := s.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Credentials(context.Background(), "chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RoleARN != roleARN || c.AccountID != "123456789012" {
+		t.Errorf("restored slot serves role %q account %q, want %q and 123456789012", c.RoleARN, c.AccountID, roleARN)
 	}
 }

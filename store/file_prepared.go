@@ -18,10 +18,10 @@ import (
 
 // WithPreparedWrites has the File derive the scrypt keys of its next
 // writes ahead of time, in the background, a few seconds after it is
-// opened and after each write (spareDelay). A long-lived process that writes now and then (the
-// agent, when a certs command asks it to keep a new key) then answers a
-// write in milliseconds instead of the second or more that scrypt takes
-// at age's default work factor. The file is exactly what age writes: a
+// opened and after each write (spareDelay). A long-lived process that
+// writes now and then (the agent, when a certs command asks it to keep a
+// new key) then answers a write in milliseconds instead of the second or
+// more that scrypt takes at age's default work factor. The file is exactly what age writes: a
 // single scrypt stanza with a fresh random salt each time, so age -d
 // still opens it with the passphrase.
 //

@@ -39,6 +39,9 @@ func (c *cli) certsByAgent(sf *storeFlags, req agent.CertsRequest) (*agent.Contr
 		if err != nil {
 			return nil, err
 		}
+		if resp.Status == nil {
+			return nil, errors.New("the running agent answered without its status")
+		}
 		if want := sf.describe(d); resp.Status.Store != want {
 			return nil, usageError{withHint(fmt.Errorf("the running agent keeps its keys in the %s, not in the %s", resp.Status.Store, want),
 				"leave out the store flags: the command uses the running agent's store; or stop the agent first")}
