@@ -95,6 +95,12 @@ func WritePrivateFile(path string, data []byte) error {
 		tmp.Close()
 		return fmt.Errorf("agent: write %s: %w", path, err)
 	}
+	// On disk before the rename: after a crash the file is the old one or
+	// the new one, never an empty one (the slots file would be set aside).
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("agent: write %s: %w", path, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("agent: write %s: %w", path, err)
 	}
