@@ -102,7 +102,11 @@ func TestServeWebFlags(t *testing.T) {
 			}}
 		args := append([]string{"serve", "--zone", "signer.test", "--db", "sqlite:" + filepath.Join(t.TempDir(), "s.db"), "--listen", "127.0.0.1:0",
 			"--dns-listen", "127.0.0.1:0", "--acme-directory", "https://acme.invalid/dir", "--tls-cert", certFile, "--tls-key", keyFile}, tc.args...)
-		if code := c.run(context.Background(), args); code == 0 || !strings.Contains(stderr.String(), tc.want) {
+		// A check that regressed would leave serve running: bound it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		code := c.run(ctx, args)
+		cancel()
+		if code == 0 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: exit %d, want an error saying %q\n%s", tc.args, code, tc.want, stderr.String())
 		}
 	}
