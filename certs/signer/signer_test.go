@@ -298,3 +298,27 @@ func TestRevoke(t *testing.T) {
 		t.Errorf("Revoke = %+v, %v", got, err)
 	}
 }
+
+// TestAPIErrorRedactsKey: a refusal that echoes the API key shows it as
+// "[api key]", and a client without a key leaves the message as it is.
+func TestAPIErrorRedactsKey(t *testing.T) {
+	const key = "sgk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		json.NewEncoder(w).Encode(protocol.ErrorResponse{Error: protocol.Error{Code: "unauthorized", Message: "bad key " + key}})
+	}))
+	defer srv.Close()
+	for _, tc := range []struct{ key, want string }{
+		{key, "bad key [api key]"},
+		{"", "bad key " + key},
+	} {
+		_, err := (&Client{Service: srv.URL, APIKey: tc.key, HTTPClient: srv.Client()}).List(context.Background())
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			t.Fatalf("key %q: err = %v, want an *APIError", tc.key, err)
+		}
+		if ae.Message != tc.want || ae.Code != "unauthorized" {
+			t.Errorf("key %q: code %q message %q, want unauthorized %q", tc.key, ae.Code, ae.Message, tc.want)
+		}
+	}
+}

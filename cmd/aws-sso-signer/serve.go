@@ -151,7 +151,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: parts.GetCertificate}
 	if o.OwnTLS {
-		pair, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		pair, err := loadKeyPair(*tlsCert, *tlsKey)
 		if err != nil {
 			return fmt.Errorf("serve: --tls-cert/--tls-key: %w", err)
 		}
@@ -225,4 +225,17 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// loadKeyPair is tls.LoadX509KeyPair, with the key read by readPrivate.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := readPrivate(keyFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
 }

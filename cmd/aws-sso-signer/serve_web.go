@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -52,7 +51,7 @@ func (w *webFlags) handler(apiSrv *api.Server, db *store.DB, iss signer.Issuer, 
 		m.From = "signer@" + zone
 	}
 	if w.smtpPasswordFile != "" {
-		b, err := os.ReadFile(w.smtpPasswordFile)
+		b, err := readPrivate(w.smtpPasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("serve: --smtp-password-file: %w", err)
 		}

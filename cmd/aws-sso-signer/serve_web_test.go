@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -79,6 +80,10 @@ func TestServeWeb(t *testing.T) {
 func TestServeWebFlags(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, _ := selfSigned(t, dir)
+	openPassword := filepath.Join(dir, "smtp-password")
+	if err := os.WriteFile(openPassword, []byte("hunter2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -86,6 +91,8 @@ func TestServeWebFlags(t *testing.T) {
 		{[]string{"--smtp-addr", "127.0.0.1:25", "--smtp-user", "signer"}, "--smtp-user and --smtp-password-file go together"},
 		{[]string{"--smtp-addr", "127.0.0.1:25", "--web-url", "http://signer.example"}, "not an https:// URL"},
 		{[]string{"--smtp-addr", "127.0.0.1:25", "--smtp-password-file", filepath.Join(dir, "missing")}, "--smtp-password-file"},
+		{[]string{"--smtp-addr", "127.0.0.1:25", "--smtp-user", "signer", "--smtp-password-file", openPassword}, "open to others (mode 0644)"},
+		{[]string{"--tls-key", openPassword}, "open to others (mode 0644)"},
 	} {
 		ca := signertest.NewCA(t)
 		stderr := &syncBuffer{}
@@ -95,7 +102,11 @@ func TestServeWebFlags(t *testing.T) {
 			}}
 		args := append([]string{"serve", "--zone", "signer.test", "--db", "sqlite:" + filepath.Join(t.TempDir(), "s.db"), "--listen", "127.0.0.1:0",
 			"--dns-listen", "127.0.0.1:0", "--acme-directory", "https://acme.invalid/dir", "--tls-cert", certFile, "--tls-key", keyFile}, tc.args...)
-		if code := c.run(context.Background(), args); code == 0 || !strings.Contains(stderr.String(), tc.want) {
+		// A check that regressed would leave serve running: bound it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		code := c.run(ctx, args)
+		cancel()
+		if code == 0 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: exit %d, want an error saying %q\n%s", tc.args, code, tc.want, stderr.String())
 		}
 	}

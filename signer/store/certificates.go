@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -70,11 +72,9 @@ func (d *DB) Certificates(ctx context.Context, labels []string, limit int) ([]Ce
 }
 
 func sortCertsNewestFirst(cs []Certificate) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && (cs[j].IssuedAt.After(cs[j-1].IssuedAt) || cs[j].IssuedAt.Equal(cs[j-1].IssuedAt) && cs[j].ID > cs[j-1].ID); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
+	slices.SortFunc(cs, func(a, b Certificate) int {
+		return cmp.Or(b.IssuedAt.Compare(a.IssuedAt), cmp.Compare(b.ID, a.ID))
+	})
 }
 
 // CertificateBySerial returns the certificate with serial.

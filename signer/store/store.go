@@ -165,8 +165,8 @@ func (d *DB) Engine() string {
 }
 
 // migrationLock is the PostgreSQL advisory lock key under which
-// migrations run ("aws-sso-signer" folded to 63 bits is not needed: any
-// constant no other program on the database uses will do).
+// migrations run: any constant no other program on the database uses
+// will do; this one is "SIGNER" in ASCII.
 const migrationLock = 0x5349474e4552 // "SIGNER"
 
 func (d *DB) migrate(ctx context.Context) error {
