@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"cmp"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -330,6 +331,26 @@ func (s *signerService) installedLeaf(t testing.TB) *x509.Certificate {
 	return c
 }
 
+// loopbackClient is an HTTPS client trusting roots that connects to
+// 127.0.0.1 whatever name a URL gives, and verifies the certificate for
+// that name. The test process's own lookups must not go through
+// /etc/hosts: Go caches that file for 5 seconds, so a name a test has
+// just added there can be unknown to it (the SDK clients, separate
+// processes, resolve the name for real).
+func loopbackClient(roots *x509.CertPool) *http.Client {
+	dial := (&net.Dialer{Timeout: 10 * time.Second}).DialContext
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return dial(ctx, network, net.JoinHostPort("127.0.0.1", port))
+		},
+	}}
+}
+
 // servedLeaf is the certificate instance i's API serves.
 func (s *signerService) servedLeaf(t testing.TB, i int) *x509.Certificate {
 	t.Helper()
@@ -366,7 +387,7 @@ func TestSignerRenewedByRunningAgent(t *testing.T) {
 	token, _ := os.ReadFile(e2e.Getenv(vars, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
 	serial := func() string {
 		t.Helper()
-		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pebbleT}}}
+		c := loopbackClient(s.pebbleT)
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("Authorization", string(token))
 		resp, err := c.Do(req)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/http"
@@ -380,7 +379,7 @@ func runningAgentOverSigner(t *testing.T, s *signerService, fqdn string) func() 
 	}
 	return func() string {
 		t.Helper()
-		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pebbleT}}}
+		c := loopbackClient(s.pebbleT)
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("Authorization", string(token))
 		resp, err := c.Do(req)
