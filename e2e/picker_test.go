@@ -44,16 +44,7 @@ sso_start_url = https://example.awsapps.com/start
 	ptmx.WriteString("\x1b[B") // down to the second match
 	time.Sleep(100 * time.Millisecond)
 	ptmx.WriteString("\r")
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("load: %v\n%s", err, ptmx.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("load did not finish")
-	}
+	ptmx.waitLoad(t, cmd, 20*time.Second)
 	// Matches are sorted: beta-admin, beta-readonly; one down is readonly.
 	if got := strings.TrimSpace(a.mustCLI(nil, "profile")); got != "beta-readonly" {
 		t.Errorf("loaded %q, want beta-readonly; screen:\n%q", got, ptmx.String())
@@ -77,6 +68,22 @@ func (p *ptyScreen) String() string {
 // shown is a condition for e2e.WaitFor: the screen shows text.
 func (p *ptyScreen) shown(text string) func() bool {
 	return func() bool { return strings.Contains(p.String(), text) }
+}
+
+// waitLoad waits up to timeout for cmd (a load on this terminal) to
+// exit, and fails the test, with the screen, unless it succeeded.
+func (p *ptyScreen) waitLoad(t *testing.T, cmd *exec.Cmd, timeout time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("load: %v\n%s", err, p.String())
+		}
+	case <-time.After(timeout):
+		t.Fatal("load did not finish")
+	}
 }
 
 // startPTY starts cmd on a pseudo-terminal that it closes at the end of

@@ -167,16 +167,7 @@ func TestSSORolesPickerLoadsDiscoveredRole(t *testing.T) {
 	ptmx.WriteString("dev read")
 	e2e.WaitFor(t, shown("(1 of 7)"), 10*time.Second)
 	ptmx.WriteString("\r")
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("load: %v\n%s", err, ptmx.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("load did not finish")
-	}
+	ptmx.waitLoad(t, cmd, 30*time.Second)
 	// The last output may still be on its way through the terminal.
 	e2e.WaitFor(t, shown("loaded sso-session corp (account 444455556666 role ReadOnly)"), 10*time.Second)
 	got, err := e2e.AWSCLI(t, clientEnv(t, moto, exports(t, a.mustCLI(nil, "env"))))
